@@ -1,0 +1,25 @@
+"""Pipeline configuration (YAML `chat:` section)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatConfig(BaseModel):
+    """How the pipeline talks to models and keeps history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system_prompt: str = ""
+    default_context_tokens: int = Field(default=4096, ge=256)
+    reply_reserve_tokens: int = Field(default=1024, ge=0)
+    chars_per_token: float = Field(default=3.0, gt=0)  # conservative start; calibrated per model
+    history_limit: int = Field(default=200, ge=1)  # turns loaded before trimming
+    connect_timeout: float = Field(default=5.0, gt=0)
+    first_token_timeout: float = Field(default=120.0, gt=0)
+    chunk_timeout: float = Field(default=60.0, gt=0)
+    keep_alive: str | None = None
+    busy_policy: Literal["queue", "cancel"] = "queue"  # a new message while one is streaming
+    bot_name: str = ""  # accepted in /cmd@bot_name in group chats

@@ -1,0 +1,1 @@
+"""Session fixture: a real MongoDB-wire server on an ephemeral port (owned by the stores work)."""
