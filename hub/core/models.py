@@ -215,6 +215,10 @@ class Failed:
     code: str = "unavailable"
     retry_after: float | None = None
     model: str | None = None
+    # Set when code == "rate_limited", for RateLimit-* headers on HTTP.
+    limit: int = 0
+    remaining: int = 0
+    reset_after: float = 0.0
 
 
 ReplyEvent = Started | Queued | Text | Extra | Notice | Done | Failed
