@@ -1,0 +1,34 @@
+"""HTTP edges: Ollama- and OpenAI-compatible routes, the Open WebUI backend, an optional SPA.
+
+`create_app` mounts `api_routers(settings)` and sets `exception_handlers()` on the app too, so
+paths no route matches still answer in their family's error shape. Handlers find the running
+hub's services on `app.state.services` (`hub.runtime.Services`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.api.auth import load_jwt_secret
+from hub.api.errors import exception_handlers
+
+if TYPE_CHECKING:
+    from litestar import Router
+
+    from hub.settings import HubSettings
+
+__all__ = ["api_routers", "exception_handlers", "load_jwt_secret"]
+
+
+def api_routers(settings: HubSettings) -> list[Router]:
+    """Every API router; the SPA catch-all comes last when `HUB_WEBUI_DIR` is set."""
+    from hub.api.ollama import ollama_router
+    from hub.api.openai import openai_router
+    from hub.api.openwebui import openwebui_routers
+
+    routers = [ollama_router(), openai_router(), *openwebui_routers()]
+    if settings.webui_dir is not None:
+        from hub.api.spa import spa_router
+
+        routers.append(spa_router(settings.webui_dir))
+    return routers

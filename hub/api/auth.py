@@ -1,0 +1,204 @@
+"""Authentication for the HTTP API: JWT users, static API keys, and route guards.
+
+- Users sign up and sign in over `/api/v1/auths/*` and get an HS256 JWT with the claims `id`
+  (hub user id) and `exp`. Tokens arrive as `Authorization: Bearer …` or a `token` cookie.
+- Static API keys (`HUB_API_KEYS`) are for service connections (a stock Open WebUI, scripts) and
+  are accepted on `/ollama/*` only. Each key acts as its own hub user, found or created through
+  the identity store as platform `api-key` with a SHA-256 fingerprint of the key as the platform
+  user id, so limits and usage are counted per key and the key itself is never stored.
+- `pending` users may read their own account but get 403 on chat and prompt routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from litestar import Request
+
+from hub.api.errors import ApiError
+from hub.api.passwords import Passwords
+from hub.core.models import PlatformUser, User
+
+if TYPE_CHECKING:
+    from hub.core.ports import UserStore
+    from hub.runtime import Services
+    from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+API_KEY_PLATFORM = "api-key"
+_STATE_KEY = "hub_authenticator"
+_SECRET_FILE = "jwt_secret"
+
+
+def load_jwt_secret(settings: HubSettings) -> str:
+    """HUB_JWT_SECRET, or a secret generated once into `<data_dir>/jwt_secret` (mode 0600).
+
+    Blocking file I/O: call it at start-up or through `asyncio.to_thread`.
+    """
+    if settings.jwt_secret is not None and settings.jwt_secret.get_secret_value():
+        return settings.jwt_secret.get_secret_value()
+    path = Path(settings.data_dir) / _SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its secret
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    log.warning(
+        "HUB_JWT_SECRET is not set; generated a secret into the data directory. Set "
+        "HUB_JWT_SECRET to keep sign-ins valid across data directories and replicas.",
+        extra={"path": str(path)},
+    )
+    return secret
+
+
+def _fingerprint(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+class Authenticator:
+    """Issues and checks tokens, recognises API keys, and resolves the hub user of a request."""
+
+    def __init__(self, *, secret: str, ttl: int, api_keys: Sequence[str], users: UserStore) -> None:
+        self._secret = secret
+        self._ttl = ttl
+        self._keys = [_fingerprint(k) for k in api_keys]
+        self._users = users
+        self._key_users: dict[bytes, User] = {}
+        self.passwords = Passwords()
+        self.signup_lock = asyncio.Lock()  # first sign-up becomes admin: no two at once
+
+    def issue(self, user_id: str) -> str:
+        claims = {"id": user_id, "exp": int(time.time()) + self._ttl}
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def user_id_of(self, token: str) -> str:
+        """The `id` claim of a valid token; raises 401 for anything else (alg:none included)."""
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"], options={"require": ["exp", "id"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise ApiError(401, "Your session has expired. Sign in again.") from None
+        except jwt.InvalidTokenError:
+            raise ApiError(401, "The token is invalid. Sign in again.") from None
+        user_id = claims.get("id")
+        if not isinstance(user_id, str) or not user_id:
+            raise ApiError(401, "The token is invalid. Sign in again.")
+        return user_id
+
+    def is_api_key(self, value: str) -> bytes | None:
+        """The key's fingerprint if `value` is a configured key (constant time over all keys)."""
+        probe = _fingerprint(value)
+        found = None
+        for key in self._keys:
+            if hmac.compare_digest(probe, key):
+                found = key
+        return found
+
+    async def user_of(self, request: Request[Any, Any, Any], *, allow_api_key: bool) -> User:
+        """The authenticated hub user of `request`, or `ApiError(401)`."""
+        token = _credential(request)
+        if token is None:
+            raise ApiError(401, "Not authenticated. Send 'Authorization: Bearer <token>'.")
+        key = self.is_api_key(token)
+        if key is not None:
+            if not allow_api_key:
+                raise ApiError(401, "API keys work on /ollama routes only; sign in for this one.")
+            return await self._key_user(key)
+        user = await self._users.get(self.user_id_of(token))
+        if user is None:
+            raise ApiError(401, "This account no longer exists. Sign up again.")
+        return user
+
+    async def _key_user(self, key: bytes) -> User:
+        user = self._key_users.get(key)
+        if user is None:
+            ident = PlatformUser(API_KEY_PLATFORM, key.hex()[:16], f"API key {key.hex()[:8]}")
+            user = await self._users.for_identity(ident)
+            self._key_users[key] = user
+        return user
+
+
+def _credential(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    cookie = request.cookies.get("token")
+    return cookie or None
+
+
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def authenticator(request: Request[Any, Any, Any]) -> Authenticator:
+    """The app's Authenticator, built on first use (its secret may need file I/O)."""
+    state = request.app.state
+    auth: Authenticator | None = state.get(_STATE_KEY)
+    if auth is not None:
+        return auth
+    services = services_of(request)
+    settings = services.settings
+    secret = await asyncio.to_thread(load_jwt_secret, settings)
+    auth = state.get(_STATE_KEY)  # another request may have finished first
+    if auth is None:
+        auth = Authenticator(
+            secret=secret,
+            ttl=settings.webui.token_ttl,
+            api_keys=settings.static_api_keys(),
+            users=services.stores.users,
+        )
+        state[_STATE_KEY] = auth
+    return auth
+
+
+def _require_active(user: User) -> User:
+    if user.role == "pending":
+        raise ApiError(403, "Your account is waiting for an administrator's approval.")
+    return user
+
+
+# Litestar dependency providers (`Provide(...)` on the routers).
+
+
+async def webui_user(request: Request[Any, Any, Any]) -> User:
+    """A signed-in user (JWT only), any role."""
+    return await (await authenticator(request)).user_of(request, allow_api_key=False)
+
+
+async def webui_active_user(request: Request[Any, Any, Any]) -> User:
+    """A signed-in `user` or `admin` (JWT only)."""
+    return _require_active(await webui_user(request))
+
+
+async def webui_admin(request: Request[Any, Any, Any]) -> User:
+    user = await webui_user(request)
+    if user.role != "admin":
+        raise ApiError(403, "Only an administrator can change this.")
+    return user
+
+
+async def ollama_user(request: Request[Any, Any, Any]) -> User:
+    """A signed-in user or a static API key, not pending."""
+    auth = await authenticator(request)
+    return _require_active(await auth.user_of(request, allow_api_key=True))

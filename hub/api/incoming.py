@@ -1,0 +1,62 @@
+"""Turning HTTP chat requests into the core's `IncomingMessage`.
+
+HTTP clients send their whole history, so the message carries it in `history` and the pipeline
+forwards it as given. Each request gets its own conversation id: API clients run many requests
+at once, and one shared conversation would make them wait for each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hub.core.models import ChatMessage, IncomingMessage, PlatformUser, User
+
+HTTP_PLATFORM = "http"
+
+
+def drop_open_assistant(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Drop a trailing empty assistant message.
+
+    The Open WebUI frontend ends every history with the empty assistant message it is about to
+    fill; it carries nothing, and some backends read it as a prefill or reject it.
+    """
+    if messages:
+        last = messages[-1]
+        if last.role == "assistant" and not last.content and not last.extra.get("tool_calls"):
+            return messages[:-1]
+    return messages
+
+
+def last_user_text(messages: Iterable[ChatMessage]) -> str:
+    text = ""
+    for message in messages:
+        if message.role == "user":
+            text = message.content
+    return text
+
+
+def http_message(
+    user: User,
+    model: str,
+    history: list[ChatMessage],
+    *,
+    options: Mapping[str, Any] | None = None,
+    passthrough: Mapping[str, Any] | None = None,
+    route: str = "chat",
+) -> IncomingMessage:
+    """An `IncomingMessage` for one HTTP chat request by `user`."""
+    history = drop_open_assistant(history)
+    return IncomingMessage(
+        platform=HTTP_PLATFORM,
+        chat_id=f"{route}-{uuid.uuid4().hex}",
+        user=PlatformUser(HTTP_PLATFORM, user.id, user.name),
+        text=last_user_text(history),
+        hub_user_id=user.id,
+        model=model,
+        history=tuple(history),
+        options=dict(options or {}),
+        passthrough={k: v for k, v in (passthrough or {}).items() if v is not None},
+        command=route,
+    )

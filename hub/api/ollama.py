@@ -1,0 +1,191 @@
+"""Ollama-compatible routes under `/ollama`, so Ollama clients and Open WebUI can use the hub.
+
+Chat and generate go through `ChatService.reply` like every bot message, so routing, limits,
+prompt commands and usage accounting apply. Streams are NDJSON, one object per line, flushed per
+chunk, ending with a `done:true` object (or an `{"error":…}` line if the reply fails midway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request, Response, Router, post, route
+from litestar.di import Provide
+from litestar.enums import HttpMethod
+
+from hub.api.auth import ollama_user, services_of
+from hub.api.catalog import catalog_of
+from hub.api.errors import ApiError, error_from_failed, exception_handlers
+from hub.api.incoming import http_message
+from hub.api.ollama_shapes import (
+    ChunkEncoder,
+    OllamaChatRequest,
+    OllamaGenerateRequest,
+    OllamaMessage,
+    OllamaShowRequest,
+    merge_extra,
+    tag_entry,
+)
+from hub.api.replies import Reply, ReplyStream, gather_reply, start_reply
+from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text, User
+
+# The Ollama API level these routes implement (clients such as Open WebUI check it is >= 0.1.16).
+OLLAMA_API_VERSION = "0.6.8"
+NDJSON = "application/x-ndjson"
+_GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+@route("/", http_method=_GET_HEAD, media_type="text/plain", include_in_schema=True)
+async def ollama_root() -> str:
+    """Liveness text that Ollama clients probe."""
+    return "Ollama is running"
+
+
+@route("/api/version", http_method=_GET_HEAD)
+async def ollama_version() -> dict[str, str]:
+    """The Ollama API version the hub is compatible with."""
+    return {"version": OLLAMA_API_VERSION}
+
+
+@route("/api/tags", http_method=_GET_HEAD)
+async def ollama_tags(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+    """Every model and alias the router serves, with all upstream fields."""
+    catalog = catalog_of(request)
+    listings = await catalog.listings()
+    return {"models": [tag_entry(m, catalog.started) for m in listings]}
+
+
+@route("/api/ps", http_method=_GET_HEAD)
+async def ollama_ps(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+    """Models loaded on the backends, when the router can tell (else an empty list)."""
+    router = services_of(request).router
+    running = getattr(router, "running", None)
+    models: list[Any] = list(await running()) if running is not None else []
+    return {"models": models}
+
+
+@post("/api/show", status_code=200)
+async def ollama_show(
+    request: Request[Any, Any, Any], data: OllamaShowRequest, user: User
+) -> dict[str, Any]:
+    """Model details as the serving backend reports them."""
+    name = await catalog_of(request).resolve(data.model or data.name)
+    shown = await services_of(request).router.show(name)
+    if shown is None:
+        raise ApiError(404, f"model '{data.model or data.name}' not found")
+    return dict(shown)
+
+
+def _to_chat_message(message: OllamaMessage) -> ChatMessage:
+    extra: dict[str, Any] = {}
+    if message.thinking:
+        extra["thinking"] = message.thinking
+    if message.tool_calls:
+        extra["tool_calls"] = message.tool_calls
+    if message.tool_name:
+        extra["tool_name"] = message.tool_name
+    return ChatMessage(
+        role=message.role,
+        content=message.content or "",
+        images=tuple(message.images or ()),
+        extra=extra,
+    )
+
+
+@post("/api/chat", status_code=200)
+async def ollama_chat(
+    request: Request[Any, Any, Any], data: OllamaChatRequest, user: User
+) -> Response[Any]:
+    """Chat with the whole `messages` history; NDJSON stream unless `stream` is false."""
+    model = await catalog_of(request).resolve(data.model)
+    encoder = ChunkEncoder(data.model, "chat")
+    if not data.messages:
+        reason = "unload" if data.keep_alive in (0, "0") else "load"
+        return Response(encoder.load(reason))
+    msg = http_message(
+        user,
+        model,
+        [_to_chat_message(m) for m in data.messages],
+        options=data.options,
+        passthrough={
+            "format": data.format,
+            "keep_alive": data.keep_alive,
+            "think": data.think,
+            "tools": data.tools,
+        },
+    )
+    return await _respond(request, msg, encoder, stream=data.stream)
+
+
+@post("/api/generate", status_code=200)
+async def ollama_generate(
+    request: Request[Any, Any, Any], data: OllamaGenerateRequest, user: User
+) -> Response[Any]:
+    """Complete `prompt` (with an optional `system`); NDJSON stream unless `stream` is false."""
+    model = await catalog_of(request).resolve(data.model)
+    encoder = ChunkEncoder(data.model, "generate")
+    if not data.prompt and not data.images:
+        reason = "unload" if data.keep_alive in (0, "0") else "load"
+        return Response(encoder.load(reason))
+    history = [ChatMessage("system", data.system)] if data.system else []
+    history.append(ChatMessage("user", data.prompt, images=tuple(data.images or ())))
+    msg = http_message(
+        user,
+        model,
+        history,
+        options=data.options,
+        passthrough={"format": data.format, "keep_alive": data.keep_alive, "think": data.think},
+        route="generate",
+    )
+    return await _respond(request, msg, encoder, stream=data.stream)
+
+
+async def _respond(
+    request: Request[Any, Any, Any], msg: IncomingMessage, encoder: ChunkEncoder, *, stream: bool
+) -> Response[Any]:
+    reply = await start_reply(services_of(request).chat, msg)
+    if stream:
+        return ReplyStream(_ndjson(reply, encoder), reply=reply, media_type=NDJSON)
+    gathered = await gather_reply(request, reply)
+    if gathered.failed is not None or gathered.done is None:
+        assert gathered.failed is not None
+        raise error_from_failed(gathered.failed)
+    extra: dict[str, Any] = {}
+    for data in gathered.extras:
+        merge_extra(extra, data)
+    return Response(encoder.final(gathered.done, gathered.content, extra))
+
+
+async def _ndjson(reply: Reply, encoder: ChunkEncoder) -> AsyncIterator[bytes]:
+    async for event in reply:
+        if isinstance(event, Text):
+            if event.delta:
+                yield encoder.text(event.delta)
+        elif isinstance(event, Extra):
+            yield encoder.extra(event.data)
+        elif isinstance(event, Done):
+            yield encoder.done(event)
+            return
+        else:
+            yield encoder.error(event.reason)
+            return
+
+
+def ollama_router() -> Router:
+    """The `/ollama` native routes; a user token or a static API key is required."""
+    return Router(
+        path="/ollama",
+        route_handlers=[
+            ollama_root,
+            ollama_version,
+            ollama_tags,
+            ollama_ps,
+            ollama_show,
+            ollama_chat,
+            ollama_generate,
+        ],
+        dependencies={"user": Provide(ollama_user)},
+        exception_handlers=exception_handlers(),
+        tags=["ollama"],
+    )

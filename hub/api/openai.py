@@ -1,0 +1,112 @@
+"""OpenAI-compatible routes under `/ollama/v1`: chat completions (SSE or one object) and models.
+
+Like the native routes, completions go through `ChatService.reply`. Errors use OpenAI's nested
+body, `{"error": {"message", "type", "param", "code"}}`, with the same statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import Provide
+
+from hub.api.auth import ollama_user, services_of
+from hub.api.catalog import catalog_of
+from hub.api.errors import error_from_failed, exception_handlers, openai_error
+from hub.api.incoming import http_message
+from hub.api.openai_shapes import (
+    OpenAIChatRequest,
+    SseEncoder,
+    to_chat_message,
+    to_format,
+    to_options,
+)
+from hub.api.replies import Reply, ReplyStream, gather_reply, start_reply
+from hub.core.models import Done, Extra, Text, User
+
+EVENT_STREAM = "text/event-stream"
+
+
+@post("/chat/completions", status_code=200)
+async def chat_completions(
+    request: Request[Any, Any, Any], data: OpenAIChatRequest, user: User
+) -> Response[Any]:
+    """A chat completion; SSE chunks when `stream` is true, one `chat.completion` otherwise."""
+    model = await catalog_of(request).resolve(data.model)
+    think: Any = data.reasoning_effort
+    msg = http_message(
+        user,
+        model,
+        [to_chat_message(m) for m in data.messages],
+        options=to_options(data),
+        passthrough={
+            "format": to_format(data.response_format),
+            "tools": data.tools,
+            "think": think,
+        },
+    )
+    reply = await start_reply(services_of(request).chat, msg)
+    encoder = SseEncoder(data.model)
+    if data.stream:
+        include_usage = bool(data.stream_options and data.stream_options.include_usage)
+        return ReplyStream(
+            _sse(reply, encoder, include_usage), reply=reply, media_type=EVENT_STREAM
+        )
+    gathered = await gather_reply(request, reply)
+    if gathered.failed is not None or gathered.done is None:
+        assert gathered.failed is not None
+        raise error_from_failed(gathered.failed)
+    return Response(encoder.completion(gathered.content, gathered.extras, gathered.done.metrics))
+
+
+async def _sse(reply: Reply, encoder: SseEncoder, include_usage: bool) -> AsyncIterator[bytes]:
+    async for event in reply:
+        if isinstance(event, Text):
+            if event.delta:
+                yield encoder.text(event.delta)
+        elif isinstance(event, Extra):
+            chunk = encoder.extra(event.data)
+            if chunk is not None:
+                yield chunk
+        elif isinstance(event, Done):
+            yield encoder.finish(event.metrics)
+            if include_usage:
+                yield encoder.usage(event.metrics)
+            yield encoder.DONE
+            return
+        else:
+            status = error_from_failed(event).status
+            yield encoder.error(openai_error(status, event.reason))
+            return
+
+
+@get("/models")
+async def list_models(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+    """Every model and alias the router serves, as OpenAI model objects."""
+    catalog = catalog_of(request)
+    data = []
+    for listing in await catalog.listings():
+        info = listing.info
+        moment = info.modified_at if info is not None and info.modified_at else catalog.started
+        data.append(
+            {
+                "id": listing.name,
+                "object": "model",
+                "created": int(moment.timestamp()),
+                "owned_by": "library",
+            }
+        )
+    return {"object": "list", "data": data}
+
+
+def openai_router() -> Router:
+    """The `/ollama/v1` OpenAI-compatible routes; a user token or a static API key is required."""
+    return Router(
+        path="/ollama/v1",
+        route_handlers=[chat_completions, list_models],
+        dependencies={"user": Provide(ollama_user)},
+        exception_handlers=exception_handlers(),
+        tags=["openai"],
+    )

@@ -1,0 +1,73 @@
+"""The Open WebUI backend routes, as the v0.1.120 frontend calls them.
+
+Each group is its own router so it can pick its guard: the meta routes need no sign-in, the
+account route accepts pending users, chats and prompts need an active (`user`/`admin`) account,
+and default models need an admin. Paths answer with and without a trailing slash.
+"""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from hub.api import webui_auths, webui_chats, webui_meta, webui_prompts
+from hub.api.auth import webui_active_user, webui_admin, webui_user
+from hub.api.errors import exception_handlers
+
+
+def openwebui_routers() -> list[Router]:
+    """`/api/{config,changelog,version}` and `/api/v1/{auths,chats,prompts,configs}`."""
+    handlers = exception_handlers()
+    return [
+        Router(
+            path="/",
+            route_handlers=[
+                webui_meta.webui_config,
+                webui_meta.webui_changelog,
+                webui_meta.webui_version,
+            ],
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        ),
+        Router(
+            path="/",
+            route_handlers=[webui_meta.set_default_models],
+            dependencies={"admin": Provide(webui_admin)},
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        ),
+        Router(
+            path="/api/v1/auths",
+            route_handlers=[webui_auths.signup, webui_auths.signin, webui_auths.current_user],
+            dependencies={"user": Provide(webui_user)},
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        ),
+        Router(
+            path="/api/v1/chats",
+            route_handlers=[
+                webui_chats.list_chats,
+                webui_chats.new_chat,
+                webui_chats.get_chat,
+                webui_chats.update_chat,
+                webui_chats.delete_chat,
+                webui_chats.chat_tags,
+            ],
+            dependencies={"user": Provide(webui_active_user)},
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        ),
+        Router(
+            path="/api/v1/prompts",
+            route_handlers=[
+                webui_prompts.list_prompts,
+                webui_prompts.create_prompt,
+                webui_prompts.get_prompt,
+                webui_prompts.update_prompt,
+                webui_prompts.delete_prompt,
+            ],
+            dependencies={"user": Provide(webui_active_user)},
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        ),
+    ]

@@ -1,0 +1,193 @@
+"""Running one chat reply for an HTTP route: decide the status first, then stream.
+
+A reply's status must be known before the first byte: rate limits, unknown models and backends
+that are down become a proper error response. `start_reply` therefore pulls events from
+`ChatService.reply` until the first piece of content (or the end) arrives, and only then hands
+the route a `Reply` to stream. Closing the `Reply` closes the ChatService iterator, which closes
+the upstream request, so a client that disconnects stops the generation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+from anyio import CancelScope, create_task_group
+from litestar import Request
+from litestar.response.streaming import ASGIStreamingResponse, Stream
+from litestar.types import Receive, Scope, Send
+
+from hub.api.errors import ApiError, error_from_failed
+from hub.core.models import (
+    Done,
+    Extra,
+    Failed,
+    IncomingMessage,
+    Notice,
+    Queued,
+    ReplyEvent,
+    Started,
+    Text,
+)
+
+log = logging.getLogger(__name__)
+
+ContentEvent = Text | Extra | Done | Failed
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class ChatReplier(Protocol):
+    """What the HTTP edge needs from `ChatService`."""
+
+    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
+
+
+class Reply:
+    """A started reply: the first content event, then the rest, as content events only.
+
+    Hub notices given before any model started (the output of a command such as `/help`) are
+    returned as text, since an HTTP client has no other place to show them; notices once a model
+    is answering (e.g. "older turns were dropped") are logged and left out of the reply.
+    """
+
+    def __init__(self, events: AsyncIterator[ReplyEvent], head: list[ContentEvent]) -> None:
+        self._events = events
+        self._head = head
+        self._sent_text = False
+
+    async def __aiter__(self) -> AsyncIterator[ContentEvent]:
+        for head in self._head:
+            yield self._note(head)
+        self._head = []
+        async for event in self._events:
+            if isinstance(event, (Text, Extra, Failed)):
+                yield self._note(event)
+            elif isinstance(event, Done):
+                if not self._sent_text and event.text:
+                    yield self._note(Text(event.text))
+                yield event
+            elif isinstance(event, Notice):
+                log.info("notice not shown to HTTP client", extra={"notice": event.text})
+
+    def _note(self, event: ContentEvent) -> ContentEvent:
+        if isinstance(event, Text) and event.delta:
+            self._sent_text = True
+        return event
+
+    async def aclose(self) -> None:
+        """Close the ChatService iterator (and so the upstream), even inside a cancelled scope."""
+        closer = getattr(self._events, "aclose", None)
+        if closer is None:
+            return
+        with CancelScope(shield=True):
+            try:
+                await closer()
+            except Exception:
+                log.exception("closing a reply failed")
+
+
+async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
+    """Run `msg` up to its first content; raise `ApiError` if it fails before that."""
+    events = chat.reply(msg)
+    notices: list[ContentEvent] = []
+    started = False
+    try:
+        async for event in events:
+            if isinstance(event, Queued):
+                continue
+            if isinstance(event, Started):
+                started = True
+                notices.clear()
+            elif isinstance(event, Notice):
+                if not started:
+                    notices.append(Text(event.text))
+            elif isinstance(event, Failed):
+                raise error_from_failed(event)
+            else:
+                if isinstance(event, Done) and notices and event.text:
+                    notices.clear()  # the command's text is the Done text already
+                return Reply(events, [*notices, event])
+    except BaseException:
+        await Reply(events, []).aclose()
+        raise
+    raise ApiError(502, "The reply ended before it started. Try again.")
+
+
+class _ClosingResponse:
+    """Wraps the streaming ASGI response so the reply is closed however the response ends."""
+
+    __slots__ = ("inner", "reply")
+
+    def __init__(self, inner: ASGIStreamingResponse, reply: Reply) -> None:
+        self.inner = inner
+        self.reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.inner(scope, receive, send)
+        finally:
+            await self.reply.aclose()
+
+
+class ReplyStream(Stream):
+    """`Stream` of encoded reply chunks that closes the reply when the response ends."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, content: AsyncIterator[bytes], *, reply: Reply, media_type: str) -> None:
+        super().__init__(content, media_type=media_type, headers=dict(STREAM_HEADERS))
+        self.reply = reply
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        inner = super().to_asgi_response(*args, **kwargs)
+        assert isinstance(inner, ASGIStreamingResponse)
+        return _ClosingResponse(inner, self.reply)
+
+
+class Gathered:
+    """A whole reply, for non-streaming responses."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.extras: list[Mapping[str, Any]] = []
+        self.done: Done | None = None
+        self.failed: Failed | None = None
+
+    @property
+    def content(self) -> str:
+        return "".join(self.text)
+
+
+async def gather_reply(request: Request[Any, Any, Any], reply: Reply) -> Gathered:
+    """Read a reply to its end; a client that disconnects meanwhile cancels it."""
+    out = Gathered()
+
+    async def read() -> None:
+        async for event in reply:
+            if isinstance(event, Text):
+                out.text.append(event.delta)
+            elif isinstance(event, Extra):
+                out.extras.append(event.data)
+            elif isinstance(event, Done):
+                out.done = event
+            else:
+                out.failed = event
+        tg.cancel_scope.cancel()  # stop the disconnect watcher
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        log.info("client disconnected before the reply finished", extra={"path": request.url.path})
+        tg.cancel_scope.cancel()
+
+    try:
+        async with create_task_group() as tg:
+            tg.start_soon(read)
+            tg.start_soon(watch)
+    finally:
+        await reply.aclose()
+    if out.done is None and out.failed is None:
+        out.failed = Failed("The client disconnected.", code="cancelled")
+    return out
