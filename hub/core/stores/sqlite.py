@@ -19,7 +19,16 @@ from typing import Any
 
 import aiosqlite
 
-from hub.core.ports import DuplicateError, StoreError
+from hub.core.ports import (
+    ConversationStore,
+    DuplicateError,
+    PromptStore,
+    SettingStore,
+    StoreError,
+    UsageStore,
+    UserStore,
+    WebChatStore,
+)
 from hub.core.stores.common import to_utc
 from hub.core.stores.sqlite_schema import MIGRATIONS, Migration, migrate
 
@@ -194,12 +203,12 @@ class SqliteStores:
         from hub.core.stores.sqlite_people import SqliteConversations, SqliteUsers
 
         self.db = db
-        self.users = SqliteUsers(db)
-        self.conversations = SqliteConversations(db)
-        self.prompts = SqlitePrompts(db)
-        self.chats = SqliteChats(db)
-        self.usage = SqliteUsage(db)
-        self.settings = SqliteSettings(db)
+        self.users: UserStore = SqliteUsers(db)
+        self.conversations: ConversationStore = SqliteConversations(db)
+        self.prompts: PromptStore = SqlitePrompts(db)
+        self.chats: WebChatStore = SqliteChats(db)
+        self.usage: UsageStore = SqliteUsage(db)
+        self.settings: SettingStore = SqliteSettings(db)
         self.description = f"SQLite at {db.path}"
 
     async def ping(self) -> None:
