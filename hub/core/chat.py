@@ -383,11 +383,11 @@ class ChatService:
             last = messages[-1]
             command = parse_command(last.content) if last.role == "user" else None
             if command is not None:
-                expansion = await self._prompts.expand_command(
+                expansion = await self._prompts.expand(
                     user, msg, "/" + command.name, command.args
                 )
                 if expansion is not None and expansion.text is None:
-                    emit(Notice(expansion.message or f"/{command.name} could not be used."))
+                    emit(Notice(expansion.error_message or f"/{command.name} needs more input."))
                     return
                 if expansion is not None and expansion.text is not None:
                     messages[-1] = replace(last, content=expansion.text)

@@ -62,28 +62,34 @@ class Ignored:
 Outcome = Answer | Expanded | Ignored
 
 
-@dataclass(frozen=True, slots=True)
-class PromptExpansion:
-    """Result of expanding a prompt command: `text` for the model, or `message` for the user."""
+class PromptExpansion(Protocol):
+    """A prompt command's expansion: `text` for the model, or `error_message` for the user."""
 
-    text: str | None = None
-    message: str | None = None
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def error_message(self) -> str: ...
 
 
 class PromptCommands(Protocol):
-    """What the pipeline needs from the prompt-command service."""
+    """What the pipeline needs from the prompt-command service (`hub.core.prompts`)."""
 
-    async def expand_command(
+    async def expand(
         self, user: User, msg: IncomingMessage, command: str, args: str
     ) -> PromptExpansion | None:
         """Expand `/command args` for `user`; None when no such prompt is visible to them."""
         ...
 
-    async def chat_command(self, user: User, msg: IncomingMessage, name: str, args: str) -> str:
-        """Run `/prompts` or `/prompt …` (`name` without slash) and return the reply text."""
+    async def handle_prompt_command(self, user: User, args: str) -> str:
+        """Run `/prompt show|add|edit|rm …` and return the reply text."""
         ...
 
-    async def visible(self, user: User) -> list[Prompt]:
+    async def listing(self, user: User) -> str:
+        """The `/prompts` reply."""
+        ...
+
+    async def list_for(self, user: User) -> list[Prompt]:
         """The prompt commands `user` can use."""
         ...
 
@@ -133,18 +139,20 @@ class CommandHandler:
         if name in ("prompts", "prompt"):
             if self._prompts is None:
                 return Answer("Prompt commands are not available on this hub.")
-            return Answer(await self._prompts.chat_command(user, msg, name, cmd.args))
+            if name == "prompts":
+                return Answer(await self._prompts.listing(user))
+            return Answer(await self._prompts.handle_prompt_command(user, cmd.args))
         return await self._prompt_command(user, msg, cmd)
 
     async def _prompt_command(self, user: User, msg: IncomingMessage, cmd: Command) -> Outcome:
         unknown = Answer(f"Unknown command /{cmd.name}. Send /help for the list.")
         if self._prompts is None:
             return unknown
-        expansion = await self._prompts.expand_command(user, msg, "/" + cmd.name, cmd.args)
+        expansion = await self._prompts.expand(user, msg, "/" + cmd.name, cmd.args)
         if expansion is None:
             return unknown
         if expansion.text is None:
-            return Answer(expansion.message or f"/{cmd.name} could not be used.")
+            return Answer(expansion.error_message or f"/{cmd.name} could not be used.")
         return Expanded(expansion.text, msg.text)
 
     async def _help(self, user: User, *, greeting: bool) -> str:
@@ -154,7 +162,7 @@ class CommandHandler:
             lines += [f"Hi {name}! Send me a message and I'll answer with a local model.", ""]
         lines.append("Commands:")
         lines += [f"/{name} – {text}" for name, text in BUILTIN_HELP.items()]
-        prompts = await self._prompts.visible(user) if self._prompts is not None else []
+        prompts = await self._prompts.list_for(user) if self._prompts is not None else []
         if prompts:
             lines += ["", "Prompt commands:"]
             lines += [f"{p.command} – {p.title or p.command}" for p in prompts]
