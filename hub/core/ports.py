@@ -274,7 +274,9 @@ class LimitCheck:
 class Decision:
     """Result of charging several scopes at once (all or nothing).
 
-    When refused, `scope` names the check that refused and `retry_after` is in seconds.
+    When refused, `scope` names the check that refused (its key) and `retry_after` is in seconds.
+    When allowed, `limit`/`remaining`/`reset_after` describe the tightest rate check, and
+    `lease_id` is the concurrency lease taken (if one was asked for).
     """
 
     allowed: bool
@@ -283,6 +285,7 @@ class Decision:
     remaining: int = 0
     reset_after: float = 0.0
     scope: str = ""
+    lease_id: str = ""
 
 
 class RateLimiter(Protocol):
@@ -361,6 +364,10 @@ class Admission:
     remaining: int = 0
     reset_after: float = 0.0
     lease_id: str = ""  # concurrency lease to release when the reply ends
+    # When refused: "rate_limited" (HTTP 429) or "unavailable" (limiter down, fail_closed: 503).
+    code: str = ""
+    # Which policy refused: user, chat, platform, global, model, tokens, concurrency, limiter.
+    scope: str = ""
 
 
 class LimitGate(Protocol):

@@ -1,0 +1,93 @@
+"""`chathub` command line: serve | chat | check.
+
+Settings are loaded once here; a bad one prints `chathub: <what is wrong>` and exits with 2.
+Subcommands import their machinery lazily so `chathub --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chathub", description="Self-hosted chat-bot hub for your Ollama models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the hub (HTTP API and enabled bots)")
+    serve.add_argument("--host", help="interface to bind (HUB_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (HUB_PORT)")
+    serve.set_defaults(run=_serve)
+
+    chat = commands.add_parser("chat", help="chat with your models in this terminal")
+    chat.add_argument("--once", metavar="TEXT", help="send TEXT, print the reply and exit")
+    chat.add_argument("--model", help="ask for this model or alias instead of the default")
+    chat.set_defaults(run=_chat)
+
+    check = commands.add_parser("check", help="check that every dependency answers")
+    check.set_defaults(run=_check)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    found = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def _outcome(result: Any) -> int:
+    """Run what an app entry point returned (a coroutine or an exit code)."""
+    if inspect.isawaitable(result):
+        result = asyncio.run(_awaited(result))
+    return int(result) if isinstance(result, int) else 0
+
+
+async def _awaited(result: Any) -> Any:
+    return await result
+
+
+def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
+    from hub import app
+
+    return _outcome(app.serve(settings))
+
+
+def _check(settings: HubSettings, args: argparse.Namespace) -> int:
+    from hub import app
+
+    return _outcome(app.check(settings))
+
+
+def _chat(settings: HubSettings, args: argparse.Namespace) -> int:
+    from hub.connectors.console import chat_in_terminal
+
+    try:
+        return asyncio.run(chat_in_terminal(settings, once=args.once, model=args.model))
+    except KeyboardInterrupt:  # Ctrl-C before the console took over the signal
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `chathub` console script."""
+    from hub.settings import SettingsError, load_settings
+
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(**_overrides(args))
+    except SettingsError as exc:
+        print(f"chathub: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.run(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Console connector: chat with the hub in a terminal, through the same pipeline as every bot.
+
+`chathub chat` runs it interactively (Ctrl-C stops the reply being written, a second Ctrl-C
+exits; Ctrl-D exits too) or once (`--once "question"`: print the reply, exit 0, or exit 1 with
+the reason on stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hub.core.models import (
+    Done,
+    Failed,
+    IncomingMessage,
+    Notice,
+    PlatformUser,
+    Queued,
+    ReplyEvent,
+    Text,
+)
+
+if TYPE_CHECKING:
+    from hub.core.chat import ChatService
+    from hub.runtime import Services
+    from hub.settings import HubSettings
+
+PLATFORM = "console"
+EXIT_HINT = "(Press Ctrl-C again or Ctrl-D to leave.)"
+
+
+def console_user() -> PlatformUser:
+    """The person at this terminal, as a platform identity (their OS login name)."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER in containers
+        login = f"uid{os.getuid()}"
+    return PlatformUser(PLATFORM, login, login)
+
+
+@dataclass
+class ConsoleChat:
+    """Renders reply events as plain text on a terminal (or any pair of text streams)."""
+
+    chat: ChatService
+    user: PlatformUser
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
+    model: str | None = None
+    chat_id: str = "console"
+
+    def message(self, text: str) -> IncomingMessage:
+        return IncomingMessage(PLATFORM, self.chat_id, self.user, text, model=self.model)
+
+    async def say(self, text: str) -> bool:
+        """Send `text` and print the reply as it streams; False if the reply failed."""
+        ok, ended_line = True, True
+        async for event in self.chat.reply(self.message(text)):
+            ok, ended_line = self._show(event, ok, ended_line)
+        if not ended_line:
+            self._write(self.out, "\n")
+        return ok
+
+    def _show(self, event: ReplyEvent, ok: bool, ended_line: bool) -> tuple[bool, bool]:
+        if isinstance(event, Text):
+            self._write(self.out, event.delta)
+            return ok, event.delta.endswith("\n")
+        lead = "" if ended_line else "\n"
+        if isinstance(event, Notice):
+            self._write(self.out, f"{lead}{event.text}\n")
+        elif isinstance(event, Queued):
+            ahead = "you are next" if event.position == 0 else f"{event.position} ahead of you"
+            self._write(self.out, f"{lead}[queued: {ahead}]\n")
+        elif isinstance(event, Done):
+            return ok, ended_line
+        elif isinstance(event, Failed):
+            if event.code == "cancelled":
+                self._write(self.out, f"{lead}[stopped]\n")
+            else:
+                self._write(self.out, lead)
+                self._write(self.err, f"chathub: {event.reason}\n")
+            return False, True
+        else:
+            return ok, ended_line
+        return ok, True
+
+    @staticmethod
+    def _write(stream: TextIO, text: str) -> None:
+        if text:
+            stream.write(text)
+            stream.flush()
+
+    async def stop(self) -> bool:
+        """Stop the reply being written in this console's conversation."""
+        return await self.chat.stop(self.message("").key)
+
+
+class Interactive:
+    """The read–reply loop with Ctrl-C handling: stop the reply, then (again) exit."""
+
+    def __init__(self, console: ConsoleChat, lines: AsyncIterator[str], *, prompt: str) -> None:
+        self._console = console
+        self._lines = lines
+        self._prompt = prompt
+        self._interrupts = 0
+        self._replying: asyncio.Task[bool] | None = None
+        self._leave = asyncio.Event()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: the first stops a running reply (or warns at the prompt), the next exits."""
+        self._interrupts += 1
+        replying = self._replying is not None and not self._replying.done()
+        if self._interrupts >= 2:
+            self._leave.set()
+            if self._replying is not None:
+                self._replying.cancel()
+        elif replying:
+            asyncio.get_running_loop().create_task(self._console.stop())
+        else:
+            ConsoleChat._write(self._console.out, f"\n{EXIT_HINT}\n{self._prompt}")
+
+    async def run(self) -> int:
+        out = self._console.out
+        while not self._leave.is_set():
+            ConsoleChat._write(out, self._prompt)
+            line = await self._next_line()
+            if line is None:
+                break
+            self._interrupts = 0
+            if not line.strip():
+                continue
+            self._replying = asyncio.create_task(self._console.say(line.rstrip("\n")))
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replying
+        ConsoleChat._write(out, "\n")
+        return 0
+
+    async def _next_line(self) -> str | None:
+        reading = asyncio.ensure_future(anext(self._lines, None))
+        leaving = asyncio.ensure_future(self._leave.wait())
+        try:
+            await asyncio.wait({reading, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+        if not reading.done():
+            reading.cancel()
+            return None
+        return reading.result()
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines from stdin without blocking the loop (a pipe or terminal; a file is read directly)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except ValueError:  # a regular file: reading it never blocks for long
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            yield line
+        return
+    while line_bytes := await reader.readline():
+        yield line_bytes.decode("utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def on_sigint(handler: Any) -> Any:
+    """Run `handler` on Ctrl-C instead of raising KeyboardInterrupt (restored afterwards)."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def run_once(console: ConsoleChat, text: str) -> int:
+    """Print one reply; 0 on success, 1 on failure (reason on stderr), 130 if interrupted."""
+    replying = asyncio.ensure_future(console.say(text))
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        asyncio.get_running_loop().create_task(console.stop())
+
+    with on_sigint(interrupt):
+        ok = await replying
+    if interrupted:
+        return 130
+    return 0 if ok else 1
+
+
+async def run_interactive(console: ConsoleChat, lines: AsyncIterator[str]) -> int:
+    """Chat until Ctrl-D or a second Ctrl-C."""
+    prompt = "you> " if sys.stdin.isatty() else ""
+    session = Interactive(console, lines, prompt=prompt)
+    with on_sigint(session.interrupt):
+        return await session.run()
+
+
+async def chat_in_terminal(settings: HubSettings, *, once: str | None, model: str | None) -> int:
+    """`chathub chat`: build the hub's services, chat, close them. Returns the exit code."""
+    from hub.bootstrap import open_services
+    from hub.core.ports import BackendError, StoreError
+    from hub.logging_setup import configure_logging
+
+    # The terminal is for the conversation: only warnings and errors go to stderr.
+    configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
+    try:
+        async with open_services(settings) as services:
+            console = ConsoleChat(services.chat, console_user(), model=model)
+            if once is not None:
+                return await run_once(console, once)
+            return await run_interactive(console, stdin_lines())
+    except (StoreError, BackendError) as exc:
+        print(f"chathub: {getattr(exc, 'reason', None) or exc}", file=sys.stderr)
+        return 1
+
+
+class ConsoleConnector:
+    """A console session as a `Connector` (used when the hub itself runs in a terminal)."""
+
+    name = PLATFORM
+
+    def __init__(self, services: Services) -> None:
+        self._console = ConsoleChat(services.chat, console_user())
+        self._task: asyncio.Task[int] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(run_interactive(self._console, stdin_lines()))
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class ConsolePlugin:
+    """Entry point of the `chathub.connectors` group for the console.
+
+    Never enabled by `chathub serve` (a server has no terminal to talk to); `chathub chat` runs
+    the console directly.
+    """
+
+    name = PLATFORM
+
+    def enabled(self, settings: HubSettings) -> bool:
+        return False
+
+    def routes(self, settings: HubSettings) -> list[Any]:
+        return []
+
+    def create(self, services: Services) -> ConsoleConnector:
+        return ConsoleConnector(services)
+
+
+plugin = ConsolePlugin()

@@ -1,0 +1,421 @@
+"""ChatService: the one pipeline that turns an incoming message into reply events.
+
+Every edge (bots, console, HTTP) calls `reply(msg)` and renders what it yields. The work runs in
+a task of its own so `stop()` can cancel it while the edge keeps reading: the stream then ends
+with `Failed(code="cancelled")` and the partial reply is stored, flagged interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from hub.core.chat_config import ChatConfig
+from hub.core.commands import (
+    Answer,
+    CommandHandler,
+    Ignored,
+    PromptCommands,
+    parse_command,
+)
+from hub.core.context import TRIMMED_NOTICE, NoticeMemory, TokenEstimator, trim_history
+from hub.core.models import (
+    ChatMessage,
+    ConversationKey,
+    Done,
+    Extra,
+    Failed,
+    IncomingMessage,
+    Metrics,
+    Notice,
+    Queued,
+    ReplyEvent,
+    Started,
+    Text,
+    Turn,
+    User,
+    utcnow,
+)
+from hub.core.pipeline_util import Emit, run_to_completion
+from hub.core.ports import (
+    Admission,
+    BackendError,
+    ChatRequest,
+    Delta,
+    Final,
+    LimitGate,
+    ModelRouter,
+    RouteContext,
+    StoreError,
+    Stores,
+)
+from hub.core.serial import ConversationSlots
+
+log = logging.getLogger(__name__)
+
+STOPPED = "Reply stopped."
+INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
+_CODES = {"not_found": "not_found", "busy": "busy"}
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one generation has produced so far (read by the final write, whatever happens)."""
+
+    model: str
+    backend: str | None = None
+    parts: list[str] = field(default_factory=list)
+    metrics: Metrics | None = None
+    user_turn: Turn | None = None
+    sent: tuple[ChatMessage, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatService:
+    """The chat pipeline: identity, commands, limits, context, routing, streaming, persistence."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        router: ModelRouter,
+        limits: LimitGate,
+        prompts: PromptCommands | None,
+        config: ChatConfig,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        expand_history_commands: bool = True,
+    ) -> None:
+        self._stores = stores
+        self._router = router
+        self._limits = limits
+        self._prompts = prompts
+        self._config = config
+        self._clock = clock
+        self._expand_history = expand_history_commands
+        self._slots = ConversationSlots()
+        self._estimator = TokenEstimator(config.chars_per_token)
+        self._told = NoticeMemory()
+        self._commands = CommandHandler(stores, router, prompts, self.stop)
+
+    @property
+    def estimator(self) -> TokenEstimator:
+        """Per-model token estimates (calibrated from the backends' reports)."""
+        return self._estimator
+
+    async def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
+        """Answer `msg`: yields Queued/Started/Text/Extra/Notice, then Done or Failed.
+
+        A command answered by the hub yields only `Notice`s; a command meant for another bot
+        yields nothing. Closing the iterator early cancels the reply (and stores it interrupted).
+        """
+        queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
+        task = asyncio.create_task(self._produce(msg, queue.put_nowait))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+            await run_to_completion(asyncio.wait({task}))
+
+    async def stop(self, key: ConversationKey) -> bool:
+        """Cancel the reply streaming in `key`; True if there was one. Returns once it is stored."""
+        task = self._slots.running(key.as_str())
+        if task is None or task.done():
+            return False
+        task.cancel()
+        await run_to_completion(asyncio.wait({task}))
+        return True
+
+    # --- the pipeline -------------------------------------------------------------------------
+
+    async def _produce(self, msg: IncomingMessage, emit: Emit) -> None:
+        try:
+            await self._pipeline(msg, emit)
+        except asyncio.CancelledError:
+            emit(Failed(STOPPED, code="cancelled"))
+        except StoreError as exc:
+            log.warning("store failed during a reply", extra={"error": str(exc)})
+            emit(Failed(str(exc) or INTERNAL))
+        except Exception:
+            log.exception("reply failed", extra={"platform": msg.platform, "chat": msg.chat_id})
+            emit(Failed(INTERNAL))
+        finally:
+            emit(None)
+
+    async def _pipeline(self, msg: IncomingMessage, emit: Emit) -> None:
+        user = await self._identify(msg)
+        if user is None:
+            emit(Failed("Your account no longer exists. Sign in again.", code="forbidden"))
+            return
+        if msg.history is not None:
+            await self._answer_history(user, msg, emit)
+            return
+        text, typed = msg.text, None
+        command = parse_command(msg.text, self._config.bot_name)
+        if command is not None:
+            outcome = await self._commands.run(user, msg, command)
+            if isinstance(outcome, Ignored):
+                return
+            if isinstance(outcome, Answer):
+                emit(Notice(outcome.text))
+                return
+            text, typed = outcome.text, outcome.typed
+        await self._in_turn(user, msg, text, typed, emit)
+
+    async def _identify(self, msg: IncomingMessage) -> User | None:
+        if msg.hub_user_id is not None:
+            return await self._stores.users.get(msg.hub_user_id)
+        return await self._stores.users.for_identity(msg.user)
+
+    async def _in_turn(
+        self, user: User, msg: IncomingMessage, text: str, typed: str | None, emit: Emit
+    ) -> None:
+        """Wait for this conversation's previous reply (or cancel it), then answer."""
+        key = msg.key
+        if self._config.busy_policy == "cancel":
+            await self.stop(key)
+        ahead = self._slots.ahead(key.as_str())
+        if ahead >= 0:
+            emit(Queued(ahead))
+        task = asyncio.current_task()
+        assert task is not None
+        async with self._slots.hold(key.as_str(), task):
+            if ahead >= 0:  # the user may have changed /model while waiting
+                user = await self._stores.users.get(user.id) or user
+            await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
+
+    def _route(self, user: User, msg: IncomingMessage) -> RouteContext:
+        return RouteContext(user, msg.platform, msg.chat_id, msg.model, msg.command)
+
+    async def _admitted(
+        self,
+        user: User,
+        msg: IncomingMessage,
+        ctx: RouteContext,
+        emit: Emit,
+        text: str,
+        typed: str | None,
+    ) -> None:
+        """Charge the limits, answer, and always give the concurrency lease back."""
+        model = self._router.resolve(ctx)
+        admission = await self._limits.admit(user, msg.platform, msg.chat_id, model)
+        if not admission.allowed:
+            emit(_refused(admission, model))
+            return
+        try:
+            run = _Run(model=model)
+            if msg.history is None:
+                await self._converse(user, msg, ctx, run, emit, text, typed)
+            else:
+                await self._forward(user, msg, ctx, run, emit)
+        finally:
+            await run_to_completion(self._limits.release(user, admission))
+
+    # --- stored conversations -----------------------------------------------------------------
+
+    async def _converse(
+        self,
+        user: User,
+        msg: IncomingMessage,
+        ctx: RouteContext,
+        run: _Run,
+        emit: Emit,
+        text: str,
+        typed: str | None,
+    ) -> None:
+        conversation = await self._stores.conversations.active(msg.key, user.id)
+        history = await self._stores.conversations.recent(
+            conversation.id, self._config.history_limit
+        )
+        turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
+
+        async def store_user_turn() -> None:
+            run.user_turn = await self._stores.conversations.append(conversation.id, turn)
+
+        terminal: ReplyEvent | None = None
+        try:
+            await run_to_completion(store_user_turn())
+            run.sent = await self._context(conversation.id, run.model, history, text, msg, emit)
+            terminal = await self._generate(ctx, run, msg, emit)
+        except asyncio.CancelledError:
+            terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
+        finally:
+            if run.user_turn is not None:
+                await run_to_completion(self._store_reply(conversation.id, user, run))
+            if terminal is not None:
+                emit(terminal)
+
+    async def _context(
+        self,
+        conversation_id: str,
+        model: str,
+        history: list[Turn],
+        text: str,
+        msg: IncomingMessage,
+        emit: Emit,
+    ) -> tuple[ChatMessage, ...]:
+        """The messages to send: system prompt, the newest turns that fit, the new message."""
+        prompt = self._config.system_prompt
+        system = (ChatMessage("system", prompt),) if prompt else ()
+        past = [
+            ChatMessage(t.role, t.text)
+            for t in history
+            if t.role in ("user", "assistant") and (t.text or not t.interrupted)
+        ]
+        window = await self._router.context_window(model) or self._config.default_context_tokens
+        num_ctx = msg.options.get("num_ctx")
+        if isinstance(num_ctx, int) and num_ctx > 0:
+            window = min(window, num_ctx)
+        budget = max(window - self._config.reply_reserve_tokens, 1)
+        ratio = self._estimator.ratio(model)
+        trimmed = trim_history(system, past, ChatMessage("user", text), budget, ratio)
+        if trimmed.dropped and self._told.first_time(conversation_id):
+            emit(Notice(TRIMMED_NOTICE))
+        return trimmed.messages
+
+    async def _store_reply(self, conversation_id: str, user: User, run: _Run) -> None:
+        """Store the assistant turn (interrupted unless the backend finished) and count usage."""
+        metrics = run.metrics
+        prompt_tokens = metrics.prompt_tokens if metrics else 0
+        completion_tokens = metrics.completion_tokens if metrics else 0
+        turn = Turn(
+            "assistant",
+            run.text,
+            created_at=self._clock(),
+            model=run.model,
+            backend=run.backend,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            interrupted=metrics is None,
+        )
+        try:
+            await self._stores.conversations.append(conversation_id, turn)
+        except StoreError as exc:
+            log.error(
+                "could not store a reply",
+                extra={"conversation": conversation_id, "error": str(exc)},
+            )
+        await self._count_usage(user, run)
+
+    # --- generation ---------------------------------------------------------------------------
+
+    async def _generate(
+        self, ctx: RouteContext, run: _Run, msg: IncomingMessage, emit: Emit
+    ) -> ReplyEvent:
+        """Stream from the router; returns Done, or Failed for a backend error."""
+        passthrough = msg.passthrough
+        request = ChatRequest(
+            model=run.model,
+            messages=run.sent,
+            options=msg.options,
+            keep_alive=passthrough.get("keep_alive", self._config.keep_alive),
+            format=passthrough.get("format"),
+            think=passthrough.get("think"),
+            tools=passthrough.get("tools"),
+        )
+        try:
+            await self._stream(ctx, request, run, emit)
+        except BackendError as exc:
+            code = _CODES.get(exc.kind, "unavailable")
+            return Failed(exc.reason, run.text, code=code, model=run.model)
+        if run.metrics is None:
+            return Failed(
+                "The model stopped without finishing its reply.", run.text, model=run.model
+            )
+        self._estimator.observe(request.model, request.messages, run.metrics.prompt_tokens)
+        return Done(run.text, run.model, run.backend, run.metrics)
+
+    async def _stream(self, ctx: RouteContext, request: ChatRequest, run: _Run, emit: Emit) -> None:
+        stream = self._router.stream(ctx, request)
+        try:
+            async for item in stream:
+                if isinstance(item, Delta):
+                    if item.text:
+                        run.parts.append(item.text)
+                        emit(Text(item.text))
+                    if item.extra:
+                        emit(Extra(item.extra))
+                elif isinstance(item, Final):
+                    run.metrics = item.metrics
+                elif isinstance(item, Started):
+                    run.model, run.backend = item.model, item.backend
+                    emit(item)
+                elif isinstance(item, Queued):
+                    emit(item)
+        finally:
+            # Closing the router's stream closes the upstream request, so the GPU stops too.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _count_usage(self, user: User, run: _Run) -> None:
+        """Count real usage, or an estimate for a reply cut short (it used the GPU too)."""
+        if run.metrics is not None:
+            prompt, completion = run.metrics.prompt_tokens, run.metrics.completion_tokens
+        elif run.parts:
+            ratio = self._estimator.ratio(run.model)
+            prompt = self._estimator.count(run.model, run.sent)
+            completion = int(len(run.text) / ratio) + 1
+        else:
+            return
+        day = self._clock().strftime("%Y-%m-%d")
+        try:
+            await self._limits.record_usage(user, run.model, prompt, completion)
+            await self._stores.usage.add(
+                user.id, run.model, day, prompt_tokens=prompt, completion_tokens=completion
+            )
+        except StoreError as exc:
+            log.error("could not count usage", extra={"user": user.id, "error": str(exc)})
+
+    # --- clients that send their own history (HTTP) -------------------------------------------
+
+    async def _answer_history(self, user: User, msg: IncomingMessage, emit: Emit) -> None:
+        assert msg.history is not None
+        messages = list(msg.history)
+        if self._expand_history and self._prompts is not None and messages:
+            last = messages[-1]
+            command = parse_command(last.content) if last.role == "user" else None
+            if command is not None:
+                expansion = await self._prompts.expand(
+                    user, msg, "/" + command.name, command.args
+                )
+                if expansion is not None and expansion.text is None:
+                    emit(Notice(expansion.error_message or f"/{command.name} needs more input."))
+                    return
+                if expansion is not None and expansion.text is not None:
+                    messages[-1] = replace(last, content=expansion.text)
+        if self._config.system_prompt and not any(m.role == "system" for m in messages):
+            messages.insert(0, ChatMessage("system", self._config.system_prompt))
+        forwarded = replace(msg, history=tuple(messages))
+        await self._admitted(user, forwarded, self._route(user, msg), emit, "", None)
+
+    async def _forward(
+        self, user: User, msg: IncomingMessage, ctx: RouteContext, run: _Run, emit: Emit
+    ) -> None:
+        assert msg.history is not None
+        run.sent = msg.history
+        try:
+            emit(await self._generate(ctx, run, msg, emit))
+        except asyncio.CancelledError:
+            emit(Failed(STOPPED, run.text, code="cancelled", model=run.model))
+        finally:
+            await run_to_completion(self._count_usage(user, run))
+
+
+def _refused(admission: Admission, model: str) -> Failed:
+    return Failed(
+        admission.message or "Rate limit reached. Try again later.",
+        code="rate_limited",
+        retry_after=admission.retry_after,
+        model=model,
+        limit=admission.limit,
+        remaining=admission.remaining,
+        reset_after=admission.reset_after,
+    )

@@ -1,0 +1,222 @@
+"""Chat commands: `/cmd[@bot] args` parsing and the built-ins, the same on every platform.
+
+A command either answers by itself (`Answer`: text for the user, no model call) or becomes a
+message for the model (`Expanded`: a prompt command's expansion). Anything else is an ordinary
+message (`None`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from hub.core.models import ConversationKey, IncomingMessage, Prompt, User
+from hub.core.ports import ModelListing, ModelRouter, RouteContext, Stores
+
+_COMMAND = re.compile(r"/([A-Za-z0-9_-]+)(?:@(\S+))?(?:\s+(.*))?", re.DOTALL)
+
+# Built-in commands and their one-line help, in the order /help shows them.
+BUILTIN_HELP: Mapping[str, str] = {
+    "help": "this list",
+    "new": "start a new conversation (the old one is kept)",
+    "model": "show your model; /model NAME to choose one, /model default to go back",
+    "models": "list the models you can choose",
+    "prompts": "list prompt commands",
+    "prompt": "manage prompt commands: /prompt show|add|edit|rm NAME …",
+    "stop": "stop the reply being written",
+}
+_HIDDEN = frozenset({"start"})  # Telegram's greeting; answered like /help
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed `/name@bot args`. `for_us` is False when it names another bot."""
+
+    name: str
+    args: str
+    for_us: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The command's reply to the user; the model is not called."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expanded:
+    """A prompt command's expansion: `text` goes to the model, `typed` is what the user sent."""
+
+    text: str
+    typed: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A command addressed to another bot in a group chat: no reply at all."""
+
+
+Outcome = Answer | Expanded | Ignored
+
+
+class PromptExpansion(Protocol):
+    """A prompt command's expansion: `text` for the model, or `error_message` for the user."""
+
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def error_message(self) -> str: ...
+
+
+class PromptCommands(Protocol):
+    """What the pipeline needs from the prompt-command service (`hub.core.prompts`)."""
+
+    async def expand(
+        self, user: User, msg: IncomingMessage, command: str, args: str
+    ) -> PromptExpansion | None:
+        """Expand `/command args` for `user`; None when no such prompt is visible to them."""
+        ...
+
+    async def handle_prompt_command(self, user: User, args: str) -> str:
+        """Run `/prompt show|add|edit|rm …` and return the reply text."""
+        ...
+
+    async def listing(self, user: User) -> str:
+        """The `/prompts` reply."""
+        ...
+
+    async def list_for(self, user: User) -> list[Prompt]:
+        """The prompt commands `user` can use."""
+        ...
+
+
+def parse_command(text: str, bot_name: str = "") -> Command | None:
+    """Parse a leading `/name[@bot] args`; None when `text` is not a command."""
+    match = _COMMAND.fullmatch(text.strip())
+    if match is None:
+        return None
+    name, addressee, args = match.group(1), match.group(2), match.group(3) or ""
+    for_us = addressee is None or not bot_name or addressee.lower() == bot_name.lower()
+    return Command(name.lower(), args.strip(), for_us)
+
+
+class CommandHandler:
+    """Runs built-in commands and prompt commands for one message."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        router: ModelRouter,
+        prompts: PromptCommands | None,
+        stop: Callable[[ConversationKey], Awaitable[bool]],
+    ) -> None:
+        self._stores = stores
+        self._router = router
+        self._prompts = prompts
+        self._stop = stop
+
+    async def run(self, user: User, msg: IncomingMessage, cmd: Command) -> Outcome:
+        """Answer a built-in, expand a prompt command, or explain that `cmd` is unknown."""
+        if not cmd.for_us:
+            return Ignored()
+        name = cmd.name
+        if name in ("help", "start"):
+            return Answer(await self._help(user, greeting=name == "start"))
+        if name == "new":
+            await self._stores.conversations.start_new(msg.key, user.id)
+            return Answer("Started a new conversation. The previous one is kept.")
+        if name == "model":
+            return Answer(await self._model(user, msg, cmd.args))
+        if name == "models":
+            return Answer(await self._models(user, msg))
+        if name == "stop":
+            stopped = await self._stop(msg.key)
+            return Answer("Stopped the reply." if stopped else "No reply is being written.")
+        if name in ("prompts", "prompt"):
+            if self._prompts is None:
+                return Answer("Prompt commands are not available on this hub.")
+            if name == "prompts":
+                return Answer(await self._prompts.listing(user))
+            return Answer(await self._prompts.handle_prompt_command(user, cmd.args))
+        return await self._prompt_command(user, msg, cmd)
+
+    async def _prompt_command(self, user: User, msg: IncomingMessage, cmd: Command) -> Outcome:
+        unknown = Answer(f"Unknown command /{cmd.name}. Send /help for the list.")
+        if self._prompts is None:
+            return unknown
+        expansion = await self._prompts.expand(user, msg, "/" + cmd.name, cmd.args)
+        if expansion is None:
+            return unknown
+        if expansion.text is None:
+            return Answer(expansion.error_message or f"/{cmd.name} could not be used.")
+        return Expanded(expansion.text, msg.text)
+
+    async def _help(self, user: User, *, greeting: bool) -> str:
+        lines = []
+        if greeting:
+            name = user.name or "there"
+            lines += [f"Hi {name}! Send me a message and I'll answer with a local model.", ""]
+        lines.append("Commands:")
+        lines += [f"/{name} – {text}" for name, text in BUILTIN_HELP.items()]
+        prompts = await self._prompts.list_for(user) if self._prompts is not None else []
+        if prompts:
+            lines += ["", "Prompt commands:"]
+            lines += [f"{p.command} – {p.title or p.command}" for p in prompts]
+        return "\n".join(lines)
+
+    async def _model(self, user: User, msg: IncomingMessage, args: str) -> str:
+        if not args:
+            return self._describe_model(user, msg)
+        if args.lower() == "default":
+            await self._stores.users.set_model(user.id, None)
+            chosen = self._router.resolve(_ctx(_with_model(user, None), msg))
+            return f"Back to the default model: {chosen}."
+        known = {entry.name for entry in await self._router.models()}
+        if args not in known:
+            return f"I don't know a model called {args}. Send /models for the list."
+        if not self._router.allowed(user, args):
+            return f"You can't choose {args}. Send /models to see the models you can use."
+        await self._stores.users.set_model(user.id, args)
+        effective = self._router.resolve(_ctx(_with_model(user, args), msg))
+        if effective != args:
+            return f"Saved {args} as your model, but this chat uses {effective} by its rules."
+        return f"Your model is now {args}."
+
+    def _describe_model(self, user: User, msg: IncomingMessage) -> str:
+        current = self._router.resolve(_ctx(user, msg))
+        if user.model and current == user.model:
+            how = "your own choice; /model default goes back to the default"
+        elif user.model:
+            how = f"a rule for this chat overrides your choice ({user.model})"
+        else:
+            how = "the default here; /model NAME chooses your own"
+        return f"Model: {current} ({how})."
+
+    async def _models(self, user: User, msg: IncomingMessage) -> str:
+        current = self._router.resolve(_ctx(user, msg))
+        listings = [e for e in await self._router.models() if self._router.allowed(user, e.name)]
+        if not listings:
+            return "No models are available right now."
+        lines = ["Models you can choose (/model NAME):"]
+        lines += [_listing_line(entry, current) for entry in listings]
+        return "\n".join(lines)
+
+
+def _listing_line(entry: ModelListing, current: str) -> str:
+    mark = "• " if entry.name != current else "✓ "
+    where = ", ".join(entry.backends) or "no backend up"
+    if entry.alias_of:
+        return f"{mark}{entry.name} (alias of {', '.join(entry.alias_of)}; on {where})"
+    return f"{mark}{entry.name} (on {where})"
+
+
+def _ctx(user: User, msg: IncomingMessage) -> RouteContext:
+    return RouteContext(user=user, platform=msg.platform, chat_id=msg.chat_id)
+
+
+def _with_model(user: User, model: str | None) -> User:
+    return replace(user, model=model)
