@@ -1,13 +1,12 @@
 """Turning HTTP chat requests into the core's `IncomingMessage`.
 
 HTTP clients send their whole history, so the message carries it in `history` and the pipeline
-forwards it as given. Each request gets its own conversation id: API clients run many requests
-at once, and one shared conversation would make them wait for each other.
+forwards it as given (it keeps no conversation for them, so requests of one user run side by
+side). The chat id is the hub user id: per-chat limits act per HTTP user.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,7 +49,7 @@ def http_message(
     history = drop_open_assistant(history)
     return IncomingMessage(
         platform=HTTP_PLATFORM,
-        chat_id=f"{route}-{uuid.uuid4().hex}",
+        chat_id=user.id,
         user=PlatformUser(HTTP_PLATFORM, user.id, user.name),
         text=last_user_text(history),
         hub_user_id=user.id,

@@ -56,6 +56,7 @@ class Reply:
         self._events = events
         self._head = head
         self._sent_text = False
+        self._ended = False
 
     async def __aiter__(self) -> AsyncIterator[ContentEvent]:
         for head in self._head:
@@ -67,13 +68,17 @@ class Reply:
             elif isinstance(event, Done):
                 if not self._sent_text and event.text:
                     yield self._note(Text(event.text))
-                yield event
+                yield self._note(event)
             elif isinstance(event, Notice):
                 log.info("notice not shown to HTTP client", extra={"notice": event.text})
+        if not self._ended:
+            yield Failed("The reply ended before it was complete. Try again.")
 
     def _note(self, event: ContentEvent) -> ContentEvent:
         if isinstance(event, Text) and event.delta:
             self._sent_text = True
+        elif isinstance(event, (Done, Failed)):
+            self._ended = True
         return event
 
     async def aclose(self) -> None:
@@ -112,7 +117,15 @@ async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
     except BaseException:
         await Reply(events, []).aclose()
         raise
+    if notices:  # the hub answered by itself (e.g. a prompt command missing its input)
+        text = "".join(n.delta for n in notices if isinstance(n, Text))
+        return Reply(_nothing(), [*notices, Done(text)])
     raise ApiError(502, "The reply ended before it started. Try again.")
+
+
+async def _nothing() -> AsyncIterator[ReplyEvent]:
+    return
+    yield  # makes this an async generator
 
 
 class _ClosingResponse:
