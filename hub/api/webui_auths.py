@@ -20,6 +20,7 @@ from hub.core.models import User, UserRole
 from hub.core.ports import DuplicateError
 
 DEFAULT_AVATAR = "/user.png"
+FIRST_ACCOUNT_SETTING = "webui.first_account"  # id of the first web account (made admin)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MAX_PASSWORD = 1024
 
@@ -76,10 +77,11 @@ async def signup(request: Request[Any, Any, Any], data: SignupBody) -> dict[str,
     if await users.get_by_email(email) is not None:
         raise taken
     password_hash = await auth.passwords.hash(data.password)
+    settings_store = services.stores.settings
     async with auth.signup_lock:  # so two first sign-ups cannot both become admin
-        role: UserRole = (
-            "admin" if await users.count() == 0 else services.settings.webui.default_role
-        )
+        # Bot users and API-key principals are users too, so "first" means first web account.
+        first = await settings_store.get(FIRST_ACCOUNT_SETTING) is None
+        role: UserRole = "admin" if first else services.settings.webui.default_role
         user = User(
             id=str(uuid.uuid4()),
             name=name,
@@ -92,6 +94,8 @@ async def signup(request: Request[Any, Any, Any], data: SignupBody) -> dict[str,
             user = await users.create(user)
         except DuplicateError:
             raise taken from None
+        if first:
+            await settings_store.put(FIRST_ACCOUNT_SETTING, user.id)
     return session_body(auth, user)
 
 
