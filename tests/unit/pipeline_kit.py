@@ -84,12 +84,13 @@ async def pipeline(
     router: ModelRouter,
     *,
     limits: LimitGate | None = None,
-    prompts: Any = None,
+    with_prompts: bool = False,
     **config: Any,
 ) -> AsyncIterator[Kit]:
     stores = await open_sqlite(data_dir)
     try:
+        prompts = PromptService(stores.prompts) if with_prompts else None
         service = ChatService(stores, router, limits or NoLimits(), prompts, ChatConfig(**config))
-        yield Kit(service, stores)
+        yield Kit(service, stores, prompts)
     finally:
         await stores.aclose()
