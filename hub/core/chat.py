@@ -79,6 +79,7 @@ class ChatService:
         self._told = NoticeMemory()
         self._commands = CommandHandler(stores, router, prompts, self.stop)
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def estimator(self) -> TokenEstimator:
@@ -93,6 +94,8 @@ class ChatService:
         """
         queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
         task = asyncio.create_task(self._produce(msg, queue.put_nowait))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         try:
             while (event := await queue.get()) is not None:
                 yield event
@@ -109,6 +112,14 @@ class ChatService:
         task.cancel()
         await run_to_completion(asyncio.wait({task}))
         return True
+
+    async def aclose(self) -> None:
+        """Stop every reply in progress (each is stored as interrupted) and wait for them."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await run_to_completion(asyncio.wait(tasks))
 
     # --- the pipeline -------------------------------------------------------------------------
 
