@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import inspect
 import sys
 from collections.abc import Sequence
@@ -54,16 +55,17 @@ async def _awaited(result: Any) -> Any:
     return await result
 
 
-def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
-    from hub import app
+def _app() -> Any:
+    # The app module pulls in the web framework: only `serve` and `check` need it.
+    return importlib.import_module("hub.app")
 
-    return _outcome(app.serve(settings))
+
+def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
+    return _outcome(_app().serve(settings))
 
 
 def _check(settings: HubSettings, args: argparse.Namespace) -> int:
-    from hub import app
-
-    return _outcome(app.check(settings))
+    return _outcome(_app().check(settings))
 
 
 def _chat(settings: HubSettings, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from hub.core.chat_config import ChatConfig
@@ -22,30 +22,22 @@ from hub.core.commands import (
     parse_command,
 )
 from hub.core.context import TRIMMED_NOTICE, NoticeMemory, TokenEstimator, trim_history
+from hub.core.generation import Generator, Run, backend_failed, refused
 from hub.core.models import (
     ChatMessage,
     ConversationKey,
-    Done,
-    Extra,
     Failed,
     IncomingMessage,
-    Metrics,
     Notice,
     Queued,
     ReplyEvent,
-    Started,
-    Text,
     Turn,
     User,
     utcnow,
 )
 from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
-    Admission,
     BackendError,
-    ChatRequest,
-    Delta,
-    Final,
     LimitGate,
     ModelRouter,
     RouteContext,
@@ -59,22 +51,6 @@ log = logging.getLogger(__name__)
 STOPPED = "Reply stopped."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
 _CODES = {"not_found": "not_found", "busy": "busy"}
-
-
-@dataclass(slots=True)
-class _Run:
-    """What one generation has produced so far (read by the final write, whatever happens)."""
-
-    model: str
-    backend: str | None = None
-    parts: list[str] = field(default_factory=list)
-    metrics: Metrics | None = None
-    user_turn: Turn | None = None
-    sent: tuple[ChatMessage, ...] = ()
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 class ChatService:
@@ -102,6 +78,8 @@ class ChatService:
         self._estimator = TokenEstimator(config.chars_per_token)
         self._told = NoticeMemory()
         self._commands = CommandHandler(stores, router, prompts, self.stop)
+        self._generator = Generator(stores, router, limits, config, self._estimator, clock)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def estimator(self) -> TokenEstimator:
@@ -116,6 +94,8 @@ class ChatService:
         """
         queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
         task = asyncio.create_task(self._produce(msg, queue.put_nowait))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         try:
             while (event := await queue.get()) is not None:
                 yield event
@@ -133,6 +113,14 @@ class ChatService:
         await run_to_completion(asyncio.wait({task}))
         return True
 
+    async def aclose(self) -> None:
+        """Stop every reply in progress (each is stored as interrupted) and wait for them."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await run_to_completion(asyncio.wait(tasks))
+
     # --- the pipeline -------------------------------------------------------------------------
 
     async def _produce(self, msg: IncomingMessage, emit: Emit) -> None:
@@ -140,6 +128,8 @@ class ChatService:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:
             emit(Failed(STOPPED, code="cancelled"))
+        except BackendError as exc:
+            emit(backend_failed(exc))
         except StoreError as exc:
             log.warning("store failed during a reply", extra={"error": str(exc)})
             emit(Failed(str(exc) or INTERNAL))
@@ -204,13 +194,17 @@ class ChatService:
         typed: str | None,
     ) -> None:
         """Charge the limits, answer, and always give the concurrency lease back."""
-        model = self._router.resolve(ctx)
+        try:
+            model = self._router.resolve(ctx)
+        except BackendError as exc:
+            emit(backend_failed(exc))
+            return
         admission = await self._limits.admit(user, msg.platform, msg.chat_id, model)
         if not admission.allowed:
-            emit(_refused(admission, model))
+            emit(refused(admission, model))
             return
         try:
-            run = _Run(model=model)
+            run = Run(model=model)
             if msg.history is None:
                 await self._converse(user, msg, ctx, run, emit, text, typed)
             else:
@@ -225,7 +219,7 @@ class ChatService:
         user: User,
         msg: IncomingMessage,
         ctx: RouteContext,
-        run: _Run,
+        run: Run,
         emit: Emit,
         text: str,
         typed: str | None,
@@ -243,7 +237,7 @@ class ChatService:
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._context(conversation.id, run.model, history, text, msg, emit)
-            terminal = await self._generate(ctx, run, msg, emit)
+            terminal = await self._generator.generate(ctx, run, msg, emit)
         except asyncio.CancelledError:
             terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
         finally:
@@ -280,7 +274,7 @@ class ChatService:
             emit(Notice(TRIMMED_NOTICE))
         return trimmed.messages
 
-    async def _store_reply(self, conversation_id: str, user: User, run: _Run) -> None:
+    async def _store_reply(self, conversation_id: str, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
         metrics = run.metrics
         prompt_tokens = metrics.prompt_tokens if metrics else 0
@@ -302,77 +296,7 @@ class ChatService:
                 "could not store a reply",
                 extra={"conversation": conversation_id, "error": str(exc)},
             )
-        await self._count_usage(user, run)
-
-    # --- generation ---------------------------------------------------------------------------
-
-    async def _generate(
-        self, ctx: RouteContext, run: _Run, msg: IncomingMessage, emit: Emit
-    ) -> ReplyEvent:
-        """Stream from the router; returns Done, or Failed for a backend error."""
-        passthrough = msg.passthrough
-        request = ChatRequest(
-            model=run.model,
-            messages=run.sent,
-            options=msg.options,
-            keep_alive=passthrough.get("keep_alive", self._config.keep_alive),
-            format=passthrough.get("format"),
-            think=passthrough.get("think"),
-            tools=passthrough.get("tools"),
-        )
-        try:
-            await self._stream(ctx, request, run, emit)
-        except BackendError as exc:
-            code = _CODES.get(exc.kind, "unavailable")
-            return Failed(exc.reason, run.text, code=code, model=run.model)
-        if run.metrics is None:
-            return Failed(
-                "The model stopped without finishing its reply.", run.text, model=run.model
-            )
-        self._estimator.observe(request.model, request.messages, run.metrics.prompt_tokens)
-        return Done(run.text, run.model, run.backend, run.metrics)
-
-    async def _stream(self, ctx: RouteContext, request: ChatRequest, run: _Run, emit: Emit) -> None:
-        stream = self._router.stream(ctx, request)
-        try:
-            async for item in stream:
-                if isinstance(item, Delta):
-                    if item.text:
-                        run.parts.append(item.text)
-                        emit(Text(item.text))
-                    if item.extra:
-                        emit(Extra(item.extra))
-                elif isinstance(item, Final):
-                    run.metrics = item.metrics
-                elif isinstance(item, Started):
-                    run.model, run.backend = item.model, item.backend
-                    emit(item)
-                elif isinstance(item, Queued):
-                    emit(item)
-        finally:
-            # Closing the router's stream closes the upstream request, so the GPU stops too.
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    async def _count_usage(self, user: User, run: _Run) -> None:
-        """Count real usage, or an estimate for a reply cut short (it used the GPU too)."""
-        if run.metrics is not None:
-            prompt, completion = run.metrics.prompt_tokens, run.metrics.completion_tokens
-        elif run.parts:
-            ratio = self._estimator.ratio(run.model)
-            prompt = self._estimator.count(run.model, run.sent)
-            completion = int(len(run.text) / ratio) + 1
-        else:
-            return
-        day = self._clock().strftime("%Y-%m-%d")
-        try:
-            await self._limits.record_usage(user, run.model, prompt, completion)
-            await self._stores.usage.add(
-                user.id, run.model, day, prompt_tokens=prompt, completion_tokens=completion
-            )
-        except StoreError as exc:
-            log.error("could not count usage", extra={"user": user.id, "error": str(exc)})
+        await self._generator.count_usage(user, run)
 
     # --- clients that send their own history (HTTP) -------------------------------------------
 
@@ -383,9 +307,7 @@ class ChatService:
             last = messages[-1]
             command = parse_command(last.content) if last.role == "user" else None
             if command is not None:
-                expansion = await self._prompts.expand(
-                    user, msg, "/" + command.name, command.args
-                )
+                expansion = await self._prompts.expand(user, msg, "/" + command.name, command.args)
                 if expansion is not None and expansion.text is None:
                     emit(Notice(expansion.error_message or f"/{command.name} needs more input."))
                     return
@@ -397,25 +319,13 @@ class ChatService:
         await self._admitted(user, forwarded, self._route(user, msg), emit, "", None)
 
     async def _forward(
-        self, user: User, msg: IncomingMessage, ctx: RouteContext, run: _Run, emit: Emit
+        self, user: User, msg: IncomingMessage, ctx: RouteContext, run: Run, emit: Emit
     ) -> None:
         assert msg.history is not None
         run.sent = msg.history
         try:
-            emit(await self._generate(ctx, run, msg, emit))
+            emit(await self._generator.generate(ctx, run, msg, emit))
         except asyncio.CancelledError:
             emit(Failed(STOPPED, run.text, code="cancelled", model=run.model))
         finally:
-            await run_to_completion(self._count_usage(user, run))
-
-
-def _refused(admission: Admission, model: str) -> Failed:
-    return Failed(
-        admission.message or "Rate limit reached. Try again later.",
-        code="rate_limited",
-        retry_after=admission.retry_after,
-        model=model,
-        limit=admission.limit,
-        remaining=admission.remaining,
-        reset_after=admission.reset_after,
-    )
+            await run_to_completion(self._generator.count_usage(user, run))

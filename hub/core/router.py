@@ -174,6 +174,10 @@ class Router:
         A candidate failing before its first chunk is replaced by the next one silently; a
         failure after it raises `BackendError(kind="stream")`. Raises `BackendError` when the
         queue is full (kind "busy") or no candidate could answer.
+
+        Consume it inside `contextlib.aclosing(...)`: then a cancelled consumer leaves the queue
+        or frees its slot (and closes the upstream request) at once, not when the generator is
+        garbage-collected.
         """
         name = request.model or self.resolve(ctx)
         targets = self._catalog.targets(name)

@@ -106,7 +106,11 @@ class Routes:
         return reply(self.fake.models[model].show(self.fake.scripts[model]))
 
     async def v1_models(self, request: web.Request) -> web.Response:
-        data = [_v1_model(e.name, e.modified_at) for e in self.fake.models.values()]
+        fake = self.fake
+        data = [
+            _v1_model(e.name, e.modified_at) | fake.scripts[e.name].extra_v1_model
+            for e in fake.models.values()
+        ]
         return reply({"object": "list", "data": data})
 
     async def v1_model(self, request: web.Request) -> web.Response:
@@ -114,7 +118,8 @@ class Routes:
         model = self.fake.resolve(name)
         if model is None:
             return v1_error(404, f"model '{name}' not found")
-        return reply(_v1_model(model, self.fake.models[model].modified_at))
+        entry, script = self.fake.models[model], self.fake.scripts[model]
+        return reply(_v1_model(model, entry.modified_at) | script.extra_v1_model)
 
     # --- generation routes ---------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class Script:
     done_reason: str = "stop"
     prompt_eval_count: int | None = None  # None = words in the prompt (at least 1)
     extra_show: dict[str, Any] = field(default_factory=dict)  # merged into /api/show
+    extra_v1_model: dict[str, Any] = field(default_factory=dict)  # e.g. vLLM's max_model_len
 
     def pieces(self) -> list[Piece]:
         out = [Piece("thinking", t) for t in self.thinking or ()]

@@ -22,6 +22,7 @@ from hub.core.models import (
     Turn,
 )
 from hub.core.ports import LimitGate, ModelRouter
+from hub.core.prompts import PromptService
 from hub.core.stores.sqlite import SqliteStores, open_sqlite
 
 
@@ -68,6 +69,7 @@ def failed(events: list[ReplyEvent]) -> Failed:
 class Kit:
     service: ChatService
     stores: SqliteStores
+    prompts: PromptService | None = None
 
     async def turns(self, msg: IncomingMessage) -> list[Turn]:
         """Every turn of the active conversation of `msg`'s key."""
@@ -82,12 +84,13 @@ async def pipeline(
     router: ModelRouter,
     *,
     limits: LimitGate | None = None,
-    prompts: Any = None,
+    with_prompts: bool = False,
     **config: Any,
 ) -> AsyncIterator[Kit]:
     stores = await open_sqlite(data_dir)
     try:
+        prompts = PromptService(stores.prompts) if with_prompts else None
         service = ChatService(stores, router, limits or NoLimits(), prompts, ChatConfig(**config))
-        yield Kit(service, stores)
+        yield Kit(service, stores, prompts)
     finally:
         await stores.aclose()

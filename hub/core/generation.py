@@ -1,0 +1,166 @@
+"""One generation: stream a request through the router into reply events, then count usage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hub.core.chat_config import ChatConfig
+from hub.core.context import TokenEstimator
+from hub.core.models import (
+    ChatMessage,
+    Done,
+    Extra,
+    Failed,
+    IncomingMessage,
+    Metrics,
+    Queued,
+    ReplyEvent,
+    Started,
+    Text,
+    Turn,
+    User,
+)
+from hub.core.pipeline_util import Emit
+from hub.core.ports import (
+    Admission,
+    BackendError,
+    ChatRequest,
+    Delta,
+    Final,
+    LimitGate,
+    ModelRouter,
+    RouteContext,
+    StoreError,
+    Stores,
+)
+
+log = logging.getLogger(__name__)
+
+# BackendError.kind -> Failed.code (anything else: "unavailable").
+_CODES = {"not_found": "not_found", "busy": "busy", "forbidden": "forbidden"}
+UNFINISHED = "The model stopped without finishing its reply. Try again."
+
+
+@dataclass(slots=True)
+class Run:
+    """What one generation has produced so far (read by the final write, whatever happens)."""
+
+    model: str
+    backend: str | None = None
+    parts: list[str] = field(default_factory=list)
+    metrics: Metrics | None = None
+    user_turn: Turn | None = None
+    sent: tuple[ChatMessage, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def backend_failed(exc: BackendError, partial: str = "", model: str | None = None) -> Failed:
+    """The user-facing event for a backend or routing error."""
+    return Failed(exc.reason, partial, code=_CODES.get(exc.kind, "unavailable"), model=model)
+
+
+def refused(admission: Admission, model: str) -> Failed:
+    """The user-facing event for a message the limits refused."""
+    return Failed(
+        admission.message or "Rate limit reached. Try again later.",
+        code="rate_limited",
+        retry_after=admission.retry_after,
+        model=model,
+        limit=admission.limit,
+        remaining=admission.remaining,
+        reset_after=admission.reset_after,
+    )
+
+
+class Generator:
+    """Streams through the router, calibrates the token estimate, and counts usage."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        router: ModelRouter,
+        limits: LimitGate,
+        config: ChatConfig,
+        estimator: TokenEstimator,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._stores = stores
+        self._router = router
+        self._limits = limits
+        self._config = config
+        self._estimator = estimator
+        self._clock = clock
+
+    def request(self, run: Run, msg: IncomingMessage) -> ChatRequest:
+        """The backend request for `run.sent`, with the message's pass-through options."""
+        passthrough = msg.passthrough
+        return ChatRequest(
+            model=run.model,
+            messages=run.sent,
+            options=msg.options,
+            keep_alive=passthrough.get("keep_alive", self._config.keep_alive),
+            format=passthrough.get("format"),
+            think=passthrough.get("think"),
+            tools=passthrough.get("tools"),
+        )
+
+    async def generate(
+        self, ctx: RouteContext, run: Run, msg: IncomingMessage, emit: Emit
+    ) -> ReplyEvent:
+        """Stream the reply; returns the final event (Done, or Failed for a backend error)."""
+        request = self.request(run, msg)
+        try:
+            await self._stream(ctx, request, run, emit)
+        except BackendError as exc:
+            return backend_failed(exc, run.text, run.model)
+        if run.metrics is None:
+            return Failed(UNFINISHED, run.text, model=run.model)
+        self._estimator.observe(request.model, request.messages, run.metrics.prompt_tokens)
+        return Done(run.text, run.model, run.backend, run.metrics)
+
+    async def _stream(self, ctx: RouteContext, request: ChatRequest, run: Run, emit: Emit) -> None:
+        stream = self._router.stream(ctx, request)
+        try:
+            async for item in stream:
+                if isinstance(item, Delta):
+                    if item.text:
+                        run.parts.append(item.text)
+                        emit(Text(item.text))
+                    if item.extra:
+                        emit(Extra(item.extra))
+                elif isinstance(item, Final):
+                    run.metrics = item.metrics
+                elif isinstance(item, Started):
+                    run.model, run.backend = item.model, item.backend
+                    emit(item)
+                elif isinstance(item, Queued):
+                    emit(item)
+        finally:
+            # Closing the router's stream closes the upstream request, so the GPU stops too.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def count_usage(self, user: User, run: Run) -> None:
+        """Count real usage, or an estimate for a reply cut short (it used the GPU too)."""
+        if run.metrics is not None:
+            prompt, completion = run.metrics.prompt_tokens, run.metrics.completion_tokens
+        elif run.parts:
+            prompt = self._estimator.count(run.model, run.sent)
+            completion = int(len(run.text) / self._estimator.ratio(run.model)) + 1
+        else:
+            return
+        day = self._clock().strftime("%Y-%m-%d")
+        try:
+            await self._limits.record_usage(user, run.model, prompt, completion)
+            await self._stores.usage.add(
+                user.id, run.model, day, prompt_tokens=prompt, completion_tokens=completion
+            )
+        except StoreError as exc:
+            log.error("could not count usage", extra={"user": user.id, "error": str(exc)})
