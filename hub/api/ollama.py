@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, Router, post, route
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
+from litestar.params import JSONBody
 
 from hub.api.auth import ollama_user, services_of
 from hub.api.catalog import catalog_of
@@ -49,7 +50,9 @@ async def ollama_version() -> dict[str, str]:
 
 
 @route("/api/tags", http_method=_GET_HEAD)
-async def ollama_tags(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+async def ollama_tags(
+    request: Request[Any, Any, Any], user: NamedDependency[User]
+) -> dict[str, Any]:
     """Every model and alias the router serves, with all upstream fields."""
     catalog = catalog_of(request)
     listings = await catalog.listings()
@@ -57,7 +60,7 @@ async def ollama_tags(request: Request[Any, Any, Any], user: User) -> dict[str, 
 
 
 @route("/api/ps", http_method=_GET_HEAD)
-async def ollama_ps(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+async def ollama_ps(request: Request[Any, Any, Any], user: NamedDependency[User]) -> dict[str, Any]:
     """Models loaded on the backends, when the router can tell (else an empty list)."""
     router = services_of(request).router
     running = getattr(router, "running", None)
@@ -67,7 +70,7 @@ async def ollama_ps(request: Request[Any, Any, Any], user: User) -> dict[str, An
 
 @post("/api/show", status_code=200)
 async def ollama_show(
-    request: Request[Any, Any, Any], data: OllamaShowRequest, user: User
+    request: Request[Any, Any, Any], data: JSONBody[OllamaShowRequest], user: NamedDependency[User]
 ) -> dict[str, Any]:
     """Model details as the serving backend reports them."""
     name = await catalog_of(request).resolve(data.model or data.name)
@@ -95,7 +98,7 @@ def _to_chat_message(message: OllamaMessage) -> ChatMessage:
 
 @post("/api/chat", status_code=200)
 async def ollama_chat(
-    request: Request[Any, Any, Any], data: OllamaChatRequest, user: User
+    request: Request[Any, Any, Any], data: JSONBody[OllamaChatRequest], user: NamedDependency[User]
 ) -> Response[Any]:
     """Chat with the whole `messages` history; NDJSON stream unless `stream` is false."""
     model = await catalog_of(request).resolve(data.model)
@@ -120,7 +123,9 @@ async def ollama_chat(
 
 @post("/api/generate", status_code=200)
 async def ollama_generate(
-    request: Request[Any, Any, Any], data: OllamaGenerateRequest, user: User
+    request: Request[Any, Any, Any],
+    data: JSONBody[OllamaGenerateRequest],
+    user: NamedDependency[User],
 ) -> Response[Any]:
     """Complete `prompt` (with an optional `system`); NDJSON stream unless `stream` is false."""
     model = await catalog_of(request).resolve(data.model)

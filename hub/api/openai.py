@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from hub.api.auth import ollama_user, services_of
 from hub.api.catalog import catalog_of
@@ -31,7 +32,7 @@ EVENT_STREAM = "text/event-stream"
 
 @post("/chat/completions", status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], data: OpenAIChatRequest, user: User
+    request: Request[Any, Any, Any], data: JSONBody[OpenAIChatRequest], user: NamedDependency[User]
 ) -> Response[Any]:
     """A chat completion; SSE chunks when `stream` is true, one `chat.completion` otherwise."""
     model = await catalog_of(request).resolve(data.model)
@@ -83,7 +84,9 @@ async def _sse(reply: Reply, encoder: SseEncoder, include_usage: bool) -> AsyncI
 
 
 @get("/models")
-async def list_models(request: Request[Any, Any, Any], user: User) -> dict[str, Any]:
+async def list_models(
+    request: Request[Any, Any, Any], user: NamedDependency[User]
+) -> dict[str, Any]:
     """Every model and alias the router serves, as OpenAI model objects."""
     catalog = catalog_of(request)
     data = []

@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from hub.api.auth import Authenticator, authenticator, services_of
 from hub.api.errors import ApiError
@@ -37,7 +39,7 @@ class SigninBody(msgspec.Struct, kw_only=True):
     password: str
 
 
-def user_body(user: User) -> dict[str, Any]:
+def user_body(user: NamedDependency[User]) -> dict[str, Any]:
     """The user as Open WebUI returns it."""
     return {
         "id": user.id,
@@ -48,11 +50,11 @@ def user_body(user: User) -> dict[str, Any]:
     }
 
 
-def session_body(auth: Authenticator, user: User) -> dict[str, Any]:
+def session_body(auth: Authenticator, user: NamedDependency[User]) -> dict[str, Any]:
     return {"token": auth.issue(user.id), "token_type": "Bearer", **user_body(user)}
 
 
-def _checked_signup(data: SignupBody) -> tuple[str, str]:
+def _checked_signup(data: JSONBody[SignupBody]) -> tuple[str, str]:
     name = data.name.strip()
     email = data.email.strip().lower()
     if not name:
@@ -67,7 +69,7 @@ def _checked_signup(data: SignupBody) -> tuple[str, str]:
 
 
 @post("/signup", status_code=200)
-async def signup(request: Request[Any, Any, Any], data: SignupBody) -> dict[str, Any]:
+async def signup(request: Request[Any, Any, Any], data: JSONBody[SignupBody]) -> dict[str, Any]:
     """Create an account and sign it in."""
     name, email = _checked_signup(data)
     services = services_of(request)
@@ -100,7 +102,7 @@ async def signup(request: Request[Any, Any, Any], data: SignupBody) -> dict[str,
 
 
 @post("/signin", status_code=200)
-async def signin(request: Request[Any, Any, Any], data: SigninBody) -> dict[str, Any]:
+async def signin(request: Request[Any, Any, Any], data: JSONBody[SigninBody]) -> dict[str, Any]:
     """Check e-mail and password; answer with the user and a fresh token."""
     users = services_of(request).stores.users
     auth = await authenticator(request)
@@ -112,6 +114,6 @@ async def signin(request: Request[Any, Any, Any], data: SigninBody) -> dict[str,
 
 
 @get("/")
-async def current_user(user: User) -> dict[str, Any]:
+async def current_user(user: NamedDependency[User]) -> dict[str, Any]:
     """The signed-in user (pending users too: the frontend shows them a waiting page)."""
     return user_body(user)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.api.auth import services_of
 from hub.api.errors import ApiError
@@ -55,9 +56,9 @@ def _not_found() -> ApiError:
 @get("/")
 async def list_chats(
     request: Request[Any, Any, Any],
-    user: User,
-    skip: int = Parameter(default=0, ge=0),
-    limit: int = Parameter(default=50, ge=1, le=MAX_PAGE),
+    user: NamedDependency[User],
+    skip: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
 ) -> list[dict[str, Any]]:
     """The user's chats, newest first (`id`, `title`, `updated_at`, `created_at`)."""
     chats = await services_of(request).stores.chats.list(user.id, skip=skip, limit=limit)
@@ -68,7 +69,9 @@ async def list_chats(
 
 
 @post("/new", status_code=200)
-async def new_chat(request: Request[Any, Any, Any], data: ChatBody, user: User) -> dict[str, Any]:
+async def new_chat(
+    request: Request[Any, Any, Any], data: JSONBody[ChatBody], user: NamedDependency[User]
+) -> dict[str, Any]:
     """Save a new chat under a fresh id."""
     now = int(time.time())
     chat = WebChat(
@@ -83,7 +86,9 @@ async def new_chat(request: Request[Any, Any, Any], data: ChatBody, user: User) 
 
 
 @get("/{chat_id:str}")
-async def get_chat(request: Request[Any, Any, Any], chat_id: str, user: User) -> dict[str, Any]:
+async def get_chat(
+    request: Request[Any, Any, Any], chat_id: FromPath[str], user: NamedDependency[User]
+) -> dict[str, Any]:
     """One chat of the user, by the id in the path."""
     chat = await services_of(request).stores.chats.get(chat_id, user.id)
     if chat is None:
@@ -93,7 +98,10 @@ async def get_chat(request: Request[Any, Any, Any], chat_id: str, user: User) ->
 
 @post("/{chat_id:str}", status_code=200)
 async def update_chat(
-    request: Request[Any, Any, Any], chat_id: str, data: ChatBody, user: User
+    request: Request[Any, Any, Any],
+    chat_id: FromPath[str],
+    data: JSONBody[ChatBody],
+    user: NamedDependency[User],
 ) -> dict[str, Any]:
     """Shallow-merge `chat` into the stored chat and bump `updated_at`."""
     store = services_of(request).stores.chats
@@ -110,7 +118,9 @@ async def update_chat(
 
 
 @delete("/{chat_id:str}", status_code=200)
-async def delete_chat(request: Request[Any, Any, Any], chat_id: str, user: User) -> bool:
+async def delete_chat(
+    request: Request[Any, Any, Any], chat_id: FromPath[str], user: NamedDependency[User]
+) -> bool:
     """Delete one chat of the user."""
     if not await services_of(request).stores.chats.delete(chat_id, user.id):
         raise _not_found()
@@ -118,7 +128,9 @@ async def delete_chat(request: Request[Any, Any, Any], chat_id: str, user: User)
 
 
 @get("/{chat_id:str}/tags")
-async def chat_tags(request: Request[Any, Any, Any], chat_id: str, user: User) -> list[str]:
+async def chat_tags(
+    request: Request[Any, Any, Any], chat_id: FromPath[str], user: NamedDependency[User]
+) -> list[str]:
     """Tags of a chat; the hub keeps none, so the list is empty for the user's own chats."""
     if await services_of(request).stores.chats.get(chat_id, user.id) is None:
         raise _not_found()

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from hub.api.auth import services_of
 from hub.core.models import User
@@ -97,7 +99,7 @@ async def webui_version() -> dict[str, str]:
 
 @post("/api/v1/configs/default/models", status_code=200)
 async def set_default_models(
-    request: Request[Any, Any, Any], data: DefaultModelsBody, admin: User
+    request: Request[Any, Any, Any], data: JSONBody[DefaultModelsBody], admin: NamedDependency[User]
 ) -> str | None:
     """Set the models new chats start with (admins only); returned by `/api/config`."""
     value = ",".join(m.strip() for m in (data.models or "").split(",") if m.strip()) or None

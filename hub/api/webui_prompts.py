@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from hub.api.auth import services_of
 from hub.api.errors import ApiError
@@ -21,7 +23,7 @@ _ERROR_STATUS = {"invalid": 400, "duplicate": 400, "forbidden": 403, "not_found"
 
 
 class PromptBody(msgspec.Struct, kw_only=True):
-    command: str
+    command: FromPath[str]
     title: str = ""
     content: str = ""
 
@@ -35,19 +37,21 @@ def _refused(exc: PromptError) -> ApiError:
     return ApiError(_ERROR_STATUS.get(exc.kind, 400), exc.message)
 
 
-def _missing(command: str) -> ApiError:
+def _missing(command: FromPath[str]) -> ApiError:
     return ApiError(404, f"There is no prompt /{command.removeprefix('/')}.")
 
 
 @get("/")
-async def list_prompts(request: Request[Any, Any, Any], user: User) -> list[dict[str, Any]]:
+async def list_prompts(
+    request: Request[Any, Any, Any], user: NamedDependency[User]
+) -> list[dict[str, Any]]:
     """The user's own and the global prompts."""
     return [to_openwebui(p) for p in await _service(request).list_for(user)]
 
 
 @post("/create", status_code=200)
 async def create_prompt(
-    request: Request[Any, Any, Any], data: PromptBody, user: User
+    request: Request[Any, Any, Any], data: JSONBody[PromptBody], user: NamedDependency[User]
 ) -> dict[str, Any]:
     """Create a personal prompt; 400 if the command is taken or invalid."""
     try:
@@ -58,7 +62,9 @@ async def create_prompt(
 
 
 @get("/command/{command:str}")
-async def get_prompt(request: Request[Any, Any, Any], command: str, user: User) -> dict[str, Any]:
+async def get_prompt(
+    request: Request[Any, Any, Any], command: FromPath[str], user: NamedDependency[User]
+) -> dict[str, Any]:
     """The prompt the user sees under `/command`."""
     prompt = await _service(request).get(user, command)
     if prompt is None:
@@ -68,7 +74,10 @@ async def get_prompt(request: Request[Any, Any, Any], command: str, user: User) 
 
 @post("/command/{command:str}/update", status_code=200)
 async def update_prompt(
-    request: Request[Any, Any, Any], command: str, data: PromptBody, user: User
+    request: Request[Any, Any, Any],
+    command: FromPath[str],
+    data: JSONBody[PromptBody],
+    user: NamedDependency[User],
 ) -> dict[str, Any]:
     """Change title and content (the command in the path names the prompt)."""
     try:
@@ -81,7 +90,9 @@ async def update_prompt(
 
 
 @delete("/command/{command:str}/delete", status_code=200)
-async def delete_prompt(request: Request[Any, Any, Any], command: str, user: User) -> bool:
+async def delete_prompt(
+    request: Request[Any, Any, Any], command: FromPath[str], user: NamedDependency[User]
+) -> bool:
     """Delete the prompt; `true` when it existed."""
     try:
         removed = await _service(request).delete(user, command)

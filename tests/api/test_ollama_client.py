@@ -1,0 +1,167 @@
+"""The official `ollama` client against the hub's `/ollama` routes (real sockets, fake Ollama)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ollama
+import pytest
+
+from tests.api.conftest import API_KEY, Hub
+
+HISTORY = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "one"},
+    {"role": "assistant", "content": "two"},
+    {"role": "user", "content": "three"},
+]
+
+
+def client(hub: Hub, token: str = API_KEY) -> ollama.AsyncClient:
+    return ollama.AsyncClient(host=hub.ollama_url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_version_and_root(hub: Hub) -> None:
+    async with hub.client() as http:
+        version = (await http.get("/ollama/api/version")).json()["version"]
+        root = await http.get("/ollama/")
+        head = await http.head("/ollama/")
+        head_tags = await http.head(
+            "/ollama/api/tags", headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+    major, minor, patch = (int(p) for p in version.split("."))
+    assert (major, minor, patch) >= (0, 1, 16)
+    assert (root.status_code, root.text) == (200, "Ollama is running")
+    assert root.headers["content-type"].startswith("text/plain")
+    assert head.status_code == 200 and head.content == b""
+    assert head_tags.status_code == 200
+
+
+async def test_list_parses_with_the_official_client(hub: Hub) -> None:
+    listed = await client(hub).list()
+    names = [m.model for m in listed.models]
+    assert set(names) == set(hub.fake.models)
+    for model in listed.models:
+        assert isinstance(model.modified_at, datetime)
+        assert model.modified_at.tzinfo is not None
+        assert model.details is not None and model.details.parameter_size
+        assert model.digest and model.size
+
+
+async def test_chat_stream_forwards_the_whole_history(hub: Hub) -> None:
+    parts = [
+        part
+        async for part in await client(hub).chat(
+            "gemma3:270m", messages=HISTORY, stream=True, options={"temperature": 0.25}
+        )
+    ]
+    assert "".join(p.message.content or "" for p in parts) == "t0 t1 t2 t3 t4"
+    assert [p.done for p in parts].count(True) == 1 and parts[-1].done
+    assert parts[-1].done_reason == "stop"
+    assert parts[-1].eval_count == 5 and parts[-1].total_duration
+    assert all(p.eval_count is None for p in parts[:-1])
+    sent = hub.fake.chat_requests[-1].json
+    assert sent["messages"] == HISTORY
+    assert sent["options"] == {"temperature": 0.25}
+
+
+async def test_chat_not_streaming(hub: Hub) -> None:
+    reply = await client(hub).chat(
+        "alpha", messages=[{"role": "user", "content": "hi"}], stream=False
+    )
+    assert reply.message.role == "assistant"
+    assert reply.message.content == "t0 t1 t2 t3 t4"
+    assert reply.done and reply.done_reason == "stop" and reply.eval_count == 5
+    assert hub.fake.chat_requests[-1].json["model"] == "alpha:latest"
+
+
+async def test_passthrough_fields_reach_the_backend(hub: Hub) -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    await client(hub).chat(
+        "alpha:latest",
+        messages=[{"role": "user", "content": "json please"}],
+        format="json",
+        keep_alive="7m",
+        tools=tools,
+        options={"seed": 42, "num_predict": 9},
+    )
+    sent = hub.fake.chat_requests[-1].json
+    assert sent["format"] == "json"
+    assert sent["keep_alive"] == "7m"
+    assert sent["tools"] == tools
+    assert sent["options"] == {"seed": 42, "num_predict": 9}
+
+
+async def test_thinking_and_tool_calls_come_through(hub: Hub) -> None:
+    parts = [
+        p
+        async for p in await client(hub).chat(
+            "thinker", messages=[{"role": "user", "content": "time?"}], stream=True
+        )
+    ]
+    assert "".join(p.message.thinking or "" for p in parts) == "Let me think."
+    assert "".join(p.message.content or "" for p in parts) == "It is noon."
+    calls = [c for p in parts for c in (p.message.tool_calls or [])]
+    assert [(c.function.name, dict(c.function.arguments)) for c in calls] == [
+        ("get_time", {"tz": "UTC"})
+    ]
+
+
+async def test_generate_stream_and_whole(hub: Hub) -> None:
+    streamed = [
+        p async for p in await client(hub).generate("alpha", prompt="go", system="sys", stream=True)
+    ]
+    assert "".join(p.response for p in streamed) == "t0 t1 t2 t3 t4"
+    assert streamed[-1].done and streamed[-1].done_reason == "stop"
+    sent = hub.fake.chat_requests[-1].json
+    assert sent["messages"] == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "go"},
+    ]
+    whole = await client(hub).generate("alpha", prompt="go")
+    assert whole.response == "t0 t1 t2 t3 t4" and whole.done
+
+
+async def test_show(hub: Hub) -> None:
+    shown = await client(hub).show("gemma3:270m")
+    assert shown.modelinfo is not None
+    assert shown.modelinfo["general.architecture"]
+    assert shown.details is not None and shown.details.parameter_size
+
+
+@pytest.mark.parametrize("call", ["chat", "generate", "show"])
+async def test_unknown_model_is_404(hub: Hub, call: str) -> None:
+    c = client(hub)
+    with pytest.raises(ollama.ResponseError) as raised:
+        if call == "chat":
+            await c.chat("nope:1b", messages=[{"role": "user", "content": "hi"}])
+        elif call == "generate":
+            await c.generate("nope:1b", prompt="hi")
+        else:
+            await c.show("nope:1b")
+    assert raised.value.status_code == 404
+    assert raised.value.error == "model 'nope:1b' not found"
+
+
+async def test_mid_stream_error_raises_in_the_client(hub: Hub) -> None:
+    seen: list[str] = []
+    with pytest.raises(ollama.ResponseError) as raised:
+        async for part in await client(hub).chat(
+            "broken", messages=[{"role": "user", "content": "hi"}], stream=True
+        ):
+            seen.append(part.message.content or "")
+    assert "".join(seen) == "t0 t1 t2"
+    assert raised.value.error
+
+
+async def test_user_token_works_like_the_key(hub: Hub) -> None:
+    token, _ = await hub.signup("Tokyo")
+    reply = await client(hub, token).chat("alpha", messages=[{"role": "user", "content": "x"}])
+    assert reply.message.content == "t0 t1 t2 t3 t4"
+
+
+async def test_load_request_with_empty_messages(hub: Hub) -> None:
+    before = len(hub.fake.chat_requests)
+    reply = await client(hub).chat("alpha", messages=[])
+    assert reply.done and reply.done_reason == "load"
+    assert len(hub.fake.chat_requests) == before
