@@ -8,10 +8,10 @@ API path stays a JSON 404.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import anyio
-from litestar import Request, Router, get
+from litestar import Router, get
+from litestar.params import FromPath
 from litestar.response import File
 
 from hub.api.errors import ApiError, exception_handlers
@@ -56,9 +56,7 @@ def spa_router(directory: Path) -> Router:
     if not index.is_file():
         raise ValueError(f"HUB_WEBUI_DIR: {directory} has no index.html")
 
-    @get(["/", "/{path:path}"], include_in_schema=False)
-    async def serve(request: Request[Any, Any, Any], path: str = "") -> File:
-        relative = path.lstrip("/")
+    async def serve(relative: str) -> File:
         if relative.split("/", 1)[0] in _NO_FALLBACK:
             raise ApiError(404, "Not found.")
         found = await _existing_file(root, relative)
@@ -77,4 +75,14 @@ def spa_router(directory: Path) -> Router:
             headers=headers,
         )
 
-    return Router(path="/", route_handlers=[serve], exception_handlers=exception_handlers())
+    @get("/", include_in_schema=False)
+    async def spa_index() -> File:
+        return await serve("")
+
+    @get("/{path:path}", include_in_schema=False)
+    async def spa_file(path: FromPath[str]) -> File:
+        return await serve(path.lstrip("/"))
+
+    return Router(
+        path="/", route_handlers=[spa_index, spa_file], exception_handlers=exception_handlers()
+    )
