@@ -8,6 +8,7 @@ import pytest
 
 from hub.core.models import Started
 from hub.core.ports import BackendError
+from hub.core.routing.health import counts_against_health
 from tests.unit.router_doubles import (
     FakeClock,
     Plan,
@@ -129,3 +130,20 @@ async def test_model_list_refresh_moves_plain_names() -> None:
     laptop.models, gpu.models = ["a"], ["a", "b"]
     await router.probe_now()
     assert (await collect(router.stream(ctx(), request("b"))))[0].backend == "gpu"
+
+
+@pytest.mark.parametrize(
+    ("error", "counts"),
+    [
+        (BackendError("refused", kind="connect"), True),
+        (BackendError("HTTP 502", status=502), True),
+        (BackendError("HTTP 401: check its API key", status=401), True),
+        (BackendError("no first token", kind="timeout"), True),
+        (BackendError("dropped", kind="stream"), True),
+        (BackendError("HTTP 400", status=400), False),
+        (BackendError("model not found", kind="not_found", status=404), False),
+        (BackendError("busy", kind="busy", status=503), False),
+    ],
+)
+def test_which_failures_count_against_health(error: BackendError, counts: bool) -> None:
+    assert counts_against_health(error) is counts

@@ -14,13 +14,18 @@ log = logging.getLogger(__name__)
 
 # Errors that say something about the request or the model, not about the backend's health.
 _NOT_HEALTH = frozenset({"not_found", "busy", "bad_request"})
+# 4xx answers that mean the backend itself is misconfigured (a wrong API key) rather than the
+# request being wrong: they keep happening, so they count like an outage.
+_BACKEND_4XX = frozenset({401, 403})
 
 
 def counts_against_health(error: BackendError) -> bool:
     """Whether a request failure should count towards putting its backend in cooldown."""
     if error.kind in _NOT_HEALTH:
         return False
-    return not (error.kind == "http" and error.status is not None and error.status < 500)
+    if error.kind == "http" and error.status is not None and error.status < 500:
+        return error.status in _BACKEND_4XX
+    return True
 
 
 class Health:
