@@ -35,8 +35,13 @@ def _closed_port() -> int:
     return port
 
 
-def _router(urls: dict[str, str], **routing: Any) -> Router:
-    backends = [BackendConfig(name=n, url=u, max_concurrency=2) for n, u in urls.items()]
+def _router(
+    urls: dict[str, str], *, priority: dict[str, int] | None = None, **routing: Any
+) -> Router:
+    backends = [
+        BackendConfig(name=n, url=u, max_concurrency=2, priority=(priority or {}).get(n, 0))
+        for n, u in urls.items()
+    ]
     settings = HubSettings(routing=RoutingConfig(backends=backends, **routing), chat=TIMEOUTS)
     return build_router(settings, lambda cfg: build_backend(cfg, settings.chat))
 
@@ -84,14 +89,23 @@ async def test_requests_go_to_the_healthy_backend(running: list[Router]) -> None
 
 async def test_killing_the_serving_backend_moves_new_requests(running: list[Router]) -> None:
     async with (
-        FakeOllama(models=[MODEL], tokens=["from", " gpu"]) as gpu,
+        FakeOllama(models=[MODEL], token_count=200, tokens_per_second=100) as gpu,
         FakeOllama(models=[MODEL], tokens=["from", " laptop"]) as laptop,
     ):
-        router = _router({"gpu": gpu.url, "laptop": laptop.url}, probe_interval=0.05)
+        urls = {"gpu": gpu.url, "laptop": laptop.url}
+        router = _router(urls, probe_interval=0.05, priority={"gpu": 1})
         running.append(router)
         await router.start()
-        assert (await _ask(router))[1] == "from gpu"
-        await gpu.stop()
+        # A reply streaming from gpu when it dies fails cleanly, naming gpu.
+        seen: list[Any] = []
+        with pytest.raises(BackendError) as err:
+            async with contextlib.aclosing(router.stream(ctx(), request(MODEL))) as stream:
+                async for event in stream:
+                    seen.append(event)
+                    if isinstance(event, Delta):
+                        await gpu.stop()
+        assert seen[0] == Started(model=MODEL, backend="gpu")
+        assert err.value.kind == "stream" and "gpu" in err.value.reason
         # Right away: the connection error is failed over, nobody sees it.
         for _ in range(3):
             started, text, _ = await _ask(router)
