@@ -225,11 +225,15 @@ class Router:
         finally:
             ticket.close()
 
-    async def _next_chunk(self, target: Target, chunks: AsyncIterator[BackendChunk]) -> Any:
+    async def _next_chunk(
+        self, target: Target, chunks: AsyncIterator[BackendChunk]
+    ) -> BackendChunk:
         try:
             return await anext(chunks)
         except StopAsyncIteration:
-            error = BackendError("the model server closed the stream before finishing.")
+            error = BackendError(
+                "the model server closed the stream before finishing.", kind="stream"
+            )
         except Exception as exc:
             error = failover.as_backend_error(target, exc)
         self._failure(target, error)
