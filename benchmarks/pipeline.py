@@ -127,15 +127,17 @@ async def overhead(url: str, messages: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         async with hub(url, Path(tmp), 4) as (chat, backend):
             samples: list[float] = []
+            cpu_started = time.process_time()
             for i in range(messages):
                 started = time.perf_counter()
                 async for event in chat.reply(message(i % 50, f"question {i} " + "word " * 20)):
                     if isinstance(event, Failed):
                         raise SystemExit(f"reply failed: {event.reason}")
                 samples.append((backend.reached[-1] - started) * 1000)
+            cpu = (time.process_time() - cpu_started) * 1000 / messages
     samples = samples[50:]  # the first message of each conversation creates its user
     cuts = statistics.quantiles(samples, n=100)
-    return {"p50": cuts[49], "p99": cuts[98], "mean": statistics.fmean(samples)}
+    return {"p50": cuts[49], "p99": cuts[98], "mean": statistics.fmean(samples), "cpu": cpu}
 
 
 class PeakRss:
