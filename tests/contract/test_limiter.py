@@ -279,20 +279,22 @@ rate_checks = st.builds(
     rate=st.sampled_from(RATES),
     cost=st.integers(1, 3),
 )
+decisions = st.tuples(
+    st.just("decide"),
+    st.lists(rate_checks, max_size=3),
+    st.booleans(),
+    st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(5, 30))),
+)
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("wait"), st.integers(0, 20_000)),
-        st.tuples(
-            st.just("decide"),
-            st.lists(rate_checks, max_size=3),
-            st.booleans(),
-            st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(5, 30))),
-        ),
+        decisions,
+        decisions,  # twice: decisions are what the test is about
         st.tuples(st.just("add"), st.integers(1, 400)),
         st.tuples(st.just("release"), st.integers(0, 9)),
         st.tuples(st.just("midnight"), st.integers(0, 100)),
     ),
-    max_size=30,
+    max_size=40,
 )
 
 
@@ -320,7 +322,7 @@ async def run(limiter: Limiter, clock: FakeClock, ops: list[tuple[Any, ...]]) ->
     return seen
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations)
 async def test_memory_and_redis_agree(
     redis_server: RedisServer, ops: list[tuple[Any, ...]]
