@@ -225,11 +225,15 @@ class Router:
         finally:
             ticket.close()
 
-    async def _next_chunk(self, target: Target, chunks: AsyncIterator[BackendChunk]) -> Any:
+    async def _next_chunk(
+        self, target: Target, chunks: AsyncIterator[BackendChunk]
+    ) -> BackendChunk:
         try:
             return await anext(chunks)
         except StopAsyncIteration:
-            error = BackendError("the model server closed the stream before finishing.")
+            error = BackendError(
+                "the model server closed the stream before finishing.", kind="stream"
+            )
         except Exception as exc:
             error = failover.as_backend_error(target, exc)
         self._failure(target, error)
@@ -312,22 +316,21 @@ async def _raising(exc: Exception) -> AsyncIterator[BackendChunk]:
 
 
 def context_length(body: Mapping[str, Any] | None) -> int | None:
-    """The context window from an `/api/show` body: `<arch>.context_length` from `model_info`,
-    lowered to the Modelfile's `num_ctx` when one is set (that is what Ollama really uses)."""
+    """The context window from an `/api/show` body: the Modelfile's `num_ctx` when set (that is
+    what Ollama really uses), else `<arch>.context_length` from `model_info`."""
     if not body:
         return None
-    info = body.get("model_info") or {}
+    params = body.get("parameters")
+    if isinstance(params, str) and (match := _NUM_CTX.search(params)):
+        return int(match.group(1))
+    info = body.get("model_info")
+    if not isinstance(info, Mapping):
+        return None
     arch = info.get("general.architecture")
     value = info.get(f"{arch}.context_length") if arch else None
-    if value is None:
+    if value is None:  # an architecture key we cannot name: take any "*.context_length"
         value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
-    window = int(value) if isinstance(value, int | float) and value > 0 else None
-    params = body.get("parameters")
-    match = _NUM_CTX.search(params) if isinstance(params, str) else None
-    if match is not None:
-        num_ctx = int(match.group(1))
-        window = num_ctx if window is None else min(window, num_ctx)
-    return window
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def build_router(settings: HubSettings, backend_factory: BackendFactory) -> Router:

@@ -8,6 +8,7 @@ import pytest
 
 from hub.core.models import Started
 from hub.core.ports import BackendError
+from hub.core.routing.health import counts_against_health
 from tests.unit.router_doubles import (
     FakeClock,
     Plan,
@@ -17,6 +18,7 @@ from tests.unit.router_doubles import (
     eventually,
     make_router,
     request,
+    until,
 )
 
 REFUSED = BackendError("Could not connect: connection refused.", kind="connect")
@@ -129,3 +131,58 @@ async def test_model_list_refresh_moves_plain_names() -> None:
     laptop.models, gpu.models = ["a"], ["a", "b"]
     await router.probe_now()
     assert (await collect(router.stream(ctx(), request("b"))))[0].backend == "gpu"
+
+
+@pytest.mark.parametrize(
+    ("error", "counts"),
+    [
+        (BackendError("refused", kind="connect"), True),
+        (BackendError("HTTP 502", status=502), True),
+        (BackendError("HTTP 401: check its API key", status=401), True),
+        (BackendError("no first token", kind="timeout"), True),
+        (BackendError("dropped", kind="stream"), True),
+        (BackendError("HTTP 400", status=400), False),
+        (BackendError("model not found", kind="not_found", status=404), False),
+        (BackendError("busy", kind="busy", status=503), False),
+    ],
+)
+def test_which_failures_count_against_health(error: BackendError, counts: bool) -> None:
+    assert counts_against_health(error) is counts
+
+
+async def test_passing_probes_do_not_hide_failing_requests() -> None:
+    gpu, laptop = ScriptedBackend("gpu"), ScriptedBackend("laptop")
+    router = make_router([gpu, laptop], failure_threshold=2)
+    await router.probe_now()
+    gpu.default = Plan(fail_before=BackendError("no first token within 120 s", kind="timeout"))
+    await collect(router.stream(ctx(), request()))
+    await router.probe_now()  # the health check passes…
+    await collect(router.stream(ctx(), request()))
+    assert not _up(router, "gpu")  # …but two requests in a row timed out
+    assert len(gpu.calls) == 2
+
+
+async def test_a_probe_that_started_before_the_cooldown_does_not_end_it() -> None:
+    class SlowProbe(ScriptedBackend):
+        release: asyncio.Event | None = None
+        holding = False
+
+        async def probe(self) -> None:
+            if self.release is not None:
+                self.holding = True
+                await self.release.wait()
+            await super().probe()
+
+    clock = FakeClock()
+    gpu = SlowProbe("gpu")
+    router = make_router([gpu, ScriptedBackend("laptop")], clock=clock, failure_threshold=1)
+    await router.probe_now()
+    gpu.release = asyncio.Event()
+    probing = asyncio.ensure_future(router.probe_now())
+    await until(lambda: gpu.holding)
+    gpu.default = Plan(fail_before=BackendError("HTTP 500", status=500))
+    await collect(router.stream(ctx(), request()))
+    assert not _up(router, "gpu")
+    gpu.release.set()
+    await probing
+    assert not _up(router, "gpu")

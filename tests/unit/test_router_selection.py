@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,7 +11,7 @@ from hub.core.models import Started
 from hub.core.ports import BackendError
 from hub.core.router import build_router
 from hub.core.routing_config import BackendConfig, Candidate, RoutingConfig, RuleConfig
-from hub.settings import HubSettings
+from hub.settings import HubSettings, SettingsError, load_settings
 from tests.unit.router_doubles import (
     ScriptedBackend,
     collect,
@@ -168,3 +170,25 @@ def test_build_router_defaults_to_one_ollama_backend() -> None:
     ]
     assert router.resolve(ctx()) == "llama3"
     assert [s.name for s in router.status()] == ["ollama"]
+
+
+def test_routing_section_loads_from_yaml_and_bad_alias_names_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "routing:\n"
+        "  backends:\n"
+        "    - {name: gpu, url: 'http://gpu:11434', max_concurrency: 2, priority: 5}\n"
+        "  models:\n"
+        "    fast: [{backend: gpu, model: 'llama3.2:3b'}]\n"
+        "  rules: [{platform: discord, chat: '42', model: fast}]\n"
+        "  queue_limit: 7\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config=str(path))
+    assert settings.routing.backends[0].priority == 5
+    assert settings.routing.queue_limit == 7
+    router = build_router(settings, lambda cfg: ScriptedBackend(cfg.name))
+    assert router.resolve(ctx(platform="discord", chat_id="42")) == "fast"
+    path.write_text("routing:\n  models:\n    fast: [{backend: gpu, model: x}]\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"routing.*HUB_CONFIG.*'gpu'.*not configured"):
+        load_settings(config=str(path))

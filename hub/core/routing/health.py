@@ -14,22 +14,28 @@ log = logging.getLogger(__name__)
 
 # Errors that say something about the request or the model, not about the backend's health.
 _NOT_HEALTH = frozenset({"not_found", "busy", "bad_request"})
+# 4xx answers that mean the backend itself is misconfigured (a wrong API key) rather than the
+# request being wrong: they keep happening, so they count like an outage.
+_BACKEND_4XX = frozenset({401, 403})
 
 
 def counts_against_health(error: BackendError) -> bool:
     """Whether a request failure should count towards putting its backend in cooldown."""
     if error.kind in _NOT_HEALTH:
         return False
-    return not (error.kind == "http" and error.status is not None and error.status < 500)
+    if error.kind == "http" and error.status is not None and error.status < 500:
+        return error.status in _BACKEND_4XX
+    return True
 
 
 class Health:
     """Tracks each backend's failures and cooldown, and probes them.
 
-    A backend goes down after `failure_threshold` consecutive failures (probe or request), or
-    after its first failure if it has never answered at all, and stays down for `cooldown`
-    seconds. The first successful probe after that brings it back. `on_change` runs whenever a
-    backend goes down, comes back or lists different models, so queued requests can be re-placed.
+    A backend goes down after `failure_threshold` consecutive failed probes, or as many
+    consecutive failed requests (after the first if it has never answered), and
+    stays down for `cooldown` seconds. The first successful probe after that brings it back.
+    `on_change` runs whenever a backend goes down, comes back or lists different models, so
+    queued requests can be re-placed.
     """
 
     def __init__(
@@ -44,10 +50,14 @@ class Health:
         self._clock = clock
         self._on_change = on_change
 
-    def record_failure(self, state: BackendState, reason: str) -> None:
-        """Count one failure; put the backend in cooldown when it reaches the threshold."""
+    def record_failure(self, state: BackendState, reason: str, *, probe: bool = False) -> None:
+        """Count one failed probe or request; put the backend in cooldown when either streak
+        reaches the threshold."""
         now = self._clock()
-        state.failures += 1
+        if probe:
+            state.probe_failures += 1
+        else:
+            state.request_failures += 1
         state.last_error = reason
         threshold = self._config.failure_threshold if state.ever_ok else 1
         if state.failures < threshold:
@@ -68,14 +78,14 @@ class Health:
             self._on_change()
 
     def record_success(self, state: BackendState) -> None:
-        """A request got an answer: the failure streak is over.
+        """A request got an answer: its failure streak is over.
 
         A down backend stays down until a probe after its cooldown succeeds, even if a request
         that started before it went down now succeeds: one answer does not prove it is stable.
         """
         state.ever_ok = True
         if not state.down:
-            state.failures = 0
+            state.request_failures = 0
 
     def retry_in(self, state: BackendState) -> float:
         """Seconds until a down backend is probed again (0 when it is up or already due)."""
@@ -106,26 +116,30 @@ class Health:
                 await state.backend.probe()
                 infos = await state.backend.list_models()
         except BackendError as exc:
-            self.record_failure(state, exc.reason)
+            self.record_failure(state, exc.reason, probe=True)
             return
         except TimeoutError:
-            self.record_failure(state, f"no answer within {self._config.probe_timeout:g} s")
+            reason = f"no answer within {self._config.probe_timeout:g} s"
+            self.record_failure(state, reason, probe=True)
             return
         except Exception as exc:  # a broken adapter must not kill the probe loop
             log.exception("backend probe crashed", extra={"backend": state.name})
-            self.record_failure(state, f"health check crashed: {exc}")
+            self.record_failure(state, f"health check crashed: {exc}", probe=True)
             return
         before = None if state.models is None else list(state.models)
         state.set_models(infos)
-        state.failures = 0
+        state.probe_failures = 0
         state.ever_ok = True
         if state.down:
-            self._recover(state)
+            # A probe that began before the backend went down proves nothing about the cooldown.
+            if self._clock() >= state.down_until:
+                self._recover(state)
         elif before != list(state.models or {}):
             self._on_change()
 
     def _recover(self, state: BackendState) -> None:
         state.down = False
+        state.request_failures = 0
         state.down_until = 0.0
         log.info("backend recovered", extra={"backend": state.name})
         self._on_change()

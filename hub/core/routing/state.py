@@ -31,7 +31,10 @@ class BackendState:
     backend: ChatBackend
     index: int
     in_flight: int = 0
-    failures: int = 0  # consecutive, probes and requests alike
+    # Consecutive failures, counted apart: a backend can pass its health checks while every
+    # request times out, so a good probe must not wipe out a run of failed requests.
+    probe_failures: int = 0
+    request_failures: int = 0
     down: bool = False
     down_until: float = 0.0
     ever_ok: bool = False
@@ -41,6 +44,10 @@ class BackendState:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def failures(self) -> int:
+        return max(self.probe_failures, self.request_failures)
 
     @property
     def capacity(self) -> int:
