@@ -174,10 +174,11 @@ async def throughput(url: str, streams: int, tokens: int) -> dict[str, float]:
                 return isinstance(end, Done) and end.metrics.completion_tokens == tokens
 
             with PeakRss() as rss:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 results = await asyncio.gather(*(one(i) for i in range(streams)))
                 wall = time.perf_counter() - started
-    return {"wall": wall, "errors": results.count(False), "rss_mb": rss.peak / 2**20}
+                cpu = time.process_time() - cpu_started
+    return {"wall": wall, "errors": results.count(False), "rss_mb": rss.peak / 2**20, "cpu": cpu}
 
 
 async def main() -> int:
