@@ -113,6 +113,7 @@ class Interactive:
         self._interrupts = 0
         self._replying: asyncio.Task[bool] | None = None
         self._leave = asyncio.Event()
+        self._stopping: set[asyncio.Task[bool]] = set()
 
     def interrupt(self) -> None:
         """Ctrl-C: the first stops a running reply (or warns at the prompt), the next exits."""
@@ -123,7 +124,9 @@ class Interactive:
             if self._replying is not None:
                 self._replying.cancel()
         elif replying:
-            asyncio.get_running_loop().create_task(self._console.stop())
+            task = asyncio.get_running_loop().create_task(self._console.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
         else:
             ConsoleChat._write(self._console.out, f"\n{EXIT_HINT}\n{self._prompt}")
 
@@ -160,14 +163,23 @@ async def stdin_lines() -> AsyncIterator[str]:
     """Lines from stdin without blocking the loop (a pipe or terminal; a file is read directly)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
+    fd = sys.stdin.fileno()
+    was_blocking = os.get_blocking(fd)
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+        )
     except ValueError:  # a regular file: reading it never blocks for long
         while line := await asyncio.to_thread(sys.stdin.readline):
             yield line
         return
-    while line_bytes := await reader.readline():
-        yield line_bytes.decode("utf-8", errors="replace")
+    try:
+        while line_bytes := await reader.readline():
+            yield line_bytes.decode("utf-8", errors="replace")
+    finally:
+        transport.close()
+        # The terminal is shared with the shell that started us: give it back as it was.
+        os.set_blocking(fd, was_blocking)
 
 
 @contextlib.contextmanager
@@ -182,20 +194,24 @@ def on_sigint(handler: Any) -> Any:
 
 
 async def run_once(console: ConsoleChat, text: str) -> int:
-    """Print one reply; 0 on success, 1 on failure (reason on stderr), 130 if interrupted."""
+    """Print one reply; 0 on success, 1 on failure (reason on stderr), 130 if interrupted.
+
+    Ctrl-C stops the reply (it is stored as interrupted); a second one gives up waiting.
+    """
     replying = asyncio.ensure_future(console.say(text))
-    interrupted = False
+    stopping: list[asyncio.Task[bool]] = []
 
     def interrupt() -> None:
-        nonlocal interrupted
-        interrupted = True
-        asyncio.get_running_loop().create_task(console.stop())
+        if stopping:
+            replying.cancel()
+        else:
+            stopping.append(asyncio.get_running_loop().create_task(console.stop()))
 
     with on_sigint(interrupt):
-        ok = await replying
-    if interrupted:
+        await asyncio.wait({replying})
+    if stopping or replying.cancelled():
         return 130
-    return 0 if ok else 1
+    return 0 if replying.result() else 1
 
 
 async def run_interactive(console: ConsoleChat, lines: AsyncIterator[str]) -> int:

@@ -49,6 +49,7 @@ from hub.core.serial import ConversationSlots
 log = logging.getLogger(__name__)
 
 STOPPED = "Reply stopped."
+EMPTY = "There is nothing to answer yet: send me some text."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
 _CODES = {"not_found": "not_found", "busy": "busy"}
 
@@ -146,6 +147,9 @@ class ChatService:
             return
         if msg.history is not None:
             await self._answer_history(user, msg, emit)
+            return
+        if not msg.text.strip():
+            emit(Notice(EMPTY))
             return
         text, typed = msg.text, None
         command = parse_command(msg.text, self._config.bot_name)

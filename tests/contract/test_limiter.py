@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter
 from hub.core.limits.memory import MemoryRateLimiter
@@ -253,3 +256,85 @@ async def test_memory_forgets_expired_subjects() -> None:
     clock.advance(3600)  # past midnight
     await limiter.acquire([])
     assert limiter.size() == 0
+
+
+# --- memory and Redis agree ---------------------------------------------------------------
+#
+# The Redis limiter runs on the same fake clock (the script's injected `now`), so both see the
+# same times and must give identical decisions, to the microsecond. Redis still expires keys
+# in real time, so every TTL written here is at least a second of real time (emission
+# intervals >= 2 s, leases >= 5 s, the clock kept far from midnight before a day jump), far
+# longer than one example takes.
+
+RATES = [
+    Rate(limit=3, period=6.0, burst=2, text="3/6s"),
+    Rate(limit=2, period=60.0, burst=0, text="2/minute"),
+    Rate(limit=5, period=10.0, burst=1, text="5/10s"),
+]
+NOON = 1_750_075_200.0  # 2025-06-16 12:00:00 UTC
+
+rate_checks = st.builds(
+    LimitCheck,
+    key=st.sampled_from(["user:a", "user:b", "global"]),
+    rate=st.sampled_from(RATES),
+    cost=st.integers(1, 3),
+)
+decisions = st.tuples(
+    st.just("decide"),
+    st.lists(rate_checks, max_size=3),
+    st.booleans(),
+    st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(5, 30))),
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("wait"), st.integers(0, 20_000)),
+        decisions,
+        decisions,  # twice: decisions are what the test is about
+        st.tuples(st.just("add"), st.integers(1, 400)),
+        st.tuples(st.just("release"), st.integers(0, 9)),
+        st.tuples(st.just("midnight"), st.integers(0, 100)),
+    ),
+    max_size=40,
+)
+
+
+async def run(limiter: Limiter, clock: FakeClock, ops: list[tuple[Any, ...]]) -> list[object]:
+    """Apply `ops`; return everything observable, in order."""
+    seen: list[object] = []
+    leases: list[str] = []
+    budget = BudgetCheck("tokens:a", 1000)
+    for op in ops:
+        if op[0] == "wait":
+            clock.advance(op[1] / 1000)
+        elif op[0] == "midnight":
+            clock.advance(86_400 - clock.now % 86_400 + op[1])
+        elif op[0] == "decide":
+            lease = None
+            if op[3] is not None:
+                lease = LeaseCheck("replies:a", op[3][0], op[3][1], f"l{len(leases)}")
+                leases.append(lease.lease_id)
+            seen.append(await limiter.decide(op[1], budget=budget if op[2] else None, lease=lease))
+        elif op[0] == "add":
+            seen.append(await limiter.add_tokens("tokens:a", op[1]))
+        elif leases:
+            await limiter.release_lease("replies:a", leases[op[1] % len(leases)])
+            seen.append(await limiter.leases("replies:a"))
+    return seen
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=operations)
+async def test_memory_and_redis_agree(
+    redis_server: RedisServer, ops: list[tuple[Any, ...]]
+) -> None:
+    if not redis_server.running:
+        redis_server.start()
+    memory_clock, redis_clock = FakeClock(NOON), FakeClock(NOON)
+    redis_limiter = await RedisRateLimiter.connect(
+        redis_server.url, namespace=uuid.uuid4().hex, clock=redis_clock
+    )
+    try:
+        expected = await run(MemoryRateLimiter(memory_clock), memory_clock, ops)
+        assert await run(redis_limiter, redis_clock, ops) == expected
+    finally:
+        await redis_limiter.aclose()

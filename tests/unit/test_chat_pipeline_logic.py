@@ -267,3 +267,23 @@ async def test_unexpected_error_becomes_failed(tmp_path: Path) -> None:
         assert isinstance(end, Failed) and "went wrong" in end.reason
         turns = await kit.turns(message("hi"))
         assert [(t.role, t.interrupted) for t in turns] == [("user", False), ("assistant", True)]
+
+
+async def test_empty_message_is_answered_by_the_hub(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    async with pipeline(tmp_path, router_for(backend)) as kit:
+        assert notices(await collect(kit.service, message("  \n"))) == [
+            "There is nothing to answer yet: send me some text."
+        ]
+        assert backend.requests == []
+
+
+async def test_aclose_stops_replies_in_progress(tmp_path: Path) -> None:
+    backend = ScriptedBackend(scripts={"m1": Script(tokens=["w"] * 1000, delay=0.002)})
+    async with pipeline(tmp_path, router_for(backend)) as kit:
+        replying = asyncio.create_task(collect(kit.service, message("long")))
+        await backend.got_request.wait()
+        await kit.service.aclose()
+        assert failed(await replying).code == "cancelled"
+        turns = await kit.turns(message("x"))
+        assert [(t.role, t.interrupted) for t in turns] == [("user", False), ("assistant", True)]

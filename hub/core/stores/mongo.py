@@ -81,9 +81,11 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
         {"name": "prompt_command_unique", "unique": True},
     ),
     ("prompts", [("owner_id", ASCENDING), ("scope", ASCENDING)], {"name": "prompt_owner"}),
+    # Not extended with _id for the tie-break sort: NX-27017 then fails every insert, and one
+    # user's chats are few enough for mongod to sort equal `updated_at`s in memory.
     (
         "chats",
-        [("user_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+        [("user_id", ASCENDING), ("updated_at", DESCENDING)],
         {"name": "chats_by_user_updated"},
     ),
     (

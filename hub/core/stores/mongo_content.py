@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
-from hub.core.stores.common import new_id, now_utc, owner_key, prompt_taken, to_utc
+from hub.core.stores.common import new_id, owner_key, prompt_taken, to_utc
 from hub.core.stores.mongo import Doc, MongoDb
 
 
@@ -94,7 +94,11 @@ class MongoPrompts:
         with self._db.errors():
             doc = await self._prompts.find_one_and_update(
                 _exact(command, owner_id, scope),
-                {"$set": {"title": title, "content": content, "updated_at": now_utc()}},
+                # $currentDate rather than $set: NX-27017 stores $set datetimes as strings.
+                {
+                    "$set": {"title": title, "content": content},
+                    "$currentDate": {"updated_at": True},
+                },
                 return_document=ReturnDocument.AFTER,
             )
         return None if doc is None else _prompt(doc)
