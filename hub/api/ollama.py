@@ -7,7 +7,6 @@ chunk, ending with a `done:true` object (or an `{"error":…}` line if the reply
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, Router, post, route
@@ -28,7 +27,8 @@ from hub.api.ollama_shapes import (
     merge_extra,
     tag_entry,
 )
-from hub.api.replies import Reply, ReplyStream, gather_reply, start_reply
+from hub.api.replies import ContentEvent, gather_reply, start_reply
+from hub.api.streaming import Render, ReplyStream
 from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text, User
 
 # The Ollama API level these routes implement (clients such as Open WebUI check it is >= 0.1.16).
@@ -151,7 +151,7 @@ async def _respond(
 ) -> Response[Any]:
     reply = await start_reply(services_of(request).chat, msg)
     if stream:
-        return ReplyStream(_ndjson(reply, encoder), reply=reply, media_type=NDJSON)
+        return ReplyStream(reply, _ndjson(encoder), media_type=NDJSON)
     gathered = await gather_reply(request, reply)
     if gathered.failed is not None or gathered.done is None:
         assert gathered.failed is not None
@@ -162,19 +162,22 @@ async def _respond(
     return Response(encoder.final(gathered.done, gathered.content, extra))
 
 
-async def _ndjson(reply: Reply, encoder: ChunkEncoder) -> AsyncIterator[bytes]:
-    async for event in reply:
-        if isinstance(event, Text):
-            if event.delta:
-                yield encoder.text(event.delta)
-        elif isinstance(event, Extra):
-            yield encoder.extra(event.data)
-        elif isinstance(event, Done):
-            yield encoder.done(event)
-            return
-        else:
-            yield encoder.error(event.reason)
-            return
+def _ndjson(encoder: ChunkEncoder) -> Render:
+    def render(events: list[ContentEvent]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if isinstance(event, Text):
+                if event.delta:
+                    out.append(encoder.text(event.delta))
+            elif isinstance(event, Extra):
+                out.append(encoder.extra(event.data))
+            elif isinstance(event, Done):
+                out.append(encoder.done(event))
+            else:
+                out.append(encoder.error(event.reason))
+        return b"".join(out)
+
+    return render
 
 
 def ollama_router() -> Router:

@@ -6,7 +6,6 @@ body, `{"error": {"message", "type", "param", "code"}}`, with the same statuses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -24,7 +23,8 @@ from hub.api.openai_shapes import (
     to_format,
     to_options,
 )
-from hub.api.replies import Reply, ReplyStream, gather_reply, start_reply
+from hub.api.replies import ContentEvent, gather_reply, start_reply
+from hub.api.streaming import Render, ReplyStream
 from hub.core.models import Done, Extra, Text, User
 
 EVENT_STREAM = "text/event-stream"
@@ -52,9 +52,7 @@ async def chat_completions(
     encoder = SseEncoder(data.model)
     if data.stream:
         include_usage = bool(data.stream_options and data.stream_options.include_usage)
-        return ReplyStream(
-            _sse(reply, encoder, include_usage), reply=reply, media_type=EVENT_STREAM
-        )
+        return ReplyStream(reply, _sse(encoder, include_usage), media_type=EVENT_STREAM)
     gathered = await gather_reply(request, reply)
     if gathered.failed is not None or gathered.done is None:
         assert gathered.failed is not None
@@ -62,25 +60,28 @@ async def chat_completions(
     return Response(encoder.completion(gathered.content, gathered.extras, gathered.done.metrics))
 
 
-async def _sse(reply: Reply, encoder: SseEncoder, include_usage: bool) -> AsyncIterator[bytes]:
-    async for event in reply:
-        if isinstance(event, Text):
-            if event.delta:
-                yield encoder.text(event.delta)
-        elif isinstance(event, Extra):
-            chunk = encoder.extra(event.data)
-            if chunk is not None:
-                yield chunk
-        elif isinstance(event, Done):
-            yield encoder.finish(event.metrics)
-            if include_usage:
-                yield encoder.usage(event.metrics)
-            yield encoder.DONE
-            return
-        else:
-            status = error_from_failed(event).status
-            yield encoder.error(openai_error(status, event.reason))
-            return
+def _sse(encoder: SseEncoder, include_usage: bool) -> Render:
+    def render(events: list[ContentEvent]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if isinstance(event, Text):
+                if event.delta:
+                    out.append(encoder.text(event.delta))
+            elif isinstance(event, Extra):
+                chunk = encoder.extra(event.data)
+                if chunk is not None:
+                    out.append(chunk)
+            elif isinstance(event, Done):
+                out.append(encoder.finish(event.metrics))
+                if include_usage:
+                    out.append(encoder.usage(event.metrics))
+                out.append(encoder.DONE)
+            else:
+                status = error_from_failed(event).status
+                out.append(encoder.error(openai_error(status, event.reason)))
+        return b"".join(out)
+
+    return render
 
 
 @get("/models")

@@ -15,8 +15,6 @@ from typing import Any, Protocol
 
 from anyio import CancelScope, create_task_group
 from litestar import Request
-from litestar.response.streaming import ASGIStreamingResponse, Stream
-from litestar.types import Receive, Scope, Send
 
 from hub.api.errors import ApiError, error_from_failed
 from hub.core.models import (
@@ -34,8 +32,6 @@ from hub.core.models import (
 log = logging.getLogger(__name__)
 
 ContentEvent = Text | Extra | Done | Failed
-
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class ChatReplier(Protocol):
@@ -126,37 +122,6 @@ async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
 async def _nothing() -> AsyncIterator[ReplyEvent]:
     return
     yield  # makes this an async generator
-
-
-class _ClosingResponse:
-    """Wraps the streaming ASGI response so the reply is closed however the response ends."""
-
-    __slots__ = ("inner", "reply")
-
-    def __init__(self, inner: ASGIStreamingResponse, reply: Reply) -> None:
-        self.inner = inner
-        self.reply = reply
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.inner(scope, receive, send)
-        finally:
-            await self.reply.aclose()
-
-
-class ReplyStream(Stream):
-    """`Stream` of encoded reply chunks that closes the reply when the response ends."""
-
-    __slots__ = ("reply",)
-
-    def __init__(self, content: AsyncIterator[bytes], *, reply: Reply, media_type: str) -> None:
-        super().__init__(content, media_type=media_type, headers=dict(STREAM_HEADERS))
-        self.reply = reply
-
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
-        inner = super().to_asgi_response(*args, **kwargs)
-        assert isinstance(inner, ASGIStreamingResponse)
-        return _ClosingResponse(inner, self.reply)
 
 
 class Gathered:

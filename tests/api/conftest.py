@@ -49,6 +49,7 @@ def _local_app(settings: HubSettings) -> Litestar:
         route_handlers=api_routers(settings),
         exception_handlers=exception_handlers(),
         lifespan=[services],
+        logging_config=None,  # hub.logging_setup owns logging in `chathub serve`
     )
 
 

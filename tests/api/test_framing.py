@@ -44,7 +44,7 @@ async def test_ndjson_chat_stream_framing(hub: Hub) -> None:
         assert RFC3339.match(line["created_at"]), line["created_at"]
         assert line["model"] == "alpha:latest"
     *chunks_, final = lines
-    assert [c["done"] for c in chunks_] == [False] * 5
+    assert chunks_ and all(c["done"] is False for c in chunks_)
     assert "".join(c["message"]["content"] for c in chunks_) == "t0 t1 t2 t3 t4"
     assert all(c["message"]["role"] == "assistant" for c in lines)
     assert all(not METRICS & c.keys() for c in chunks_)
@@ -66,8 +66,25 @@ async def test_ndjson_mid_stream_error_is_the_last_line(hub: Hub) -> None:
     body = {"model": "broken", "messages": [{"role": "user", "content": "hi"}]}
     _, chunks = await _raw(hub, "/ollama/api/chat", body)
     lines = [json.loads(line) for line in b"".join(chunks).splitlines()]
-    assert [line.get("done") for line in lines[:-1]] == [False, False, False]
+    assert all(line["done"] is False for line in lines[:-1])
+    assert "".join(line["message"]["content"] for line in lines[:-1]) == "t0 t1 t2"
     assert set(lines[-1]) == {"error"} and lines[-1]["error"]
+
+
+async def test_paced_tokens_are_flushed_one_by_one(hub: Hub) -> None:
+    """A token is written as soon as it arrives: separate lines, separate network reads."""
+    body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        hub.client() as http,
+        http.stream("POST", "/ollama/api/chat", json=body, headers=AUTH) as resp,
+    ):
+        reads: list[bytes] = []
+        async for raw in resp.aiter_raw():
+            reads.append(raw)
+            if len(reads) == 4:
+                break
+    contents = [json.loads(r)["message"]["content"] for r in reads]
+    assert contents == ["t0", " t1", " t2", " t3"]
 
 
 async def test_not_streaming_is_one_json_object(hub: Hub) -> None:
