@@ -166,10 +166,13 @@ class PeakRss:
 async def throughput(url: str, streams: int, tokens: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         async with hub(url, Path(tmp), streams) as (chat, _):
+            firsts: list[float] = []
 
             async def one(i: int) -> bool:
                 end = None
                 async for event in chat.reply(message(i, "tell me a long story")):
+                    if end is None:
+                        firsts.append(time.perf_counter() - started)
                     end = event
                 return isinstance(end, Done) and end.metrics.completion_tokens == tokens
 
@@ -178,7 +181,14 @@ async def throughput(url: str, streams: int, tokens: int) -> dict[str, float]:
                 results = await asyncio.gather(*(one(i) for i in range(streams)))
                 wall = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
-    return {"wall": wall, "errors": results.count(False), "rss_mb": rss.peak / 2**20, "cpu": cpu}
+    return {
+        "wall": wall,
+        "errors": results.count(False),
+        "rss_mb": rss.peak / 2**20,
+        "cpu": cpu,
+        "first_p50": statistics.median(firsts),
+        "first_max": max(firsts),
+    }
 
 
 async def main() -> int:
@@ -193,16 +203,21 @@ async def main() -> int:
         over = await overhead(url, args.messages)
     print(
         f"overhead before the backend: p50 {over['p50']:.2f} ms, p99 {over['p99']:.2f} ms, "
-        f"mean {over['mean']:.2f} ms over {args.messages - 50} messages"
+        f"mean {over['mean']:.2f} ms over {args.messages - 50} messages; "
+        f"{over['cpu']:.2f} ms CPU per whole reply"
     )
     ideal = args.tokens / args.rate
     with fake_ollama(tokens=args.tokens, rate=args.rate) as url:
         run = await throughput(url, args.streams, args.tokens)
+    per_token = run["cpu"] * 1e6 / (args.streams * args.tokens)
     print(
         f"{args.streams} streams x {args.tokens} tokens at {args.rate:g}/s: wall "
         f"{run['wall']:.2f} s (ideal {ideal:g} s, +{(run['wall'] / ideal - 1) * 100:.1f}%), "
-        f"errors {run['errors']:.0f}, peak RSS {run['rss_mb']:.0f} MB"
+        f"errors {run['errors']:.0f}, peak RSS {run['rss_mb']:.0f} MB, first token p50 "
+        f"{run['first_p50']:.2f} s / max {run['first_max']:.2f} s, hub CPU {run['cpu']:.1f} s "
+        f"({per_token:.0f} µs per token)"
     )
+    print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = (
         over["p50"] < 3
         and over["p99"] < 10
