@@ -108,7 +108,8 @@ class HttpBackend:
 
     Timeouts: `connect_timeout` to open the TCP connection; `first_token_timeout` from sending the
     request to the first streamed line (covers model loading); `chunk_timeout` between lines;
-    `request_timeout` for the small non-streaming calls.
+    `request_timeout` for the small non-streaming calls. `client` lets a caller bring its own
+    httpx client (an in-process transport, say); its `base_url` must already be the server URL.
     """
 
     kind = "http"
