@@ -180,6 +180,7 @@ class FakeOllama:
         if self.max_recorded is not None and len(self.requests) > self.max_recorded:
             del self.requests[: len(self.requests) - self.max_recorded]
         request[RECORDED] = rec
+        self.changed()
         error = v1_error if request.path.startswith("/v1/") else native_error
         if isinstance(body, ValueError):
             rec.json = None

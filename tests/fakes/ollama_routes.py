@@ -225,6 +225,10 @@ class Routes:
                 rec.outcome = "error_line"
                 self.fake.changed()
                 return
+            if i == script.end_after:
+                rec.outcome = "ended"
+                self.fake.changed()
+                return
             if i == len(pieces):
                 break
             if script.tokens_per_second:

@@ -42,7 +42,7 @@ class Piece:
 
 @dataclass
 class Script:
-    """How one model behaves. Counts (`error_after`, `drop_after`) are in streamed chunks."""
+    """How one model behaves. Counts (`error_after`, `drop_after`…) are in streamed chunks."""
 
     tokens: list[str] | None = None  # exact content tokens; None = numbered_tokens(token_count)
     token_count: int = 5
@@ -53,6 +53,7 @@ class Script:
     error_after: int | None = None  # write an {"error":…} line after N chunks
     error_message: str = STREAM_ERROR
     drop_after: int | None = None  # abort the TCP connection after N chunks
+    end_after: int | None = None  # end the response cleanly after N chunks, without the final one
     status: int | None = None  # answer this HTTP status before streaming (500, 503…)
     status_message: str = "llama runner process has terminated: exit status 2"
     split_lines: bool = False  # write every line in two writes, cut mid-line
@@ -82,7 +83,8 @@ class Recorded:
     """One request the fake received, and how its reply ended.
 
     `outcome`: pending, answered (non-generation routes), complete, error_line, dropped,
-    client_closed (the client went away mid-reply), server_stopped.
+    ended (stopped without the final chunk), client_closed (the client went away mid-reply),
+    server_stopped.
     """
 
     method: str

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import httpx
 import ollama
@@ -16,7 +17,7 @@ import pytest
 from tests.fakes.ollama import FakeOllama
 
 MODEL = "gemma3:270m"
-HISTORY = [
+HISTORY: list[Any] = [  # Any: each client types messages its own way
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "one"},
     {"role": "assistant", "content": "two"},
@@ -80,7 +81,7 @@ async def test_chat_non_stream_and_generate(fake: FakeOllama) -> None:
     whole = await client.chat(MODEL, messages=HISTORY)
     assert (whole.message.content, whole.done, whole.eval_count) == ("Hello!", True, 3)
     gen = [p async for p in await client.generate(MODEL, prompt="say hi", stream=True)]
-    assert "".join(p.response for p in gen) == "Hello!"
+    assert "".join(p.response or "" for p in gen) == "Hello!"
     assert gen[-1].done and gen[-1].context == [1, 2, 3]
     assert (await client.generate(MODEL, prompt="x")).response == "Hello!"
 
@@ -145,7 +146,7 @@ async def test_client_disconnect_is_seen(fake: FakeOllama) -> None:
     client = ollama.AsyncClient(host=fake.url)
     stream = await client.chat(MODEL, messages=HISTORY, stream=True)
     got = [(await anext(stream)).message.content for _ in range(3)]
-    await stream.aclose()
+    await stream.aclose()  # type: ignore[attr-defined]  # an async generator at runtime
     await fake.wait_for(lambda: fake.connections_closed == 1)
     assert got == ["t0", " t1", " t2"]
     assert fake.chat_requests[-1].chunks_sent < 1000
@@ -174,7 +175,7 @@ async def test_openai_client_stream_and_usage(fake: FakeOllama) -> None:
     assert [m.id for m in (await client.models.list()).data] == ["gemma3:270m", "llama3.2:1b"]
     stream = await client.chat.completions.create(
         model=MODEL,
-        messages=HISTORY,  # type: ignore[arg-type]
+        messages=HISTORY,
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -187,7 +188,7 @@ async def test_openai_client_stream_and_usage(fake: FakeOllama) -> None:
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == 5
     assert len({c.id for c in chunks}) == 1
-    whole = await client.chat.completions.create(model=MODEL, messages=HISTORY)  # type: ignore[arg-type]
+    whole = await client.chat.completions.create(model=MODEL, messages=HISTORY)
     assert whole.choices[0].message.content == "t0 t1 t2 t3 t4"
     assert whole.usage is not None and whole.usage.total_tokens == 10
     assert fake.chat_requests[-1].json["messages"] == HISTORY
@@ -196,14 +197,14 @@ async def test_openai_client_stream_and_usage(fake: FakeOllama) -> None:
 async def test_openai_client_errors(fake: FakeOllama) -> None:
     client = openai.AsyncOpenAI(base_url=f"{fake.url}/v1", api_key="unused", max_retries=0)
     with pytest.raises(openai.NotFoundError) as err:
-        await client.chat.completions.create(model="nope", messages=HISTORY)  # type: ignore[arg-type]
+        await client.chat.completions.create(model="nope", messages=HISTORY)
     assert err.value.status_code == 404
     assert "model 'nope' not found" in err.value.message
     fake.script(MODEL, error_after=1, error_message="runner crashed")
     with pytest.raises(openai.APIError, match="runner crashed"):
         stream = await client.chat.completions.create(
             model=MODEL,
-            messages=HISTORY,  # type: ignore[arg-type]
+            messages=HISTORY,
             stream=True,
         )
         async for _ in stream:
@@ -218,6 +219,19 @@ async def test_stopped_fake_refuses_then_restarts_on_same_port(fake: FakeOllama)
     await fake.start()
     assert fake.port == port
     assert len((await ollama.AsyncClient(host=fake.url).list()).models) == 2
+
+
+async def test_stop_cuts_open_replies(fake: FakeOllama) -> None:
+    fake.script(MODEL, token_count=1000, tokens_per_second=100)
+    stream = await ollama.AsyncClient(host=fake.url).chat(MODEL, messages=HISTORY, stream=True)
+    await anext(stream)
+    assert fake.active == 1
+    await fake.stop()
+    with pytest.raises(httpx.HTTPError):
+        async for _ in stream:
+            pass
+    assert fake.chat_requests[-1].outcome == "server_stopped"
+    assert fake.active == 0
 
 
 async def test_runs_as_its_own_process() -> None:
