@@ -44,7 +44,8 @@ def dump_time(value: datetime) -> str:
 
 
 def load_time(value: str) -> datetime:
-    return to_utc(datetime.fromisoformat(value))
+    """Inverse of `dump_time`: the text is already UTC at millisecond precision (hot path)."""
+    return datetime.fromisoformat(value)
 
 
 class SqliteDb:
