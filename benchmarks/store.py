@@ -97,7 +97,14 @@ async def bench_sqlite(rounds: int) -> dict[str, float]:
         stores = await open_sqlite(Path(tmp))
         try:
             conversation_id = await fill(stores)
-            return await measure(stores, conversation_id, rounds)
+            result = await measure(stores, conversation_id, rounds)
+            plan = await stores.db.fetchall(
+                "EXPLAIN QUERY PLAN SELECT * FROM turns WHERE conversation_id = ? "
+                "ORDER BY seq DESC LIMIT 50",
+                (conversation_id,),
+            )
+            print("SQLite query plan of recent():", "; ".join(str(row[3]) for row in plan))
+            return result
         finally:
             await stores.aclose()
 
