@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from hub.core.models import PlatformUser, User
+from hub.core.models import PlatformUser, Prompt, User
 
 
 def new_id() -> str:
@@ -56,3 +56,9 @@ def redact_url(url: str) -> str:
 def owner_key(owner_id: str, scope: str) -> str:
     """The owner part of a prompt's unique key: global commands are unique across all owners."""
     return "" if scope == "global" else owner_id
+
+
+def prompt_taken(prompt: Prompt) -> str:
+    """The DuplicateError message for a prompt command that is taken in its scope."""
+    where = "as a global prompt" if prompt.scope == "global" else "among your prompts"
+    return f"The command {prompt.command} already exists {where}; pick another name."

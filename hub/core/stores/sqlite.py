@@ -19,7 +19,16 @@ from typing import Any
 
 import aiosqlite
 
-from hub.core.ports import DuplicateError, StoreError
+from hub.core.ports import (
+    ConversationStore,
+    DuplicateError,
+    PromptStore,
+    SettingStore,
+    StoreError,
+    UsageStore,
+    UserStore,
+    WebChatStore,
+)
 from hub.core.stores.common import to_utc
 from hub.core.stores.sqlite_schema import MIGRATIONS, Migration, migrate
 
@@ -35,7 +44,8 @@ def dump_time(value: datetime) -> str:
 
 
 def load_time(value: str) -> datetime:
-    return to_utc(datetime.fromisoformat(value))
+    """Inverse of `dump_time`: the text is already UTC at millisecond precision (hot path)."""
+    return datetime.fromisoformat(value)
 
 
 class SqliteDb:
@@ -56,7 +66,9 @@ class SqliteDb:
             raise StoreError(f"{self.path}: the change was refused ({exc}).") from exc
         except sqlite3.Error as exc:
             raise StoreError(_describe(self.path, exc)) from exc
-        except ValueError as exc:  # aiosqlite: "Connection closed"
+        except ValueError as exc:
+            if "closed" not in str(exc) and "no active connection" not in str(exc):
+                raise
             raise StoreError(f"The store at {self.path} is closed.") from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -194,12 +206,12 @@ class SqliteStores:
         from hub.core.stores.sqlite_people import SqliteConversations, SqliteUsers
 
         self.db = db
-        self.users = SqliteUsers(db)
-        self.conversations = SqliteConversations(db)
-        self.prompts = SqlitePrompts(db)
-        self.chats = SqliteChats(db)
-        self.usage = SqliteUsage(db)
-        self.settings = SqliteSettings(db)
+        self.users: UserStore = SqliteUsers(db)
+        self.conversations: ConversationStore = SqliteConversations(db)
+        self.prompts: PromptStore = SqlitePrompts(db)
+        self.chats: WebChatStore = SqliteChats(db)
+        self.usage: UsageStore = SqliteUsage(db)
+        self.settings: SettingStore = SqliteSettings(db)
         self.description = f"SQLite at {db.path}"
 
     async def ping(self) -> None:

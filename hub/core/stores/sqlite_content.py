@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
-from hub.core.stores.common import new_id, now_utc, owner_key
+from hub.core.stores.common import new_id, now_utc, owner_key, prompt_taken
 from hub.core.stores.sqlite import Row, SqliteDb, dump_time, load_time
 
 
@@ -93,11 +93,6 @@ class SqlitePrompts:
             (command, scope, owner_id),
         )
         return count > 0
-
-
-def prompt_taken(prompt: Prompt) -> str:
-    where = "as a global prompt" if prompt.scope == "global" else "among your prompts"
-    return f"The command {prompt.command} already exists {where}; pick another name."
 
 
 def _chat(row: Row) -> WebChat:
