@@ -157,6 +157,26 @@ async def test_hung_redis_fails_within_the_deadline_and_recovers(
         await lim.aclose()
 
 
+async def test_redis_restart_needs_no_help(redis_server: RedisServer, redis_url: str) -> None:
+    lim = await RedisRateLimiter.connect(redis_url, namespace="restart")
+    check = LimitCheck("user:1", Rate(limit=5, period=60.0, burst=4))
+    try:
+        assert (await lim.acquire([check])).remaining == 4
+        redis_server.stop()
+        with pytest.raises(LimiterUnavailable):
+            await lim.acquire([check])
+        redis_server.start()  # empty, and without the script
+        # The pooled connection is dead and the script unknown: one retry on a new connection
+        # and one SCRIPT LOAD later the very next call succeeds.
+        assert (await lim.acquire([check])).remaining == 4
+        redis_server.stop()
+        redis_server.start()  # a restart between two calls goes unnoticed
+        assert (await lim.acquire([check])).remaining == 4
+    finally:
+        redis_server.start()
+        await lim.aclose()
+
+
 async def test_unreachable_redis_raises_limiter_unavailable() -> None:
     lim = await RedisRateLimiter.connect(f"redis://127.0.0.1:{_free_port()}/0")
     try:
