@@ -3,6 +3,10 @@
 Every edge (bots, console, HTTP) calls `reply(msg)` and renders what it yields. The work runs in
 a task of its own so `stop()` can cancel it while the edge keeps reading: the stream then ends
 with `Failed(code="cancelled")` and the partial reply is stored, flagged interrupted.
+
+Messages that carry their own `history` (HTTP clients) skip stored conversations, commands,
+trimming and per-conversation serialisation; identity, limits, routing, prompt-command expansion
+of the last user message and usage accounting still apply.
 """
 
 from __future__ import annotations
