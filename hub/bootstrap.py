@@ -71,7 +71,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             settings.chat,
             expand_history_commands=settings.webui.expand_prompt_commands,
         )
-        stack.push_async_callback(chat.aclose)
+        stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
         yield Services(
             settings=settings,
             stores=stores,

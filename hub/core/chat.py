@@ -118,6 +118,17 @@ class ChatService:
         await run_to_completion(asyncio.wait({task}))
         return True
 
+    @property
+    def in_progress(self) -> int:
+        """Replies being produced right now (for /metrics)."""
+        return len(self._tasks)
+
+    async def drain(self, grace: float) -> None:
+        """Let replies in progress finish for up to `grace` seconds, then stop the rest."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Stop every reply in progress (each is stored as interrupted) and wait for them."""
         tasks = list(self._tasks)

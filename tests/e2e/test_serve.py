@@ -120,6 +120,10 @@ def test_serve_on_embedded_defaults_is_ready_and_stops_cleanly(
         assert checks["store"]["detail"].startswith("SQLite at ")
         assert checks["limiter"]["detail"] == "in-memory limiter"
         assert checks["backend ollama"]["ok"] is True
+        metrics = httpx.get(f"{served.base}/metrics", timeout=5)
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        assert 'chathub_backend_up{backend="ollama"} 1' in metrics.text
+        assert "chathub_replies_in_progress 0" in metrics.text
     finally:
         code, out = stop(served, sig)
     assert code == 0, out
