@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
+import redis.asyncio as aioredis
 
 from hub.core.limits.base import Limiter
 from hub.core.limits.memory import MemoryRateLimiter
@@ -114,6 +115,22 @@ async def measure(
     )
 
 
+async def ping_rate(url: str, count: int, rounds: int) -> str:
+    """The ceiling for any redis-py client on this machine now: bare PINGs, one connection."""
+    client = aioredis.Redis.from_url(url, single_connection_client=True, socket_timeout=None)
+    try:
+        await client.ping()
+        rates = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(count):
+                await client.ping()
+            rates.append(count / (time.perf_counter() - start))
+    finally:
+        await client.aclose()
+    return f"wall: best {max(rates):9,.0f}/s median {statistics.median(rates):9,.0f}/s"
+
+
 async def main(url: str | None, decisions: int, rounds: int) -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     memory = MemoryRateLimiter()
@@ -128,6 +145,7 @@ async def main(url: str | None, decisions: int, rounds: int) -> None:
                 rate = await measure(limiter, decisions, scopes, rounds, server)
                 print(f"redis   {scopes} scope(s): {rate}")
             clients = server.info("clients")["connected_clients"]
+            print(f"reference: redis-py PING   {await ping_rate(server_url, decisions, rounds)}")
         finally:
             await limiter.aclose()
         version = server.info("server")["redis_version"]

@@ -144,6 +144,7 @@ def redis_url(redis_server: RedisServer) -> str:
     """The URL of a running redis-server whose database is empty at the start of the test."""
     if not redis_server.running:  # a previous test stopped it and failed before restarting
         redis_server.start()
+    redis_server.resume()  # ... or paused it (harmless on a running server)
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
         client.script_flush()

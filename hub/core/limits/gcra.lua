@@ -11,7 +11,7 @@
 --         Returns {allowed, retry_us, limit, remaining, reset_us, scope}; scope is the
 --         1-based index into KEYS of the refusing check (or of the tightest rate when allowed).
 
-if redis.replicate_commands then redis.replicate_commands() end
+-- Writing after TIME needs script-effects replication: the default since Redis 5.
 
 local DAY = 86400000000
 local op = ARGV[1]

@@ -136,17 +136,16 @@ class RedisRateLimiter:
             lease_id = lease.lease_id
         for c in checks:
             spec += (emission_us(c.rate), c.rate.burst, c.cost)
-        args = (" ".join(map(str, spec)), lease_id)
-        res = await self._run("decide", keys, args)
-        allowed, retry, limit, remaining, reset, index = (int(x) for x in res)
+        res = await self._run("decide", keys, (" ".join(map(str, spec)), lease_id))
+        allowed, retry, limit, remaining, reset, index = res  # integers, as the script returns
         return Decision(
-            allowed=bool(allowed),
-            retry_after=retry / US,
-            limit=limit,
-            remaining=remaining,
-            reset_after=reset / US,
-            scope=names[index - 1] if index else "",
-            lease_id=lease.lease_id if allowed and lease is not None else "",
+            allowed == 1,
+            retry / US,
+            limit,
+            remaining,
+            reset / US,
+            names[index - 1] if index else "",
+            lease_id if allowed == 1 else "",
         )
 
     async def acquire_lease(self, key: str, max: int, ttl: float, lease_id: str) -> bool:
