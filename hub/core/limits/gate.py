@@ -23,7 +23,6 @@ from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter, LimiterUnavai
 from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
-from hub.core.limits.redis import RedisRateLimiter
 from hub.core.models import Failed, User
 from hub.core.ports import Admission, Decision, LimitCheck
 
@@ -310,6 +309,9 @@ async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limi
     """
     limiter: Limiter
     if settings.redis_url is not None:
+        # redis-py costs ~200 ms to import: only pay it when Redis is configured.
+        from hub.core.limits.redis import RedisRateLimiter
+
         limiter = await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
     else:
         limiter = MemoryRateLimiter()
