@@ -438,7 +438,11 @@ class MessageSink(Protocol):
     max_len: int  # per message, in the unit `measure` counts
     typing_interval: float  # seconds between typing renewals; 0 = the platform has none
     keepalive: float  # re-send unchanged in-progress content this often (drafts); 0 = never
-    budget: EditBudget
+
+    @property
+    def budget(self) -> EditBudget:
+        """The chat's write budget, shared with other replies in the same chat and pools."""
+        ...
 
     def format(self, markdown: str, *, partial: bool = False) -> str:
         """Platform markup for `markdown`; `partial` while the reply is still streaming."""

@@ -44,6 +44,8 @@ class RenderOptions:
     waiting_text: str = "…"  # placeholder once generation started but no text yet
     queued_text: Callable[[int], str] = _queued_text
     empty_text: str = "(empty reply)"
+    # Hold the first text this long, so a reply that arrives whole is written once, final.
+    first_write_delay: float = 0.25
     final_attempts: int = 5  # tries per final write on errors other than rate limits
     error_backoff: float = 1.0  # seconds between those tries
     max_retry_after: float = 3600.0  # give up a write when asked to wait longer than this
@@ -175,8 +177,13 @@ class _Renderer:
             if self._timer_wait() <= 0:
                 await self._timers()
                 continue
-            if self._next_op() is None:
+            op = self._next_op()
+            if op is None:
                 await self._idle()
+                continue
+            hold = self._hold(op)
+            if hold > 0:
+                await self._idle(hold)
                 continue
             await self.sink.budget.acquire()
             if self.ended:
@@ -251,8 +258,14 @@ class _Renderer:
         markdown = msg.shown[: len(msg.shown) - len(self.opt.marker)]
         await self._write(_Op(index, markdown, final=False))
 
-    async def _idle(self) -> None:
-        timeout = self._timer_wait()
+    def _hold(self, op: _Op) -> float:
+        first = self.result.first_token_at
+        if not op.is_text or self.result.first_visible_at is not None or first is None:
+            return 0.0
+        return first + self.opt.first_write_delay - self.clock.now()
+
+    async def _idle(self, limit: float = float("inf")) -> None:
+        timeout = min(self._timer_wait(), limit)
         waiter = asyncio.ensure_future(self.changed.wait())
         tasks: set[asyncio.Future[Any]] = {waiter}
         if timeout != float("inf"):

@@ -67,7 +67,16 @@ async def test_edits_follow_the_budget_exactly() -> None:
     assert len(times) <= 15 + 2
     assert result.rate_limited == 0
     assert sink.visible() == ["".join(tokens).strip()]
-    assert result.first_visible_at == pytest.approx(result.first_token_at)
+    assert result.first_token_at is not None and result.first_visible_at is not None
+    assert result.first_visible_at - result.first_token_at == pytest.approx(0.25)
+
+
+async def test_a_reply_that_arrives_whole_is_written_once() -> None:
+    clock = FakeClock()
+    sink = make_sink(clock)
+    await clock.run(render(paced(clock, ["Short ", "answer."], rate=100.0), sink, clock=clock))
+    assert [(c.kind, c.final) for c in sink.writes()] == [("send", True)]
+    assert sink.visible() == ["Short answer."]
 
 
 async def test_intermediate_writes_carry_marker_and_valid_html() -> None:
@@ -254,4 +263,4 @@ async def test_keepalive_refreshes_a_quiet_message() -> None:
 
     await clock.run(render(events(), sink, clock=clock))
     edits = [c.t for c in sink.calls if c.kind == "edit"]
-    assert edits == [20.0, 40.0]
+    assert edits == [20.25, 40.25]  # first write held 0.25 s, then every 20 s
