@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from hub.core.chat_config import ChatConfig
 from hub.core.limits.config import LimitsConfig
+from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
 
 
@@ -60,6 +61,14 @@ class SeedPrompt(_Section):
     command: str
     title: str = ""
     content: str
+
+    @field_validator("command")
+    @classmethod
+    def _valid_command(cls, value: str) -> str:
+        try:
+            return normalize_command(value)
+        except PromptError as exc:
+            raise ValueError(exc.message) from None
 
 
 class WebUISettings(_Section):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+DEFAULT_BACKEND = "ollama"  # the backend built from HUB_OLLAMA_URL when none is configured
 
 
 class _Strict(BaseModel):
@@ -49,6 +51,26 @@ class RoutingConfig(_Strict):
     chat_defaults: dict[str, str] = Field(default_factory=dict)  # "platform:chat_id" -> model
     allowlists: dict[str, list[str]] = Field(default_factory=dict)  # role -> models ("*" = any)
     probe_interval: float = Field(default=10.0, gt=0)
+    probe_timeout: float = Field(default=5.0, gt=0)  # one health check (probe + model list)
     failure_threshold: int = Field(default=3, ge=1)
     cooldown: float = Field(default=30.0, gt=0)
     queue_limit: int = Field(default=100, ge=0)
+    context_cache_ttl: float = Field(default=300.0, ge=0)  # unknown context windows are re-asked
+
+    @model_validator(mode="after")
+    def _check_references(self) -> RoutingConfig:
+        names = [b.name for b in self.backends]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"backend names must be unique; repeated: {', '.join(duplicates)}")
+        known = set(names) or {DEFAULT_BACKEND}
+        for alias, candidates in self.models.items():
+            if not candidates:
+                raise ValueError(f"model alias '{alias}' needs at least one candidate")
+            for candidate in candidates:
+                if candidate.backend not in known:
+                    raise ValueError(
+                        f"model alias '{alias}' names backend '{candidate.backend}', "
+                        f"which is not configured (known: {', '.join(sorted(known))})"
+                    )
+        return self

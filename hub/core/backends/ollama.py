@@ -1,0 +1,226 @@
+"""Ollama backend: streams `/api/chat` NDJSON (shared/reference/ollama-api.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, HttpBackend
+from hub.core.models import ChatMessage, Metrics
+from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
+
+log = logging.getLogger(__name__)
+
+_NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def context_length(show_body: Mapping[str, Any] | None) -> int | None:
+    """The context window an Ollama `/api/show` body reports, in tokens.
+
+    A `num_ctx` set in the Modelfile (`parameters`) is what Ollama really uses, so it wins over
+    the trained length in `model_info["<arch>.context_length"]`.
+    """
+    if not show_body:
+        return None
+    parameters = show_body.get("parameters")
+    if isinstance(parameters, str) and (match := _NUM_CTX.search(parameters)):
+        return int(match.group(1))
+    info = show_body.get("model_info") or {}
+    if not isinstance(info, Mapping):
+        return None
+    arch = info.get("general.architecture")
+    value = info.get(f"{arch}.context_length") if arch else None
+    if value is None:  # unknown architecture key: take any "*.context_length"
+        value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def message_body(message: ChatMessage) -> dict[str, Any]:
+    """One message in Ollama's shape; `extra` (tool_calls, thinking, tool_name…) rides along."""
+    body: dict[str, Any] = {**message.extra, "role": message.role, "content": message.content}
+    if message.images:
+        body["images"] = list(message.images)
+    return body
+
+
+def metrics_from(done: Mapping[str, Any]) -> Metrics:
+    """Metrics of Ollama's final `done:true` object (absent fields are zero)."""
+
+    def count(key: str) -> int:
+        value = done.get(key)
+        return value if isinstance(value, int) else 0
+
+    return Metrics(
+        prompt_tokens=count("prompt_eval_count"),
+        completion_tokens=count("eval_count"),
+        total_duration=count("total_duration"),
+        load_duration=count("load_duration"),
+        prompt_eval_duration=count("prompt_eval_duration"),
+        eval_duration=count("eval_duration"),
+        done_reason=str(done.get("done_reason") or "stop"),
+    )
+
+
+def _model_info(item: Mapping[str, Any]) -> ModelInfo:
+    modified: datetime | None = None
+    if isinstance(raw_time := item.get("modified_at"), str):
+        try:
+            modified = datetime.fromisoformat(raw_time)
+        except ValueError:
+            modified = None
+    details = item.get("details")
+    size = item.get("size")
+    return ModelInfo(
+        name=str(item.get("model") or item.get("name") or ""),
+        modified_at=modified,
+        size=size if isinstance(size, int) else 0,
+        digest=str(item.get("digest") or ""),
+        details=details if isinstance(details, Mapping) else {},
+        raw=dict(item),
+    )
+
+
+class OllamaBackend(HttpBackend):
+    """A model server speaking Ollama's native API.
+
+    `url` is the server root (`http://127.0.0.1:11434`, or a proxy prefix such as
+    `http://host/ollama`); `api_key`, when set, is sent as `Authorization: Bearer`.
+    `keep_alive` applies when a request does not set its own.
+    """
+
+    kind = "ollama"
+    label = "Ollama"
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        keep_alive: str | None = None,
+        api_key: str | None = None,
+        connect_timeout: float = 5.0,
+        first_token_timeout: float = 120.0,
+        chunk_timeout: float = 60.0,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            url,
+            api_key=api_key,
+            connect_timeout=connect_timeout,
+            first_token_timeout=first_token_timeout,
+            chunk_timeout=chunk_timeout,
+            request_timeout=request_timeout,
+            client=client,
+        )
+        self.keep_alive = keep_alive
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The `/api/chat` request for `request`: the whole history plus pass-through fields."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [message_body(m) for m in request.messages],
+            "stream": True,
+        }
+        if request.options:
+            body["options"] = dict(request.options)
+        keep_alive = request.keep_alive if request.keep_alive is not None else self.keep_alive
+        for key, value in (
+            ("keep_alive", keep_alive),
+            ("format", request.format),
+            ("think", request.think),
+            ("tools", list(request.tools) if request.tools is not None else None),
+        ):
+            if value is not None:
+                body[key] = value
+        return body
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
+        """Stream `/api/chat`: `Delta`s as lines arrive, then one `Final` with the metrics."""
+        final: Final | None = None
+        lines = self.stream_lines("/api/chat", self.chat_body(request), request.model)
+        try:
+            async for line in lines:
+                if final is not None:
+                    continue  # read to the end so the connection can be reused
+                chunk = self._parse(line)
+                if delta := self._delta(chunk):
+                    yield delta
+                if chunk.get("done"):
+                    final = Final(metrics_from(chunk))
+        except BackendError as exc:
+            if final is None:
+                log.info(
+                    "ollama chat failed",
+                    extra={"backend": self.name, "model": request.model, "kind": exc.kind},
+                )
+                raise
+        finally:
+            await lines.aclose()
+        if final is None:
+            reason = f"{self.name} ended the reply before it was complete."
+            raise BackendError(reason, kind="stream")
+        yield final
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            reason = f"{self.name} sent a line that is not JSON: {line[:80]!r}"
+            raise BackendError(reason, kind="protocol") from None
+        if not isinstance(chunk, dict):
+            raise BackendError(
+                f"{self.name} sent an unexpected line: {line[:80]!r}", kind="protocol"
+            )
+        if error := chunk.get("error"):
+            raise BackendError(f"The model stopped with an error: {error}", kind="stream")
+        return chunk
+
+    @staticmethod
+    def _delta(chunk: Mapping[str, Any]) -> Delta | None:
+        message = chunk.get("message")
+        if not isinstance(message, Mapping):
+            return None
+        text = message.get("content") or ""
+        extra = {
+            k: v for k, v in message.items() if k not in ("role", "content") and v not in _EMPTY
+        }
+        if (logprobs := chunk.get("logprobs")) not in _EMPTY:
+            extra["logprobs"] = logprobs
+        if not text and not extra:
+            return None
+        return Delta(str(text), extra)
+
+    async def list_models(self) -> list[ModelInfo]:
+        """`/api/tags`, every upstream field kept in `raw`."""
+        status, body = await self.request_json("GET", "/api/tags")
+        if status == 404 or not isinstance(body, dict):
+            raise self._not_ollama("/api/tags")
+        return [_model_info(item) for item in body.get("models") or () if isinstance(item, dict)]
+
+    async def show(self, model: str) -> Mapping[str, Any] | None:
+        """`/api/show` for `model`, or None when the server does not know it."""
+        status, body = await self.request_json("POST", "/api/show", {"model": model})
+        if status == 404 or not isinstance(body, dict):
+            return None
+        result: Mapping[str, Any] = body
+        return result
+
+    async def probe(self) -> None:
+        """Healthy when `/api/version` and `/api/tags` both answer."""
+        status, body = await self.request_json("GET", "/api/version")
+        if status == 404 or not isinstance(body, dict) or "version" not in body:
+            raise self._not_ollama("/api/version")
+        await self.list_models()
+
+    def _not_ollama(self, path: str) -> BackendError:
+        reason = f"{self.url} does not look like Ollama (no {path}). Check the backend URL."
+        return BackendError(reason, kind="protocol")

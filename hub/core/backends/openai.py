@@ -1,0 +1,191 @@
+"""OpenAI-compatible backend (vLLM, llama.cpp server, LM Studio, OpenAI…): SSE chat completions.
+
+The URL is the API base exactly as the `openai` client's `base_url` takes it, version prefix
+included: `http://gpu:8000/v1`, `http://127.0.0.1:8080/v1`, `https://api.openai.com/v1`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.core.backends.base import HttpBackend
+from hub.core.backends.openai_wire import ToolCallAssembler, chat_body, sse_data
+from hub.core.models import Metrics
+from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
+
+log = logging.getLogger(__name__)
+
+# Where servers report a model's context window in /v1/models: vLLM, OpenRouter, Groq.
+_CONTEXT_KEYS = ("max_model_len", "context_length", "context_window")
+
+
+def _context_of(item: Mapping[str, Any]) -> int | None:
+    for key in _CONTEXT_KEYS:
+        if isinstance(value := item.get(key), int) and value > 0:
+            return value
+    meta = item.get("meta")  # llama.cpp server
+    if isinstance(meta, Mapping) and isinstance(value := meta.get("n_ctx_train"), int):
+        return value
+    return None
+
+
+class _Reply:
+    """State of one streamed completion: timing, finish reason, usage, tool-call fragments."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter_ns()
+        self.first = 0
+        self.finish: str | None = None
+        self.usage: Mapping[str, Any] = {}
+        self.tools = ToolCallAssembler()
+
+    def feed(self, chunk: Mapping[str, Any]) -> Delta | None:
+        if isinstance(usage := chunk.get("usage"), Mapping):
+            self.usage = usage
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+                continue
+            if choice.get("finish_reason"):
+                self.finish = str(choice["finish_reason"])
+            delta = choice.get("delta")
+            if isinstance(delta, Mapping):
+                return self._delta(delta)
+        return None
+
+    def _delta(self, delta: Mapping[str, Any]) -> Delta | None:
+        text = delta.get("content") or ""
+        extra: dict[str, Any] = {}
+        if thinking := delta.get("reasoning") or delta.get("reasoning_content"):
+            extra["thinking"] = thinking
+        self.tools.add(delta.get("tool_calls"))
+        if delta.get("tool_calls") and not self.first:
+            self.first = time.perf_counter_ns()
+        if not text and not extra:
+            return None
+        if not self.first:
+            self.first = time.perf_counter_ns()
+        return Delta(str(text), extra)
+
+    def metrics(self) -> Metrics:
+        """Token counts from the usage chunk (0 when the server sent none); durations measured
+        here, so tokens per second work like Ollama's."""
+        end = time.perf_counter_ns()
+        first = self.first or end
+
+        def count(key: str) -> int:
+            value = self.usage.get(key)
+            return value if isinstance(value, int) else 0
+
+        return Metrics(
+            prompt_tokens=count("prompt_tokens"),
+            completion_tokens=count("completion_tokens"),
+            total_duration=end - self.start,
+            prompt_eval_duration=first - self.start,
+            eval_duration=end - first,
+            done_reason="length" if self.finish == "length" else "stop",
+        )
+
+
+class OpenAIBackend(HttpBackend):
+    """Any server with OpenAI's `/chat/completions` and `/models`; `api_key` as Bearer."""
+
+    kind = "openai"
+    label = "The OpenAI-compatible server"
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
+        """Stream `/chat/completions`: `Delta`s, then whole tool calls, then one `Final`."""
+        reply, done = _Reply(), False
+        lines = self.stream_lines(
+            "/chat/completions", chat_body(request), request.model, keep_blank=True
+        )
+        events = sse_data(lines)
+        try:
+            async for data in events:
+                if done:
+                    continue  # read to the end so the connection can be reused
+                if data.strip() == "[DONE]":
+                    done = True
+                elif delta := reply.feed(self._parse(data)):
+                    yield delta
+        except BackendError as exc:
+            if not done:
+                log.info(
+                    "openai chat failed",
+                    extra={"backend": self.name, "model": request.model, "kind": exc.kind},
+                )
+                raise
+        finally:
+            await events.aclose()
+            await lines.aclose()
+        if not done and reply.finish is None:
+            reason = f"{self.name} ended the reply before it was complete."
+            raise BackendError(reason, kind="stream")
+        if calls := reply.tools.take():
+            yield Delta("", {"tool_calls": calls})
+        yield Final(reply.metrics())
+
+    def _parse(self, data: str) -> Mapping[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            reason = f"{self.name} sent an event that is not JSON: {data[:80]!r}"
+            raise BackendError(reason, kind="protocol") from None
+        if not isinstance(chunk, dict):
+            raise BackendError(
+                f"{self.name} sent an unexpected event: {data[:80]!r}", kind="protocol"
+            )
+        if error := chunk.get("error"):
+            message = error.get("message", error) if isinstance(error, Mapping) else error
+            raise BackendError(f"The model stopped with an error: {message}", kind="stream")
+        return chunk
+
+    def status_error(self, status: int, text: str, model: str | None) -> BackendError:
+        # A 404 that does not mention the model means the URL lacks its /v1 (or similar).
+        if status == 404 and model is not None and "model" not in text.lower():
+            reason = (
+                f"{self.url}/chat/completions does not exist on {self.name}. "
+                "The backend URL should be the API base, usually ending in /v1."
+            )
+            return BackendError(reason, kind="http", status=404)
+        return super().status_error(status, text, model)
+
+    async def _models(self) -> list[Mapping[str, Any]]:
+        status, body = await self.request_json("GET", "/models")
+        if status == 404 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            reason = (
+                f"{self.url} does not look like an OpenAI-compatible API (no /models). "
+                "The backend URL should be the API base, usually ending in /v1."
+            )
+            raise BackendError(reason, kind="protocol")
+        return [item for item in body["data"] if isinstance(item, dict) and item.get("id")]
+
+    async def list_models(self) -> list[ModelInfo]:
+        """`/models`; `raw` keeps every field (owned_by, max_model_len…)."""
+        out = []
+        for item in await self._models():
+            created = item.get("created")
+            when = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None
+            out.append(ModelInfo(name=str(item["id"]), modified_at=when, raw=dict(item)))
+        return out
+
+    async def show(self, model: str) -> Mapping[str, Any] | None:
+        """A minimal Ollama-style `/api/show` body built from `/models`, or None if not listed.
+
+        `model_info["openai.context_length"]` is set when the server reports the window.
+        """
+        item = next((i for i in await self._models() if i["id"] == model), None)
+        if item is None:
+            return None
+        info: dict[str, Any] = {"general.architecture": "openai"}
+        if (window := _context_of(item)) is not None:
+            info["openai.context_length"] = window
+        return {"details": {}, "model_info": info, "capabilities": ["completion"], "remote": item}
+
+    async def probe(self) -> None:
+        """Healthy when `/models` answers with a model list."""
+        await self._models()

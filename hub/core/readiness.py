@@ -1,0 +1,85 @@
+"""Readiness of each dependency, for `GET /ready` and `chathub check`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hub.core.ports import BackendError, ChatBackend
+
+if TYPE_CHECKING:
+    from hub.runtime import Services
+
+CHECK_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One dependency: `detail` says what answered, or what is wrong and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+async def _run(name: str, probe: Callable[[], Awaitable[str]], required: bool) -> CheckResult:
+    try:
+        detail = await asyncio.wait_for(probe(), CHECK_TIMEOUT)
+    except TimeoutError:
+        return CheckResult(name, False, f"no answer within {CHECK_TIMEOUT:.0f} s", required)
+    except BackendError as exc:
+        return CheckResult(name, False, exc.reason, required)
+    except Exception as exc:
+        return CheckResult(name, False, str(exc) or type(exc).__name__, required)
+    return CheckResult(name, True, detail, required)
+
+
+def _backend_probe(backend: ChatBackend, hint: str) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        try:
+            await backend.probe()
+        except BackendError as exc:
+            if exc.kind == "connect" and hint:
+                raise BackendError(f"{exc.reason}: {hint}", kind=exc.kind) from exc
+            raise
+        return "answering"
+
+    return probe
+
+
+async def readiness(services: Services) -> list[CheckResult]:
+    """Check store, limiter and every backend concurrently.
+
+    The hub is ready when store and limiter answer and at least one backend does.
+    """
+    stores = services.stores
+
+    async def store_probe() -> str:
+        await stores.ping()
+        return stores.description
+
+    checks = [_run("store", store_probe, True)]
+    limiter = services.extras.get("limiter")
+    if limiter is not None:
+
+        async def limiter_probe() -> str:
+            await limiter.ping()
+            return str(services.extras.get("limiter_description", "answering"))
+
+        checks.append(_run("limiter", limiter_probe, True))
+    backends: list[ChatBackend] = list(services.extras.get("backends", []))
+    single = len(backends) == 1 and not services.settings.routing.backends
+    hint = "start it with `ollama serve` or set HUB_OLLAMA_URL" if single else ""
+    for backend in backends:
+        checks.append(_run(f"backend {backend.name}", _backend_probe(backend, hint), False))
+    results = list(await asyncio.gather(*checks))
+    if backends and not any(r.ok for r in results if r.name.startswith("backend ")):
+        results.append(CheckResult("backends", False, "no model backend is answering"))
+    return results
+
+
+def is_ready(results: list[CheckResult]) -> bool:
+    return all(r.ok for r in results if r.required)

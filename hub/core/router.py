@@ -1,0 +1,349 @@
+"""ModelRouter: aliases, rules, per-user choice, health, failover and a fair queue.
+
+The parts live in `hub.core.routing` (selection, catalog, health, fair_queue, failover); this
+module wires them into `Router`, the one object the rest of the hub talks to, and builds it
+from settings with `build_router`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from hub.core.models import Queued, Started, User
+from hub.core.ports import (
+    BackendChunk,
+    BackendError,
+    ChatBackend,
+    ChatRequest,
+    Delta,
+    Final,
+    ModelListing,
+    RouteContext,
+)
+from hub.core.routing import failover
+from hub.core.routing.catalog import Catalog
+from hub.core.routing.fair_queue import Scheduler, Ticket
+from hub.core.routing.health import Health, counts_against_health
+from hub.core.routing.selection import Selector, rank
+from hub.core.routing.state import Attempt, BackendState, Target, canonical
+from hub.core.routing_config import DEFAULT_BACKEND, BackendConfig, RoutingConfig
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+RouterEvent = Queued | Started | Delta | Final
+BackendFactory = Callable[[BackendConfig], ChatBackend]
+
+_NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    """One backend's state for /ready, /metrics and logs."""
+
+    name: str
+    up: bool
+    in_flight: int
+    max_concurrency: int
+    failures: int
+    last_error: str
+    retry_in: float
+    models: int | None  # None until the backend has listed its models once
+
+
+class Router:
+    """The hub's `ModelRouter`.
+
+    `backends` pair up, in order and by name, with `config.backends`. Call `start()` once on
+    the running loop (it probes every backend, then keeps probing in the background) and
+    `stop()` at shutdown; `aclose()` also closes the backends. `clock` is a monotonic clock in
+    seconds, replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        config: RoutingConfig,
+        backends: Sequence[ChatBackend],
+        *,
+        default_model: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        configured = [b.name for b in config.backends]
+        given = [b.name for b in backends]
+        if configured != given:
+            raise ValueError(f"backends {given} do not match routing.backends {configured}")
+        self._config = config
+        self._clock = clock
+        self._states = [
+            BackendState(cfg, backend, i)
+            for i, (cfg, backend) in enumerate(zip(config.backends, backends, strict=True))
+        ]
+        self._catalog = Catalog(config, self._states)
+        self._selector = Selector(config, self._catalog, default_model)
+        self._scheduler = Scheduler(config.queue_limit)
+        self._health = Health(self._states, config, clock, self._scheduler.dispatch)
+        self._context: dict[str, tuple[int | None, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Probe every backend once (so dead ones are known before traffic), then keep probing."""
+        if self._task is not None:
+            return
+        await self._health.probe_all()
+        self._task = asyncio.create_task(self._monitor(), name="router-health")
+
+    async def stop(self) -> None:
+        """Stop the background probing. Requests in flight are not touched."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def aclose(self) -> None:
+        """Stop probing and close every backend."""
+        await self.stop()
+        for state in self._states:
+            try:
+                await state.backend.aclose()
+            except Exception:  # one backend failing to close must not leak the others
+                log.warning(
+                    "closing a backend failed", extra={"backend": state.name}, exc_info=True
+                )
+
+    async def probe_now(self) -> None:
+        """Run one probe round now (the background task does this every `probe_interval`)."""
+        await self._health.probe_all()
+
+    async def _monitor(self) -> None:
+        while True:
+            await asyncio.sleep(self._health.next_wait())
+            try:
+                await self._health.probe_all()
+            except Exception:  # keep probing whatever one round did
+                log.exception("health probe round failed")
+
+    # --- selection ----------------------------------------------------------------------------
+
+    def resolve(self, ctx: RouteContext) -> str:
+        """The model or alias for this request (rule → requested → user → chat → global)."""
+        return self._selector.resolve(ctx)
+
+    def allowed(self, user: User, model: str) -> bool:
+        """Whether `user` may choose `model` with /model (known here and allowed for the role)."""
+        return self._selector.allowed(user, model)
+
+    def status(self) -> list[BackendStatus]:
+        return [
+            BackendStatus(
+                name=s.name,
+                up=not s.down,
+                in_flight=s.in_flight,
+                max_concurrency=s.capacity,
+                failures=s.failures,
+                last_error=s.last_error,
+                retry_in=self._health.retry_in(s),
+                models=None if s.models is None else len(s.models),
+            )
+            for s in self._states
+        ]
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a slot right now."""
+        return self._scheduler.waiting
+
+    # --- streaming ----------------------------------------------------------------------------
+
+    async def stream(self, ctx: RouteContext, request: ChatRequest) -> AsyncIterator[RouterEvent]:
+        """Serve `request` (its `model` from `resolve`; empty = resolve here) for `ctx.user`.
+
+        Yields `Queued(position)` while waiting (again whenever the position changes), one
+        `Started(model, backend)` naming who answers, then that backend's `Delta`s and `Final`.
+        A candidate failing before its first chunk is replaced by the next one silently; a
+        failure after it raises `BackendError(kind="stream")`. Raises `BackendError` when the
+        queue is full (kind "busy") or no candidate could answer.
+
+        Consume it inside `contextlib.aclosing(...)`: then a cancelled consumer leaves the queue
+        or frees its slot (and closes the upstream request) at once, not when the generator is
+        garbage-collected.
+        """
+        name = request.model or self.resolve(ctx)
+        targets = self._catalog.targets(name)
+        failed: list[Attempt] = []
+        while True:
+            pending = [t for t in targets if not any(t.same_as(a.target) for a in failed)]
+            if all(t.state.down for t in pending):
+                down = [t for t in pending if t.state.down]
+                raise failover.exhausted(name, failed, down, self._retry_in)
+            try:
+                async with contextlib.aclosing(self._attempt(ctx.user.id, pending, request)) as ev:
+                    async for event in ev:
+                        yield event
+                return
+            except failover.EarlyFailure as early:
+                failed.append(early.attempt)
+                log.info(
+                    "failing over",
+                    extra={"target": early.attempt.target.label, "error": early.attempt.reason},
+                )
+            except failover.TargetsLost:
+                continue
+
+    async def _attempt(
+        self, user_id: str, targets: Sequence[Target], request: ChatRequest
+    ) -> AsyncGenerator[RouterEvent, None]:
+        ticket = self._scheduler.enter(user_id, targets)
+        try:
+            async with contextlib.aclosing(_wait_for_slot(ticket)) as positions:
+                async for queued in positions:
+                    yield queued
+            target = ticket.target
+            assert target is not None  # _wait_for_slot returns only once a slot is granted
+            chunks = _open(target, request)
+            try:
+                chunk = await failover.first_chunk(target, chunks, self._failure)
+                self._health.record_success(target.state)
+                yield Started(model=target.model, backend=target.state.name)
+                yield chunk
+                while not isinstance(chunk, Final):
+                    chunk = await self._next_chunk(target, chunks)
+                    yield chunk
+            finally:
+                await failover.close_quietly(chunks)
+        finally:
+            ticket.close()
+
+    async def _next_chunk(
+        self, target: Target, chunks: AsyncIterator[BackendChunk]
+    ) -> BackendChunk:
+        try:
+            return await anext(chunks)
+        except StopAsyncIteration:
+            error = BackendError(
+                "the model server closed the stream before finishing.", kind="stream"
+            )
+        except Exception as exc:
+            error = failover.as_backend_error(target, exc)
+        self._failure(target, error)
+        raise failover.broke_off(target, error)
+
+    def _failure(self, target: Target, error: BackendError) -> None:
+        if counts_against_health(error):
+            self._health.record_failure(target.state, error.reason)
+
+    def _retry_in(self, target: Target) -> float:
+        return self._health.retry_in(target.state)
+
+    # --- model information --------------------------------------------------------------------
+
+    async def models(self) -> list[ModelListing]:
+        """Aliases with an up candidate, then every up backend's models, each once."""
+        return self._catalog.listings()
+
+    async def show(self, model: str) -> Mapping[str, Any] | None:
+        """The `/api/show` body from the least busy up backend that has `model`."""
+        for target in self._up_targets(model):
+            body = await self._show(target)
+            if body is not None:
+                return body
+        return None
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's context length; for an alias, the smallest among its candidates."""
+        key = canonical(model)
+        cached = self._context.get(key)
+        if cached is not None and (cached[0] is not None or self._clock() < cached[1]):
+            return cached[0]
+        windows: list[int] = []
+        for target in self._up_targets(model):
+            window = context_length(await self._show(target))
+            if window is not None:
+                windows.append(window)
+                if not self._catalog.is_alias(model):
+                    break  # the same model everywhere: one answer is enough
+        result = min(windows) if windows else None
+        self._context[key] = (result, self._clock() + self._config.context_cache_ttl)
+        return result
+
+    def _up_targets(self, model: str) -> list[Target]:
+        try:
+            return rank(self._catalog.targets(model))
+        except BackendError:
+            return []
+
+    async def _show(self, target: Target) -> Mapping[str, Any] | None:
+        try:
+            return await target.state.backend.show(target.model)
+        except BackendError as exc:
+            log.info("show failed", extra={"target": target.label, "error": exc.reason})
+            return None
+
+
+async def _wait_for_slot(ticket: Ticket) -> AsyncGenerator[Queued, None]:
+    """Yield the ticket's queue position each time it changes until it holds a slot."""
+    shown = -1
+    while ticket.target is None:
+        if ticket.lost:
+            raise failover.TargetsLost
+        if ticket.position != shown:
+            shown = ticket.position
+            yield Queued(position=shown)
+        await ticket.changed()
+
+
+def _open(target: Target, request: ChatRequest) -> AsyncIterator[BackendChunk]:
+    try:
+        return target.state.backend.chat(replace(request, model=target.model))
+    except Exception as exc:  # an adapter that fails on the call itself, not in the stream
+        return _raising(exc)
+
+
+async def _raising(exc: Exception) -> AsyncIterator[BackendChunk]:
+    raise exc
+    yield  # unreachable; makes this an async generator
+
+
+def context_length(body: Mapping[str, Any] | None) -> int | None:
+    """The context window from an `/api/show` body: the Modelfile's `num_ctx` when set (that is
+    what Ollama really uses), else `<arch>.context_length` from `model_info`."""
+    if not body:
+        return None
+    params = body.get("parameters")
+    if isinstance(params, str) and (match := _NUM_CTX.search(params)):
+        return int(match.group(1))
+    info = body.get("model_info")
+    if not isinstance(info, Mapping):
+        return None
+    arch = info.get("general.architecture")
+    value = info.get(f"{arch}.context_length") if arch else None
+    if value is None:  # an architecture key we cannot name: take any "*.context_length"
+        value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def build_router(settings: HubSettings, backend_factory: BackendFactory) -> Router:
+    """A `Router` for `settings`, building each backend with `backend_factory`.
+
+    With no backends configured, one Ollama backend named "ollama" at `HUB_OLLAMA_URL`.
+    """
+    config = settings.routing
+    if not config.backends:
+        default = BackendConfig(name=DEFAULT_BACKEND, url=settings.ollama_url)
+        config = config.model_copy(update={"backends": [default]})
+    backends = [backend_factory(cfg) for cfg in config.backends]
+    return Router(config, backends, default_model=settings.default_model)
+
+
+__all__ = ["BackendFactory", "BackendStatus", "Router", "RouterEvent", "build_router"]

@@ -1,0 +1,58 @@
+"""Helpers shared by every store backend, so both behave the same on the edges of the data."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from hub.core.models import PlatformUser, User
+
+
+def new_id() -> str:
+    """A fresh identifier for users and conversations (a UUID4 string, as Open WebUI uses)."""
+    return str(uuid.uuid4())
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` in UTC, truncated to milliseconds (BSON's precision) so every store round-trips
+    the same instant. Naive datetimes are taken to be UTC already."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def now_utc() -> datetime:
+    return to_utc(datetime.now(UTC))
+
+
+def normalise_email(email: str | None) -> str | None:
+    """E-mail addresses are matched case-insensitively (as Open WebUI does): stored lower-case."""
+    if email is None:
+        return None
+    email = email.strip().lower()
+    return email or None
+
+
+def user_for_identity(who: PlatformUser) -> User:
+    """The hub user created on first sight of a platform identity."""
+    name = who.display_name or f"{who.platform} user {who.platform_user_id}"
+    return User(id=new_id(), name=name, language=who.language, created_at=now_utc())
+
+
+def redact_url(url: str) -> str:
+    """`scheme://hosts` of a connection URL, without user, password, path or options."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the configured URL"
+    hosts = parts.netloc.rpartition("@")[2]
+    if not parts.scheme or not hosts:
+        return "the configured URL"
+    return f"{parts.scheme}://{hosts}"
+
+
+def owner_key(owner_id: str, scope: str) -> str:
+    """The owner part of a prompt's unique key: global commands are unique across all owners."""
+    return "" if scope == "global" else owner_id

@@ -1,0 +1,227 @@
+"""SQLite users, platform identities, conversations and turns."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import cast
+
+from hub.core.models import Conversation, ConversationKey, PlatformUser, Turn, User, UserRole
+from hub.core.ports import DuplicateError, StoreError
+from hub.core.stores.common import new_id, normalise_email, now_utc, user_for_identity
+from hub.core.stores.sqlite import Row, SqliteDb, Tx, dump_time, load_time
+
+_USER_BY_IDENTITY = (
+    "SELECT u.* FROM identities i JOIN users u ON u.id = i.user_id "
+    "WHERE i.platform = ? AND i.platform_user_id = ?"
+)
+_INSERT_USER = (
+    "INSERT INTO users (id, name, role, email, password_hash, model, language, "
+    "profile_image_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        role=cast(UserRole, row["role"]),
+        email=row["email"],
+        password_hash=row["password_hash"],
+        model=row["model"],
+        language=row["language"],
+        profile_image_url=row["profile_image_url"],
+        created_at=load_time(row["created_at"]),
+    )
+
+
+def _user_params(user: User) -> tuple[object, ...]:
+    return (
+        user.id,
+        user.name,
+        user.role,
+        user.email,
+        user.password_hash,
+        user.model,
+        user.language,
+        user.profile_image_url,
+        dump_time(user.created_at),
+    )
+
+
+class SqliteUsers:
+    """Hub users and the platform identities that map to them."""
+
+    def __init__(self, db: SqliteDb) -> None:
+        self._db = db
+
+    async def for_identity(self, who: PlatformUser) -> User:
+        params = (who.platform, who.platform_user_id)
+        row = await self._db.fetchone(_USER_BY_IDENTITY, params)
+        if row is not None:
+            return _user(row)
+        user = user_for_identity(who)
+        async with self._db.transaction() as tx:
+            # Another task may have created it since the read above.
+            row = await tx.fetchone(_USER_BY_IDENTITY, params)
+            if row is not None:
+                return _user(row)
+            await tx.run(_INSERT_USER, _user_params(user))
+            await tx.run(
+                "INSERT INTO identities (platform, platform_user_id, user_id) VALUES (?, ?, ?)",
+                (*params, user.id),
+            )
+        return user
+
+    async def get(self, user_id: str) -> User | None:
+        row = await self._db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+        return None if row is None else _user(row)
+
+    async def get_by_email(self, email: str) -> User | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM users WHERE email = ?", (normalise_email(email),)
+        )
+        return None if row is None else _user(row)
+
+    async def create(self, user: User) -> User:
+        user = dataclasses.replace(
+            user,
+            id=user.id or new_id(),
+            email=normalise_email(user.email),
+            created_at=load_time(dump_time(user.created_at)),
+        )
+        try:
+            await self._db.write(_INSERT_USER, _user_params(user))
+        except DuplicateError as exc:
+            if "users.email" in str(exc):
+                raise DuplicateError(
+                    f"The e-mail address {user.email} is already registered."
+                ) from exc
+            raise DuplicateError(f"A user with id {user.id} already exists.") from exc
+        return user
+
+    async def set_model(self, user_id: str, model: str | None) -> None:
+        await self._db.changes("UPDATE users SET model = ? WHERE id = ?", (model, user_id))
+
+    async def set_role(self, user_id: str, role: UserRole) -> None:
+        await self._db.changes("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+
+    async def count(self) -> int:
+        row = await self._db.fetchone("SELECT COUNT(*) FROM users")
+        return int(row[0]) if row is not None else 0
+
+    async def link_identity(self, user_id: str, platform: str, platform_user_id: str) -> None:
+        async with self._db.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM users WHERE id = ?", (user_id,)) is None:
+                raise StoreError(f"There is no user {user_id} to link {platform} identity to.")
+            await tx.run(
+                "INSERT INTO identities (platform, platform_user_id, user_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (platform, platform_user_id) DO UPDATE SET user_id = excluded.user_id",
+                (platform, platform_user_id, user_id),
+            )
+
+
+_KEY_WHERE = "platform = ? AND chat_id = ? AND thread_id = ? AND key_user_id = ?"
+
+
+def _key_params(key: ConversationKey) -> tuple[str, str, str, str]:
+    return (key.platform, key.chat_id, key.thread_id, key.user_id)
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        key=ConversationKey(row["platform"], row["chat_id"], row["thread_id"], row["key_user_id"]),
+        user_id=row["user_id"],
+        created_at=load_time(row["created_at"]),
+        active=bool(row["active"]),
+    )
+
+
+def _turn(row: Row) -> Turn:
+    return Turn(
+        id=str(row["id"]),
+        role=row["role"],
+        text=row["text"],
+        created_at=load_time(row["created_at"]),
+        model=row["model"],
+        backend=row["backend"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        interrupted=bool(row["interrupted"]),
+        typed_text=row["typed_text"],
+    )
+
+
+class SqliteConversations:
+    """Conversations keyed by platform, chat, thread and platform user; turns in their own table."""
+
+    def __init__(self, db: SqliteDb) -> None:
+        self._db = db
+
+    async def active(self, key: ConversationKey, user_id: str) -> Conversation:
+        sql = f"SELECT * FROM conversations WHERE {_KEY_WHERE} AND active = 1"
+        row = await self._db.fetchone(sql, _key_params(key))
+        if row is not None:
+            return _conversation(row)
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(sql, _key_params(key))
+            if row is not None:
+                return _conversation(row)
+            return await self._open(tx, key, user_id)
+
+    async def start_new(self, key: ConversationKey, user_id: str) -> Conversation:
+        async with self._db.transaction() as tx:
+            await tx.run(
+                f"UPDATE conversations SET active = 0 WHERE {_KEY_WHERE} AND active = 1",
+                _key_params(key),
+            )
+            return await self._open(tx, key, user_id)
+
+    @staticmethod
+    async def _open(tx: Tx, key: ConversationKey, user_id: str) -> Conversation:
+        conversation = Conversation(id=new_id(), key=key, user_id=user_id, created_at=now_utc())
+        await tx.run(
+            "INSERT INTO conversations (id, platform, chat_id, thread_id, key_user_id, user_id, "
+            "created_at, active) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (conversation.id, *_key_params(key), user_id, dump_time(conversation.created_at)),
+        )
+        return conversation
+
+    async def append(self, conversation_id: str, turn: Turn) -> Turn:
+        created_at = load_time(dump_time(turn.created_at))
+        params = (
+            conversation_id,
+            conversation_id,
+            turn.role,
+            turn.text,
+            dump_time(created_at),
+            turn.model,
+            turn.backend,
+            turn.prompt_tokens,
+            turn.completion_tokens,
+            int(turn.interrupted),
+            turn.typed_text,
+        )
+        try:
+            # The next seq is computed inside the INSERT, so it is atomic without a transaction.
+            rows = await self._db.write(
+                "INSERT INTO turns (conversation_id, seq, role, text, created_at, model, backend, "
+                "prompt_tokens, completion_tokens, interrupted, typed_text) VALUES (?, "
+                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE conversation_id = ?), "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                params,
+            )
+        except StoreError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise StoreError(f"There is no conversation {conversation_id}.") from exc
+            raise
+        return dataclasses.replace(turn, id=str(rows[0][0]), created_at=created_at)
+
+    async def recent(self, conversation_id: str, limit: int) -> list[Turn]:
+        if limit <= 0:
+            return []
+        rows = await self._db.fetchall(
+            "SELECT * FROM turns WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
+            (conversation_id, limit),
+        )
+        return [_turn(row) for row in reversed(rows)]
