@@ -40,10 +40,12 @@ T = TypeVar("T")
 
 # core.telegram.org/bots/faq: about 1 message per second per chat, 20 per minute per group,
 # about 30 per second overall. The group rate is one below 20 so network jitter between our
-# clock and Telegram's never puts 21 writes in one of its 60 s windows.
+# clock and Telegram's never puts 21 writes in one of its 60 s windows. The bot-wide pool lets
+# 30 go at once, as python-telegram-bot's AIORateLimiter (aiolimiter, capacity 30) does, so
+# many chats starting together all see their first text promptly.
 PER_CHAT = Rate(limit=1, period=1.0)
 PER_GROUP = Rate(limit=19, period=60.0)
-PER_BOT = Rate(limit=30, period=1.0)
+PER_BOT = Rate(limit=30, period=1.0, burst=29)
 DRAFT_REFRESH = 20.0
 _MARKUP_ERRORS = ("can't parse entities", "can't find end tag", "unsupported start tag")
 _GONE_ERRORS = ("message to edit not found", "message can't be edited", "message to delete")

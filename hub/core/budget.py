@@ -40,7 +40,11 @@ class LoopClock:
 
 
 class Bucket:
-    """A token bucket: `rate.limit` units per `rate.period`, `1 + rate.burst` at once."""
+    """GCRA: `rate.limit` units per `rate.period`, up to `1 + rate.burst` at once.
+
+    Slots are handed out in order (`reserve`), so callers sharing a bucket are served first come,
+    first served instead of racing for each unit as it frees up.
+    """
 
     def __init__(self, name: str, rate: Rate, now: float) -> None:
         if rate.limit <= 0 or rate.period <= 0:
@@ -48,25 +52,17 @@ class Bucket:
         self.name = name
         self.rate = rate
         self.interval = rate.period / rate.limit
-        self.capacity = 1.0 + rate.burst
-        self.tokens = self.capacity
-        self.updated = now
+        self.tolerance = self.interval * rate.burst
+        self.tat = now  # theoretical arrival time of the next unit
         self.paused_until = -math.inf
 
-    def _refill(self, now: float) -> None:
-        if now > self.updated:
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) / self.interval)
-            self.updated = now
+    def earliest(self, now: float) -> float:
+        """The first time (>= now) a unit may be taken."""
+        return max(now, self.tat - self.tolerance, self.paused_until)
 
-    def wait(self, now: float) -> float:
-        """Seconds until one unit may be taken (0 = now)."""
-        self._refill(now)
-        token_wait = max(0.0, (1.0 - self.tokens) * self.interval)
-        return max(token_wait, self.paused_until - now, 0.0)
-
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
+    def reserve(self, when: float) -> None:
+        """Take the unit due at `when` (which must be >= `earliest`)."""
+        self.tat = max(self.tat, when) + self.interval
 
     def pause(self, now: float, seconds: float) -> None:
         """Nothing may be taken before `now + seconds` (a platform's retry-after)."""
@@ -74,8 +70,7 @@ class Bucket:
 
     def idle(self, now: float) -> bool:
         """Full and not paused: indistinguishable from a new bucket."""
-        self._refill(now)
-        return self.tokens >= self.capacity and now >= self.paused_until
+        return self.tat <= now and now >= self.paused_until
 
     def describe(self) -> str:
         burst = f" (burst {self.rate.burst})" if self.rate.burst else ""
@@ -91,15 +86,20 @@ class ChatBudget:
         self.clock = clock
 
     async def acquire(self) -> None:
-        buckets = (self.own, *self.pools)
         while True:
             now = self.clock.now()
-            wait = max(b.wait(now) for b in buckets)
-            if wait <= _EPS:
-                for b in buckets:
-                    b.take(now)
+            ready = self.own.earliest(now)
+            if ready > now + _EPS:
+                await self.clock.sleep(ready - now)  # the chat's own pace; pools untouched
+                continue
+            when = max(b.earliest(now) for b in (self.own, *self.pools))
+            for bucket in (self.own, *self.pools):
+                bucket.reserve(when)
+            if when > now + _EPS:
+                await self.clock.sleep(when - now)
+            if self.own.paused_until <= self.clock.now() + _EPS:
                 return
-            await self.clock.sleep(wait)
+            # Paused by a retry-after while waiting for the pools: the slot is lost, wait again.
 
     def pause(self, seconds: float) -> None:
         self.own.pause(self.clock.now(), seconds)

@@ -11,10 +11,12 @@ Any method can be scripted to fail next (`fail_next`). Every call is recorded, w
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import math
+import signal
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -111,11 +113,16 @@ class FakeTelegram:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.start_on(0)
+
+    async def start_on(self, port: int) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_post("/_fake/message", self._control_message)
+        app.router.add_get("/_fake/state", self._control_state)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -211,6 +218,31 @@ class FakeTelegram:
 
     def chat_messages(self, chat_id: int) -> list[Sent]:
         return [m for m in self.messages.values() if m.chat_id == chat_id]
+
+    # --- control routes (when the fake runs as its own process) --------------------------------
+
+    async def _control_message(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        message = self.push_message(
+            int(body["chat_id"]),
+            str(body["text"]),
+            kind=body.get("kind", "private"),
+            user_id=int(body.get("user_id", 1001)),
+        )
+        return web.json_response(message)
+
+    async def _control_state(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "enforced_429": self.enforced_429,
+                "calls": [
+                    {"t": c.t, "method": c.method, "status": c.status, "params": c.params}
+                    for c in self.calls
+                    if c.method != "getUpdates"
+                ],
+                "messages": [vars(m) for m in self.messages.values()],
+            }
+        )
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -416,3 +448,32 @@ def _error(status: int, description: str, retry_after: float = 0) -> web.Respons
     if retry_after:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=status)
+
+
+async def _serve(port: int) -> None:
+    fake = FakeTelegram()
+    fake_port = port
+    await fake.start_on(fake_port)
+    print(f"http://127.0.0.1:{fake.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop()
+
+
+def main() -> None:
+    """`python -m tests.fakes.telegram [--port N]`: serve until SIGTERM; prints the root URL.
+
+    Its token is FakeTelegram's default; `POST /_fake/message` queues a user's message and
+    `GET /_fake/state` returns the recorded calls and messages (times on the monotonic clock).
+    """
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.telegram")
+    parser.add_argument("--port", type=int, default=0)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args().port))
+
+
+if __name__ == "__main__":
+    main()
