@@ -42,7 +42,7 @@ from hub.connectors.telegram_updates import PLATFORM, BotIdentity, to_incoming
 from hub.core.budget import BudgetPools, Clock
 from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
 from hub.core.render import render
-from hub.settings import SettingsError, TelegramSettings
+from hub.settings import HubSettings, SettingsError, TelegramSettings
 
 if TYPE_CHECKING:
     from hub.runtime import Services
@@ -166,7 +166,7 @@ class TelegramConnector:
 
     def routes(self) -> Sequence[Any]:
         """The webhook route in webhook mode, nothing in polling mode."""
-        return [webhook_route(self)] if self.settings.mode == "webhook" else []
+        return [webhook_route(lambda request: self)] if self.settings.mode == "webhook" else []
 
     async def refresh_commands(self) -> None:
         """Publish built-in and global prompt commands with setMyCommands."""
@@ -254,11 +254,18 @@ async def _builtin_only() -> Sequence[tuple[str, str]]:
     return BUILTIN_COMMANDS
 
 
-def webhook_route(connector: TelegramConnector) -> Any:
-    """`POST /webhooks/telegram` for the hub's Litestar app."""
+Resolve = Callable[[Request[Any, Any, Any]], "TelegramConnector | None"]
+
+
+def webhook_route(find: Resolve) -> Any:
+    """`POST /webhooks/telegram` for the hub's Litestar app; `find` names the running connector."""
 
     @post("/webhooks/telegram", status_code=200, include_in_schema=False)
     async def telegram_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        connector = find(request)
+        if connector is None:
+            body = {"ok": False, "description": "The Telegram connector is not running."}
+            return Response(body, status_code=503)
         status, body = await connector.handle_webhook(
             request.headers.get(SECRET_HEADER), await request.body()
         )
@@ -267,21 +274,58 @@ def webhook_route(connector: TelegramConnector) -> Any:
     return telegram_webhook
 
 
-def plugin(services: Services) -> TelegramConnector | None:
-    """Entry point `chathub.connectors: telegram`; None unless a token is configured."""
-    settings = services.settings.telegram
-    if settings.token is None:
-        return None
-    if settings.mode == "webhook" and settings.webhook_secret is None:
-        raise SettingsError(
-            "HUB_TELEGRAM__WEBHOOK_SECRET: required when HUB_TELEGRAM__MODE=webhook"
-        )
+def _from_app_state(request: Request[Any, Any, Any]) -> TelegramConnector | None:
+    services = getattr(request.app.state, "services", None)
+    found = services.extras.get(PLATFORM) if services is not None else None
+    return found if isinstance(found, TelegramConnector) else None
+
+
+def _global_prompt_commands(services: Services) -> CommandProvider:
     store = services.stores.prompts
 
     async def commands() -> Sequence[tuple[str, str]]:
-        # No user: only global prompts are visible.
-        prompts = await store.visible("")
+        prompts = await store.visible("")  # no user: only the global prompts are visible
         found = [(p.command, p.title or p.content) for p in prompts if p.scope == "global"]
         return [*BUILTIN_COMMANDS, *found]
 
-    return TelegramConnector(services.chat, settings, commands=commands)
+    return commands
+
+
+class TelegramPlugin:
+    """Entry point `chathub.connectors: telegram` (`plugin` below; building it does no work).
+
+    `plugin(services)` returns the connector, or None when no token is set. The same object
+    offers `enabled(settings)`, `routes(settings)` and `create(services)` for loaders that add
+    routes when the app is built, before services exist: that webhook route finds the running
+    connector in `app.state.services.extras["telegram"]`, where `create` puts it.
+    """
+
+    name = PLATFORM
+
+    def __call__(self, services: Services) -> TelegramConnector | None:
+        return self.create(services) if self.enabled(services.settings) else None
+
+    def enabled(self, settings: HubSettings) -> bool:
+        telegram = settings.telegram
+        if telegram.token is None:
+            return False
+        if telegram.mode == "webhook" and telegram.webhook_secret is None:
+            raise SettingsError(
+                "HUB_TELEGRAM__WEBHOOK_SECRET: required when HUB_TELEGRAM__MODE=webhook"
+            )
+        return True
+
+    def routes(self, settings: HubSettings) -> list[Any]:
+        if not self.enabled(settings) or settings.telegram.mode != "webhook":
+            return []
+        return [webhook_route(_from_app_state)]
+
+    def create(self, services: Services) -> TelegramConnector:
+        connector = TelegramConnector(
+            services.chat, services.settings.telegram, commands=_global_prompt_commands(services)
+        )
+        services.extras[PLATFORM] = connector
+        return connector
+
+
+plugin = TelegramPlugin()

@@ -190,6 +190,7 @@ class TelegramSink:
             if self.drafts is not None:
                 self.drafts.available = False
             self.keepalive = 0.0
+            await self.budget.acquire()  # the failed draft used this write's unit
             real = await self._send_message(text, handle.reply_to, final=False)
             handle.message_id, handle.draft_id, handle.shown = real.message_id, None, text
 

@@ -56,7 +56,7 @@ async def test_dm_falls_back_to_edits_when_drafts_fail(
 ) -> None:
     fake_telegram.drafts_supported = False
     text = long_reply(300)
-    chat = ScriptedChat(lambda m: text, tokens_per_second=200.0)
+    chat = ScriptedChat(lambda m: text, tokens_per_second=80.0)
     connector = await start_connector(chat)
     fake_telegram.push_message(DM, "hi")
     await answered(chat, connector)
