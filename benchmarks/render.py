@@ -42,7 +42,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from hub.connectors.telegram import TelegramConnector
+from hub.connectors.telegram_bot import TelegramConnector
 from hub.core.backends.ollama import OllamaBackend
 from hub.core.markup import telegram as tg
 from hub.core.markup.split import split_markdown

@@ -1,303 +1,47 @@
-"""The Telegram connector (python-telegram-bot v22): polling or webhook, streaming replies.
+"""The Telegram connector plugin (entry point `chathub.connectors: telegram`).
 
 Enabled when `HUB_TELEGRAM__TOKEN` is set. `HUB_TELEGRAM__BASE_URL` takes python-telegram-bot's
 `base_url` form (`https://api.telegram.org/bot`, the token is appended), so a local Bot API
 server or a test fake can stand in for Telegram.
 
-- polling (default): the Application's updater long-polls `getUpdates`.
-- webhook: the Application runs without an updater; `POST /webhooks/telegram` on the hub's
-  Litestar app checks `X-Telegram-Bot-Api-Secret-Token` (403 on mismatch) and queues the update.
+- polling (default): python-telegram-bot's updater long-polls `getUpdates`.
+- webhook: `POST /webhooks/telegram` on the hub's Litestar app checks
+  `X-Telegram-Bot-Api-Secret-Token` (403 on mismatch) and queues the update.
   `HUB_TELEGRAM__WEBHOOK_SECRET` is required; with `HUB_TELEGRAM__WEBHOOK_URL` set the connector
   registers the webhook with Telegram at start.
 
-Updates are processed concurrently, so one slow reply never holds up another chat. Who is
-answered in groups, and the BotFather privacy setting that needs: see `telegram_updates.py`.
+Loading this module is cheap: python-telegram-bot (`telegram_bot.py`) and Litestar
+(`telegram_webhook.py`) are imported only when the plugin is used. Who is answered in groups,
+and the BotFather privacy setting that needs: `telegram_updates.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hmac
-import json
-import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, post
-from telegram import BotCommand, CallbackQuery, Update
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
-
-from hub.connectors.telegram_commands import BUILTIN_COMMANDS, telegram_commands
-from hub.connectors.telegram_sink import DraftSupport, TelegramSink, chat_budget
-from hub.connectors.telegram_updates import PLATFORM, BotIdentity, to_incoming
-from hub.core.budget import BudgetPools, Clock
-from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
-from hub.core.render import render
-from hub.settings import HubSettings, SettingsError, TelegramSettings
+from hub.settings import SettingsError
 
 if TYPE_CHECKING:
+    from hub.connectors.telegram_bot import TelegramConnector
     from hub.runtime import Services
+    from hub.settings import HubSettings
 
-log = logging.getLogger(__name__)
-
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query"]
-CommandProvider = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
+PLATFORM = "telegram"
 
 
-class ChatLike(Protocol):
-    """What the connector needs of `ChatService`."""
-
-    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
-
-    async def stop(self, key: ConversationKey) -> bool: ...
-
-
-def stop_data(key: ConversationKey) -> str:
-    """Callback data of a reply's Stop button (Telegram allows 64 bytes)."""
-    return f"stop:{key.chat_id}:{key.thread_id}:{key.user_id}"
-
-
-def parse_stop_data(data: str) -> ConversationKey | None:
-    parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "stop":
+def running_connector(services: Services | None) -> TelegramConnector | None:
+    """The connector the registry started (`services.extras["connectors"]["telegram"]`)."""
+    if services is None:
         return None
-    return ConversationKey(PLATFORM, parts[1], parts[2], parts[3])
+    found = services.extras.get("connectors", {}).get(PLATFORM)
+    from hub.connectors.telegram_bot import TelegramConnector
 
-
-class TelegramConnector:
-    """Receives Telegram updates, answers through `ChatService` and `render()`."""
-
-    name = "telegram"
-
-    def __init__(
-        self,
-        chat: ChatLike,
-        settings: TelegramSettings,
-        *,
-        commands: CommandProvider | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        if settings.token is None:
-            raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
-        self.chat = chat
-        self.settings = settings
-        self.commands = commands or _builtin_only
-        self.pools = BudgetPools(clock)
-        self.drafts = DraftSupport(available=settings.drafts)
-        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
-        self.me: BotIdentity | None = None
-        self._replies: Counter[ConversationKey] = Counter()
-        self._idle = asyncio.Event()
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
-        assert self.settings.token is not None
-        base = self.settings.base_url
-        builder = (
-            ApplicationBuilder()
-            .token(self.settings.token.get_secret_value())
-            .base_url(base)
-            .base_file_url(base.removesuffix("/bot").rstrip("/") + "/file/bot")
-            .concurrent_updates(True)
-        )
-        if self.settings.mode == "webhook":
-            builder = builder.updater(None)
-        app = builder.build()
-        app.add_handler(CallbackQueryHandler(self._on_callback, pattern=r"^stop:"))
-        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message))
-        return app
-
-    async def start(self) -> None:
-        """Connect (getMe), publish the commands, start polling or await webhooks."""
-        self.app = self._build()
-        await self.app.initialize()
-        bot = self.app.bot
-        self.me = BotIdentity(id=bot.id, username=bot.username)
-        await self.refresh_commands()
-        if self.app.updater is not None:
-            await self.app.updater.start_polling(
-                timeout=int(self.settings.poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        elif self.settings.webhook_url:
-            secret = self.settings.webhook_secret
-            await bot.set_webhook(
-                self.settings.webhook_url,
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        await self.app.start()
-        log.info(
-            "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
-        )
-
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop running replies (they end with a notice), then the Application."""
-        app, self.app = self.app, None
-        if app is None:
-            return
-        for key in list(self._replies):
-            with contextlib.suppress(Exception):
-                await self.chat.stop(key)
-        if self._replies:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), grace)
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
-
-    @property
-    def busy(self) -> bool:
-        """Whether a reply is being rendered right now."""
-        return bool(self._replies)
-
-    def routes(self) -> Sequence[Any]:
-        """The webhook route in webhook mode, nothing in polling mode."""
-        return [webhook_route(lambda request: self)] if self.settings.mode == "webhook" else []
-
-    async def refresh_commands(self) -> None:
-        """Publish built-in and global prompt commands with setMyCommands."""
-        if self.app is None:
-            return
-        try:
-            pairs = await self.commands()
-        except Exception:
-            log.exception("could not list prompt commands; publishing the built-in ones")
-            pairs = BUILTIN_COMMANDS
-        commands = [BotCommand(c, d) for c, d in telegram_commands(pairs)]
-        await self.app.bot.set_my_commands(commands)
-
-    # --- updates --------------------------------------------------------------------------------
-
-    async def handle_webhook(self, secret: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Check and queue one webhook update; (HTTP status, JSON body)."""
-        expected = self.settings.webhook_secret
-        if expected is None or not hmac.compare_digest(
-            (secret or "").encode(), expected.get_secret_value().encode()
-        ):
-            return 403, {"ok": False, "description": "Wrong secret token."}
-        if self.app is None:
-            return 503, {"ok": False, "description": "The Telegram connector is not running."}
-        try:
-            data = json.loads(body)
-            update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError):
-            return 400, {"ok": False, "description": "The body is not a Telegram update."}
-        await self.app.update_queue.put(update)
-        return 200, {"ok": True}
-
-    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert self.me is not None
-        message = update.message
-        incoming = to_incoming(message, self.me)
-        if message is None or incoming is None:
-            return
-        key = incoming.key
-        sink = TelegramSink(
-            context.bot,
-            message.chat.id,
-            budget=chat_budget(self.pools, message.chat.id),
-            thread_id=int(incoming.thread_id) if incoming.thread_id else None,
-            reply_to=message.message_id if incoming.is_group else None,
-            stop_data=stop_data(key),
-            drafts=self.drafts,
-        )
-        self._replies[key] += 1
-        self._idle.clear()
-        try:
-            await render(self.chat.reply(incoming), sink, clock=self.pools.clock)
-        except Exception:
-            log.exception("telegram reply failed", extra={"chat_id": incoming.chat_id})
-        finally:
-            self._replies[key] -= 1
-            if self._replies[key] <= 0:
-                del self._replies[key]
-            if not self._replies:
-                self._idle.set()
-
-    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        key = parse_stop_data(query.data or "")
-        await _answer(query, await self._stop_text(query, key))
-
-    async def _stop_text(self, query: CallbackQuery, key: ConversationKey | None) -> str:
-        if key is None:
-            return "This button is no longer valid."
-        if str(query.from_user.id) != key.user_id:
-            return "Only the person who asked can stop this reply."
-        return "Stopping…" if await self.chat.stop(key) else "Nothing to stop."
-
-
-async def _answer(query: CallbackQuery, text: str) -> None:
-    try:
-        await query.answer(text)
-    except Exception as exc:  # an expired query must not break the handler
-        log.info("could not answer a callback query", extra={"error": str(exc)})
-
-
-async def _builtin_only() -> Sequence[tuple[str, str]]:
-    return BUILTIN_COMMANDS
-
-
-Resolve = Callable[[Request[Any, Any, Any]], "TelegramConnector | None"]
-
-
-def webhook_route(find: Resolve) -> Any:
-    """`POST /webhooks/telegram` for the hub's Litestar app; `find` names the running connector."""
-
-    @post("/webhooks/telegram", status_code=200, include_in_schema=False)
-    async def telegram_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        connector = find(request)
-        if connector is None:
-            body = {"ok": False, "description": "The Telegram connector is not running."}
-            return Response(body, status_code=503)
-        status, body = await connector.handle_webhook(
-            request.headers.get(SECRET_HEADER), await request.body()
-        )
-        return Response(body, status_code=status)
-
-    return telegram_webhook
-
-
-def _from_app_state(request: Request[Any, Any, Any]) -> TelegramConnector | None:
-    services = getattr(request.app.state, "services", None)
-    found = services.extras.get(PLATFORM) if services is not None else None
     return found if isinstance(found, TelegramConnector) else None
 
 
-def _global_prompt_commands(services: Services) -> CommandProvider:
-    store = services.stores.prompts
-
-    async def commands() -> Sequence[tuple[str, str]]:
-        prompts = await store.visible("")  # no user: only the global prompts are visible
-        found = [(p.command, p.title or p.content) for p in prompts if p.scope == "global"]
-        return [*BUILTIN_COMMANDS, *found]
-
-    return commands
-
-
 class TelegramPlugin:
-    """Entry point `chathub.connectors: telegram` (`plugin` below; building it does no work).
-
-    `plugin(services)` returns the connector, or None when no token is set. The same object
-    offers `enabled(settings)`, `routes(settings)` and `create(services)` for loaders that add
-    routes when the app is built, before services exist: that webhook route finds the running
-    connector in `app.state.services.extras["telegram"]`, where `create` puts it.
+    """The plugin: `enabled(settings)`, `routes(settings)`, `create(services)` for the registry
+    (hub/connectors/registry.py), and `plugin(services)` -> connector or None for direct use.
     """
 
     name = PLATFORM
@@ -316,16 +60,19 @@ class TelegramPlugin:
         return True
 
     def routes(self, settings: HubSettings) -> list[Any]:
+        """The webhook route (webhook mode only); it finds the connector on `app.state`."""
         if not self.enabled(settings) or settings.telegram.mode != "webhook":
             return []
-        return [webhook_route(_from_app_state)]
+        from hub.connectors.telegram_webhook import webhook_route
+
+        return [webhook_route(lambda request: running_connector(request.app.state.services))]
 
     def create(self, services: Services) -> TelegramConnector:
-        connector = TelegramConnector(
-            services.chat, services.settings.telegram, commands=_global_prompt_commands(services)
+        from hub.connectors.telegram_bot import TelegramConnector, global_prompt_commands
+
+        return TelegramConnector(
+            services.chat, services.settings.telegram, commands=global_prompt_commands(services)
         )
-        services.extras[PLATFORM] = connector
-        return connector
 
 
 plugin = TelegramPlugin()

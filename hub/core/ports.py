@@ -379,7 +379,7 @@ class LimitGate(Protocol):
         ...
 
 
-# --- chat platforms: sinks, budgets, connectors -----------------------------------------------
+# --- chat platforms: sinks and budgets (connectors: hub/connectors/registry.py) ---------------
 
 
 class SinkError(Exception):
@@ -472,22 +472,4 @@ class MessageSink(Protocol):
 
     async def typing(self) -> None:
         """Show "typing…" (lasts a few seconds on most platforms)."""
-        ...
-
-
-class Connector(Protocol):
-    """A chat platform edge, loaded from the `chathub.connectors` entry-point group.
-
-    The entry point names a factory `plugin(services) -> Connector | None` (None when the
-    platform's settings are off). `start` returns once the connector runs in the background.
-    """
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def routes(self) -> Sequence[Any]:
-        """Web route handlers (Litestar) for webhook modes; empty when none are needed."""
         ...

@@ -9,7 +9,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from hub.connectors.telegram import SECRET_HEADER, TelegramConnector, plugin
+from hub.connectors.registry import start_connectors
+from hub.connectors.telegram import plugin
+from hub.connectors.telegram_bot import TelegramConnector
+from hub.connectors.telegram_webhook import SECRET_HEADER
 from hub.core.models import Prompt
 from hub.core.stores.sqlite import open_sqlite
 from hub.runtime import Services
@@ -60,35 +63,46 @@ async def test_plugin_publishes_global_prompts_and_serves_its_webhook(
     )
     chat = ScriptedChat(lambda m: "pong")
     hub = services(telegram, stores, chat)
-    connector = plugin(hub)
-    assert isinstance(connector, TelegramConnector)
-    assert hub.extras["telegram"] is connector
-    await connector.start()
     try:
-        names = [c["command"] for c in fake_telegram.commands]
-        assert "summarize" in names and "mine" not in names and names[0] == "help"
-
-        app = Litestar(route_handlers=plugin.routes(hub.settings))
-        app.state.services = hub
-        update = {
-            "update_id": 9,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "chat": {"id": 31, "type": "private", "first_name": "Ada"},
-                "from": {"id": 31, "is_bot": False, "first_name": "Ada"},
-                "text": "ping",
-            },
-        }
-        async with AsyncTestClient(app=app) as client:
-            bad = await client.post("/webhooks/telegram", json=update)
-            assert bad.status_code == 403
-            ok = await client.post(
-                "/webhooks/telegram", json=update, headers={SECRET_HEADER: "s3cret"}
-            )
-            assert ok.status_code == 200
-        await until(lambda: chat.finished == 1 and not connector.busy)
-        assert [m.text for m in fake_telegram.chat_messages(31)] == ["pong"]
+        async with start_connectors([plugin], hub) as running:
+            [connector] = running
+            assert isinstance(connector, TelegramConnector)
+            names = [c["command"] for c in fake_telegram.commands]
+            assert "summarize" in names and "mine" not in names and names[0] == "help"
+            await post_update_through_app(hub)
+            await until(lambda: chat.finished == 1 and not connector.busy)
+            assert [m.text for m in fake_telegram.chat_messages(31)] == ["pong"]
     finally:
-        await connector.stop()
         await stores.aclose()
+
+
+async def post_update_through_app(hub: Services) -> None:
+    """The app-build-time route finds the running connector on app.state.services."""
+    app = Litestar(route_handlers=plugin.routes(hub.settings))
+    app.state.services = hub
+    update = {
+        "update_id": 9,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 31, "type": "private", "first_name": "Ada"},
+            "from": {"id": 31, "is_bot": False, "first_name": "Ada"},
+            "text": "ping",
+        },
+    }
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.post("/webhooks/telegram", json=update)).status_code == 403
+        ok = await client.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: "s3cret"})
+        assert ok.status_code == 200
+
+
+def test_loading_the_plugin_does_not_import_the_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hub.connectors.telegram as t; t.plugin.enabled;"
+        "print('telegram' in sys.modules, 'litestar' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.connectors.telegram import TelegramConnector
+from hub.connectors.telegram_bot import TelegramConnector
 from hub.core.backends import build_backend
 from hub.core.chat_config import ChatConfig
 from hub.core.markup import telegram as tg
