@@ -41,8 +41,14 @@ sys.path.insert(0, str(ROOT))
 from hub.core.backends import build_backend  # noqa: E402
 from hub.core.chat import ChatService  # noqa: E402
 from hub.core.limits.gate import build_limit_gate  # noqa: E402
-from hub.core.models import Done, Failed, IncomingMessage, PlatformUser  # noqa: E402
-from hub.core.ports import BackendChunk, ChatBackend, ChatRequest, ModelInfo  # noqa: E402
+from hub.core.models import Done, Failed, IncomingMessage, PlatformUser, Turn  # noqa: E402
+from hub.core.ports import (  # noqa: E402
+    BackendChunk,
+    ChatBackend,
+    ChatRequest,
+    ModelInfo,
+    Stores,
+)
 from hub.core.prompts import PromptService  # noqa: E402
 from hub.core.router import Router  # noqa: E402
 from hub.core.routing_config import BackendConfig  # noqa: E402
@@ -100,7 +106,7 @@ def fake_ollama(tokens: int, rate: float | None) -> Iterator[str]:
 @asynccontextmanager
 async def hub(
     url: str, data_dir: Path, concurrency: int
-) -> AsyncIterator[tuple[ChatService, Timed]]:
+) -> AsyncIterator[tuple[ChatService, Timed, Stores]]:
     settings = load_settings(ollama_url=url, data_dir=data_dir, default_model=MODEL)
     async with AsyncExitStack() as stack:
         stores = await open_sqlite(data_dir)
@@ -115,7 +121,7 @@ async def hub(
         stack.push_async_callback(limiter.aclose)
         chat = ChatService(stores, router, gate, PromptService(stores.prompts), settings.chat)
         stack.push_async_callback(chat.aclose)
-        yield chat, backend
+        yield chat, backend, stores
 
 
 def message(conversation: int, text: str) -> IncomingMessage:
@@ -125,7 +131,7 @@ def message(conversation: int, text: str) -> IncomingMessage:
 
 async def overhead(url: str, messages: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with hub(url, Path(tmp), 4) as (chat, backend):
+        async with hub(url, Path(tmp), 4) as (chat, backend, _):
             samples: list[float] = []
             cpu_started = time.process_time()
             for i in range(messages):
@@ -163,14 +169,34 @@ class PeakRss:
         self._thread.join()
 
 
-async def throughput(url: str, streams: int, tokens: int) -> dict[str, float]:
+async def existing_conversations(stores: Stores, streams: int) -> None:
+    """Users and conversations as they are after one earlier exchange (the steady state)."""
+    for i in range(streams):
+        msg = message(i, "")
+        user = await stores.users.for_identity(msg.user)
+        conversation = await stores.conversations.active(msg.key, user.id)
+        await stores.conversations.append(conversation.id, Turn("user", "hello"))
+        await stores.conversations.append(
+            conversation.id, Turn("assistant", "Hello! How can I help?")
+        )
+
+
+async def throughput(url: str, streams: int, tokens: int, *, warm: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with hub(url, Path(tmp), streams) as (chat, _):
+        async with hub(url, Path(tmp), streams) as (chat, _, stores):
+            if warm:
+                await existing_conversations(stores, streams)
+            firsts: list[float] = []
+            failures: list[str] = []
 
             async def one(i: int) -> bool:
                 end = None
                 async for event in chat.reply(message(i, "tell me a long story")):
+                    if end is None:
+                        firsts.append(time.perf_counter() - started)
                     end = event
+                if isinstance(end, Failed):
+                    failures.append(end.reason)
                 return isinstance(end, Done) and end.metrics.completion_tokens == tokens
 
             with PeakRss() as rss:
@@ -178,7 +204,29 @@ async def throughput(url: str, streams: int, tokens: int) -> dict[str, float]:
                 results = await asyncio.gather(*(one(i) for i in range(streams)))
                 wall = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
-    return {"wall": wall, "errors": results.count(False), "rss_mb": rss.peak / 2**20, "cpu": cpu}
+    return {
+        "wall": wall,
+        "errors": results.count(False),
+        "failures": failures[:3],
+        "rss_mb": rss.peak / 2**20,
+        "cpu": cpu,
+        "first_p50": statistics.median(firsts),
+        "first_max": max(firsts),
+    }
+
+
+def report(label: str, run: dict[str, Any], streams: int, tokens: int, rate: float) -> None:
+    ideal = tokens / rate
+    per_token = run["cpu"] * 1e6 / (streams * tokens)
+    print(
+        f"{label}: {streams} streams x {tokens} tokens at {rate:g}/s: wall {run['wall']:.2f} s "
+        f"(ideal {ideal:g} s, +{(run['wall'] / ideal - 1) * 100:.1f}%), errors "
+        f"{run['errors']}, peak RSS {run['rss_mb']:.0f} MB, first token p50 "
+        f"{run['first_p50']:.2f} s / max {run['first_max']:.2f} s, hub CPU {run['cpu']:.1f} s "
+        f"({per_token:.0f} µs per token)"
+    )
+    for reason in run["failures"]:
+        print(f"  failed: {reason}")
 
 
 async def main() -> int:
@@ -193,16 +241,16 @@ async def main() -> int:
         over = await overhead(url, args.messages)
     print(
         f"overhead before the backend: p50 {over['p50']:.2f} ms, p99 {over['p99']:.2f} ms, "
-        f"mean {over['mean']:.2f} ms over {args.messages - 50} messages"
+        f"mean {over['mean']:.2f} ms over {args.messages - 50} messages; "
+        f"{over['cpu']:.2f} ms CPU per whole reply"
     )
     ideal = args.tokens / args.rate
     with fake_ollama(tokens=args.tokens, rate=args.rate) as url:
-        run = await throughput(url, args.streams, args.tokens)
-    print(
-        f"{args.streams} streams x {args.tokens} tokens at {args.rate:g}/s: wall "
-        f"{run['wall']:.2f} s (ideal {ideal:g} s, +{(run['wall'] / ideal - 1) * 100:.1f}%), "
-        f"errors {run['errors']:.0f}, peak RSS {run['rss_mb']:.0f} MB"
-    )
+        run = await throughput(url, args.streams, args.tokens, warm=True)
+        report("existing conversations", run, args.streams, args.tokens, args.rate)
+        cold = await throughput(url, args.streams, args.tokens, warm=False)
+        report(f"{args.streams} new users at once", cold, args.streams, args.tokens, args.rate)
+    print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = (
         over["p50"] < 3
         and over["p99"] < 10

@@ -36,6 +36,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     from hub.core.prompts import PromptService
     from hub.core.router import build_router
     from hub.core.stores import open_stores
+    from hub.core.stores.common import redact_url
 
     async with AsyncExitStack() as stack:
         stores = await open_stores(settings)
@@ -45,9 +46,17 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         router = build_router(settings, lambda cfg: build_backend(cfg, settings.chat))
         stack.push_async_callback(router.aclose)
         await router.start()
+        for status in router.status():
+            if status.up:  # a backend that is down was already logged by the health check
+                log.info("backend ready", extra={"backend": status.name, "models": status.models})
 
         gate, limiter = await build_limit_gate(settings)
         stack.push_async_callback(limiter.aclose)
+        if settings.redis_url is not None:
+            limiter_description = f"Redis at {redact_url(settings.redis_url.get_secret_value())}"
+        else:
+            limiter_description = "in-memory limiter"
+        log.info("limiter ready", extra={"limiter": limiter_description})
 
         prompts = PromptService(stores.prompts)
         if settings.prompts:
@@ -62,7 +71,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             settings.chat,
             expand_history_commands=settings.webui.expand_prompt_commands,
         )
-        stack.push_async_callback(chat.aclose)
+        stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
         yield Services(
             settings=settings,
             stores=stores,
@@ -70,5 +79,9 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             limits=gate,
             chat=chat,
             prompts=prompts,
-            extras={"limiter": limiter},
+            extras={
+                "limiter": limiter,
+                "limiter_description": limiter_description,
+                "backends": router.backends,
+            },
         )

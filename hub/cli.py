@@ -87,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 2
+    if args.command != "chat":  # the terminal chat keeps the screen for the conversation
+        from hub.logging_setup import configure_logging
+
+        # `check` prints its own report; only problems should interleave with it.
+        configure_logging("WARNING" if args.command == "check" else settings.log_level)
     code: int = args.run(settings, args)
     return code
 

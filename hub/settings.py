@@ -38,6 +38,8 @@ class TelegramSettings(_Section):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: SecretStr | None = None
     webhook_url: str | None = None  # public URL Telegram should call in webhook mode
+    drafts: bool = True  # stream private replies as native drafts (sendMessageDraft)
+    poll_timeout: int = Field(default=30, ge=0, le=50)  # getUpdates long-poll seconds
 
 
 class SlackSettings(_Section):

@@ -1,5 +1,11 @@
 """Shared fixtures. Real services (Redis, a MongoDB-wire server) live in tests/services/."""
 
+import os
+
+# Every server a test talks to is on loopback: never send that traffic through a proxy the
+# environment may configure (httpx, aiohttp and PTB all honour HTTP(S)_PROXY).
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+
 pytest_plugins = [
     "tests.services.redis_server",
     "tests.services.mongo_server",

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Response
 
+from hub.api.metrics import metrics
 from hub.core.readiness import is_ready, readiness
 from hub.runtime import Services
 
@@ -31,4 +32,4 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 
 def ops_routes() -> list[Any]:
-    return [health, ready]
+    return [health, ready, metrics]

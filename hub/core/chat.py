@@ -3,6 +3,10 @@
 Every edge (bots, console, HTTP) calls `reply(msg)` and renders what it yields. The work runs in
 a task of its own so `stop()` can cancel it while the edge keeps reading: the stream then ends
 with `Failed(code="cancelled")` and the partial reply is stored, flagged interrupted.
+
+Messages that carry their own `history` (HTTP clients) skip stored conversations, commands,
+trimming and per-conversation serialisation; identity, limits, routing, prompt-command expansion
+of the last user message and usage accounting still apply.
 """
 
 from __future__ import annotations
@@ -113,6 +117,17 @@ class ChatService:
         task.cancel()
         await run_to_completion(asyncio.wait({task}))
         return True
+
+    @property
+    def in_progress(self) -> int:
+        """Replies being produced right now (for /metrics)."""
+        return len(self._tasks)
+
+    async def drain(self, grace: float) -> None:
+        """Let replies in progress finish for up to `grace` seconds, then stop the rest."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop every reply in progress (each is stored as interrupted) and wait for them."""

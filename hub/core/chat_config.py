@@ -22,4 +22,5 @@ class ChatConfig(BaseModel):
     chunk_timeout: float = Field(default=60.0, gt=0)
     keep_alive: str | None = None
     busy_policy: Literal["queue", "cancel"] = "queue"  # a new message while one is streaming
+    shutdown_grace: float = Field(default=10.0, ge=0)  # replies may finish this long at shutdown
     bot_name: str = ""  # accepted in /cmd@bot_name in group chats

@@ -66,10 +66,10 @@ def backend_failed(exc: BackendError, partial: str = "", model: str | None = Non
 
 
 def refused(admission: Admission, model: str) -> Failed:
-    """The user-facing event for a message the limits refused."""
+    """The user-facing event for a message the limits refused (same as limits' refusal_event)."""
     return Failed(
         admission.message or "Rate limit reached. Try again later.",
-        code="rate_limited",
+        code=admission.code or "rate_limited",
         retry_after=admission.retry_after,
         model=model,
         limit=admission.limit,

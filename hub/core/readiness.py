@@ -43,7 +43,8 @@ def _backend_probe(backend: ChatBackend, hint: str) -> Callable[[], Awaitable[st
             await backend.probe()
         except BackendError as exc:
             if exc.kind == "connect" and hint:
-                raise BackendError(f"{exc.reason}: {hint}", kind=exc.kind) from exc
+                reason = exc.reason.rstrip(".")
+                raise BackendError(f"{reason}: {hint}.", kind=exc.kind) from exc
             raise
         return "answering"
 

@@ -160,6 +160,11 @@ class Router:
         ]
 
     @property
+    def backends(self) -> list[ChatBackend]:
+        """Every configured backend, in config order (for readiness checks)."""
+        return [s.backend for s in self._states]
+
+    @property
     def queued(self) -> int:
         """Requests waiting for a slot right now."""
         return self._scheduler.waiting

@@ -14,7 +14,11 @@ class _Strict(BaseModel):
 
 
 class BackendConfig(_Strict):
-    """One model server."""
+    """One model server.
+
+    `url`: for `ollama`, the server root (`http://127.0.0.1:11434`); for `openai`, the API base
+    as the openai client's `base_url` takes it, version included (`http://gpu:8000/v1`).
+    """
 
     name: str
     kind: Literal["ollama", "openai"] = "ollama"

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from hub.core.limits.base import BudgetCheck, LeaseCheck
+from hub.core.limits.base import BudgetCheck, LeaseCheck, LimiterUnavailable
 from hub.core.limits.redis import RedisRateLimiter
 from hub.core.ports import LimitCheck, Rate
+from tests.services.redis_server import RedisServer, _free_port
 
 
 @pytest.fixture
@@ -136,10 +137,47 @@ async def test_two_hub_processes_enforce_one_combined_limit(redis_url: str) -> N
         await other.aclose()
 
 
-async def test_unreachable_redis_raises_limiter_unavailable() -> None:
-    from hub.core.limits.base import LimiterUnavailable
-    from tests.services.redis_server import _free_port
+async def test_hung_redis_fails_within_the_deadline_and_recovers(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    lim = await RedisRateLimiter.connect(redis_url, namespace="hung", socket_timeout=0.3)
+    check = LimitCheck("user:1", Rate(limit=5, period=60.0, burst=4))
+    try:
+        assert (await lim.acquire([check])).remaining == 4
+        redis_server.pause()
+        try:
+            with pytest.raises(LimiterUnavailable, match=r"took over 0\.3 s"):
+                await lim.acquire([check])
+        finally:
+            redis_server.resume()
+        # The interrupted connection was dropped, so no stale reply is read as this answer;
+        # the frozen server still ran the abandoned call when it woke (the charge stands).
+        assert [(await lim.acquire([check])).remaining for _ in range(3)] == [2, 1, 0]
+    finally:
+        await lim.aclose()
 
+
+async def test_redis_restart_needs_no_help(redis_server: RedisServer, redis_url: str) -> None:
+    lim = await RedisRateLimiter.connect(redis_url, namespace="restart")
+    check = LimitCheck("user:1", Rate(limit=5, period=60.0, burst=4))
+    try:
+        assert (await lim.acquire([check])).remaining == 4
+        redis_server.stop()
+        with pytest.raises(LimiterUnavailable):
+            await lim.acquire([check])
+        redis_server.start()  # empty, and without the script
+        # The pooled connection is dead and the script unknown: one retry on a new connection
+        # and one SCRIPT LOAD later the very next call succeeds.
+        assert (await lim.acquire([check])).remaining == 4
+        redis_server.stop()
+        redis_server.start()  # a restart between two calls goes unnoticed
+        assert (await lim.acquire([check])).remaining == 4
+    finally:
+        redis_server.start()
+        await lim.aclose()
+
+
+async def test_unreachable_redis_raises_limiter_unavailable() -> None:
     lim = await RedisRateLimiter.connect(f"redis://127.0.0.1:{_free_port()}/0")
     try:
         with pytest.raises(LimiterUnavailable):

@@ -166,3 +166,37 @@ async def test_unreachable_mongo_is_an_actionable_store_error() -> None:
 async def test_invalid_mongo_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="HUB_MONGODB_URL"):
         await open_mongo("http://not-mongo", "chathub", timeout_ms=200)
+
+
+async def test_mongo_indexes_are_created_at_start_up(mongo_url: str) -> None:
+    name = unique_db_name()
+    stores = await open_mongo(mongo_url, name)
+    try:
+        found: dict[str, set[tuple[tuple[tuple[str, int], ...], bool]]] = {}
+        for collection in ("users", "identities", "conversations", "turns", "prompts", "chats"):
+            info = await stores.db.collection(collection).index_information()
+            # Keys and uniqueness only: emulators choose their own index names.
+            found[collection] = {
+                (tuple((k, int(d)) for k, d in spec["key"]), bool(spec.get("unique")))
+                for spec in info.values()
+            }
+        assert ((("email", 1),), True) in found["users"]
+        assert ((("platform", 1), ("platform_user_id", 1)), True) in found["identities"]
+        assert ((("active_key", 1),), True) in found["conversations"]
+        assert ((("conversation_id", 1), ("seq", 1)), True) in found["turns"]
+        assert ((("scope", 1), ("command", 1), ("owner_key", 1)), True) in found["prompts"]
+        assert ((("user_id", 1), ("updated_at", 1)), False) in found["chats"]
+        # Opening again on the same database is fine (index creation is idempotent).
+        await (await open_mongo(mongo_url, name)).aclose()
+    finally:
+        await stores.db.client.drop_database(name)
+        await stores.aclose()
+
+
+async def test_closed_sqlite_store_raises_store_error(tmp_path: Path) -> None:
+    stores = await open_sqlite(tmp_path)
+    await stores.ping()
+    await stores.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await stores.ping()
+    await stores.aclose()  # closing twice is harmless

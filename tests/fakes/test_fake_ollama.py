@@ -221,6 +221,19 @@ async def test_stopped_fake_refuses_then_restarts_on_same_port(fake: FakeOllama)
     assert len((await ollama.AsyncClient(host=fake.url).list()).models) == 2
 
 
+async def test_stop_cuts_open_replies(fake: FakeOllama) -> None:
+    fake.script(MODEL, token_count=1000, tokens_per_second=100)
+    stream = await ollama.AsyncClient(host=fake.url).chat(MODEL, messages=HISTORY, stream=True)
+    await anext(stream)
+    assert fake.active == 1
+    await fake.stop()
+    with pytest.raises(httpx.HTTPError):
+        async for _ in stream:
+            pass
+    assert fake.chat_requests[-1].outcome == "server_stopped"
+    assert fake.active == 0
+
+
 async def test_runs_as_its_own_process() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -8,6 +8,7 @@ started again on the same port mid-test, so a test can simulate an outage and th
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -90,11 +91,21 @@ class RedisServer:
             return ""
         return " | log: " + " / ".join(lines) if lines else ""
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections open, nothing answers, like a hung Redis."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Terminate the server (no save) and wait until its port is closed."""
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
+        proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -133,6 +144,7 @@ def redis_url(redis_server: RedisServer) -> str:
     """The URL of a running redis-server whose database is empty at the start of the test."""
     if not redis_server.running:  # a previous test stopped it and failed before restarting
         redis_server.start()
+    redis_server.resume()  # ... or paused it (harmless on a running server)
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
         client.script_flush()

@@ -71,6 +71,11 @@ class Kit:
     stores: SqliteStores
     prompts: PromptService | None = None
 
+    async def user_id(self, msg: IncomingMessage | None = None) -> str:
+        """The hub user id behind `msg` (default: the kit's default sender)."""
+        user = await self.stores.users.for_identity((msg or message("")).user)
+        return user.id
+
     async def turns(self, msg: IncomingMessage) -> list[Turn]:
         """Every turn of the active conversation of `msg`'s key."""
         user = await self.stores.users.for_identity(msg.user)

@@ -287,3 +287,41 @@ async def test_aclose_stops_replies_in_progress(tmp_path: Path) -> None:
         assert failed(await replying).code == "cancelled"
         turns = await kit.turns(message("x"))
         assert [(t.role, t.interrupted) for t in turns] == [("user", False), ("assistant", True)]
+
+
+async def test_real_limit_gate_refuses_and_releases_leases(tmp_path: Path) -> None:
+    from hub.core.limits.config import LimitsConfig
+    from hub.core.limits.gate import PolicyLimitGate
+    from hub.core.limits.memory import MemoryRateLimiter
+
+    limiter = MemoryRateLimiter()
+    config = LimitsConfig.model_validate({"per_user": "2/minute", "concurrent_per_user": 1})
+    backend = ScriptedBackend()
+    async with pipeline(
+        tmp_path, router_for(backend), limits=PolicyLimitGate(config, limiter)
+    ) as kit:
+        done(await collect(kit.service, message("one")))
+        done(await collect(kit.service, message("two")))  # the first lease was given back
+        refused = failed(await collect(kit.service, message("three")))
+        assert refused.code == "rate_limited"
+        assert refused.reason.startswith("Rate limit reached") and "Try again in" in refused.reason
+        assert refused.retry_after is not None and 0 < refused.retry_after <= 60
+        assert len(backend.requests) == 2
+        assert await limiter.leases("replies:user:" + (await kit.user_id())) == 0
+
+
+async def test_queued_message_is_admitted_only_when_its_turn_comes(tmp_path: Path) -> None:
+    from hub.core.limits.config import LimitsConfig
+    from hub.core.limits.gate import PolicyLimitGate
+    from hub.core.limits.memory import MemoryRateLimiter
+
+    config = LimitsConfig.model_validate({"concurrent_per_user": 1})
+    gate = PolicyLimitGate(config, MemoryRateLimiter())
+    backend = ScriptedBackend(scripts={"m1": Script(tokens=["q"] * 20, delay=0.003)})
+    async with pipeline(tmp_path, router_for(backend), limits=gate) as kit:
+        first = asyncio.create_task(collect(kit.service, message("one")))
+        await backend.got_request.wait()
+        second = await collect(kit.service, message("two"))
+        # One reply at a time per user is allowed; the waiting message is not refused.
+        assert done(await first).text == "q" * 20
+        assert done(second).text == "q" * 20

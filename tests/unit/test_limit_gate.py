@@ -13,10 +13,15 @@ from pydantic import SecretStr
 
 from hub.core.limits.base import Limiter
 from hub.core.limits.config import LimitsConfig
-from hub.core.limits.gate import PolicyLimitGate, build_limit_gate, rate_limit_headers
+from hub.core.limits.gate import (
+    PolicyLimitGate,
+    build_limit_gate,
+    rate_limit_headers,
+    refusal_event,
+)
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.redis import RedisRateLimiter
-from hub.core.models import User
+from hub.core.models import Failed, User
 from hub.core.ports import Admission
 from hub.settings import HubSettings
 from tests.services.redis_server import RedisServer
@@ -176,6 +181,34 @@ def test_rate_limit_headers() -> None:
         "RateLimit-Reset": "3",
     }
     assert rate_limit_headers(Admission(allowed=True)) == {}
+
+
+async def test_refusal_becomes_one_failed_event_with_the_same_headers() -> None:
+    gate = memory_gate(FakeClock(), per_user="1/minute")
+    await admit(gate)
+    refused = await admit(gate)
+    event = refusal_event(refused, model="m")
+    assert (event.reason, event.code, event.model) == (refused.message, "rate_limited", "m")
+    assert rate_limit_headers(event) == rate_limit_headers(refused)
+    assert rate_limit_headers(event)["Retry-After"] == "60"
+
+
+def test_rate_limit_headers_from_the_failed_event() -> None:
+    failed = Failed(
+        reason="Rate limit reached (20 per minute). Try again in 3 s.",
+        code="rate_limited",
+        retry_after=2.5,
+        limit=20,
+        remaining=0,
+        reset_after=60.0,
+    )
+    assert rate_limit_headers(failed) == {
+        "Retry-After": "3",
+        "RateLimit-Limit": "20",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "60",
+    }
+    assert rate_limit_headers(Failed(reason="down", code="unavailable")) == {}
 
 
 # --- concurrency leases, on both limiters ---------------------------------------------------

@@ -13,12 +13,14 @@ import errno
 import json
 import logging
 import socket
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
 from hub.core.ports import BackendError
 
 log = logging.getLogger(__name__)
@@ -92,12 +94,22 @@ async def split_lines(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, Non
         yield pending.rstrip(b"\r")
 
 
+def _tls_context(url: str) -> ssl.SSLContext | bool:
+    """Verify TLS as usual, but skip loading the CA bundle (about 0.2 s of CPU per client)
+    for plain-HTTP URLs, the common local Ollama case: that context never sees a handshake,
+    and if it ever did, verification would fail closed for lack of CAs."""
+    if urlsplit(url).scheme == "http":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 class HttpBackend:
     """Base of the Ollama and OpenAI-compatible backends.
 
     Timeouts: `connect_timeout` to open the TCP connection; `first_token_timeout` from sending the
     request to the first streamed line (covers model loading); `chunk_timeout` between lines;
-    `request_timeout` for the small non-streaming calls.
+    `request_timeout` for the small non-streaming calls. `client` lets a caller bring its own
+    httpx client (an in-process transport, say); its `base_url` must already be the server URL.
     """
 
     kind = "http"
@@ -128,6 +140,7 @@ class HttpBackend:
         self._client = client or httpx.AsyncClient(
             base_url=url,
             headers=headers,
+            verify=_tls_context(url),
             # Reads are timed per phase by `stream_lines`; httpx only bounds connect and write.
             timeout=httpx.Timeout(connect=connect_timeout, read=None, write=60.0, pool=None),
             # The router bounds concurrency per backend; the pool must not queue on top of it.
@@ -245,19 +258,20 @@ class HttpBackend:
             raise self.first_token_timeout_error() from None
         except httpx.HTTPError as exc:
             raise self.transport_error(exc, started=False) from None
-        lines = split_lines(response.aiter_bytes())
+        # aiter_raw skips httpx's decoder layers when there is nothing to decode.
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        lines = split_lines(response.aiter_bytes() if encoded else response.aiter_raw())
+        watchdog = ReadWatchdog()
         try:
             if response.status_code >= 400:
-                raise self.status_error(
-                    response.status_code, await self._error_body(response), model
-                )
+                text = await self._error_body(response)
+                raise self.status_error(response.status_code, text, model)
             started = False
             while True:
                 when = loop.time() + self.chunk_timeout if started else deadline
                 try:
-                    async with asyncio.timeout_at(when):
-                        line = await anext(lines, None)
-                except TimeoutError:
+                    line = await watchdog.read(anext(lines, None), when)
+                except ReadTimeout:
                     error = (
                         self.chunk_timeout_error() if started else self.first_token_timeout_error()
                     )
@@ -272,5 +286,6 @@ class HttpBackend:
                 elif keep_blank:  # SSE: a blank line ends an event
                     yield b""
         finally:
+            watchdog.close()
             await lines.aclose()
             await response.aclose()

@@ -23,8 +23,7 @@ from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter, LimiterUnavai
 from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
-from hub.core.limits.redis import RedisRateLimiter
-from hub.core.models import User
+from hub.core.models import Failed, User
 from hub.core.ports import Admission, Decision, LimitCheck
 
 if TYPE_CHECKING:
@@ -271,19 +270,34 @@ def _model_name(per_model: dict[str, Policy], model: str) -> str | None:
     return None
 
 
-def rate_limit_headers(admission: Admission) -> dict[str, str]:
-    """HTTP headers for an admission: `Retry-After` when refused, `RateLimit-*` when known.
+def refusal_event(admission: Admission, model: str | None = None) -> Failed:
+    """The reply event for a refused admission: the user's sentence plus what HTTP needs."""
+    return Failed(
+        reason=admission.message,
+        code=admission.code or "rate_limited",
+        retry_after=admission.retry_after,
+        model=model,
+        limit=admission.limit,
+        remaining=admission.remaining,
+        reset_after=admission.reset_after,
+    )
 
-    `RateLimit-Limit`/`-Remaining`/`-Reset` follow the draft-ietf-httpapi-ratelimit-headers
-    (draft 06) three-field form; seconds are whole and rounded up.
+
+def rate_limit_headers(verdict: Admission | Failed) -> dict[str, str]:
+    """HTTP headers for an admission, or for the `Failed` event a refused one became.
+
+    `Retry-After` when refused (whole seconds, rounded up); `RateLimit-Limit`, `-Remaining` and
+    `-Reset` when a rate scope is known, in the three-field form of
+    draft-ietf-httpapi-ratelimit-headers (draft 06).
     """
     headers: dict[str, str] = {}
-    if not admission.allowed:
-        headers["Retry-After"] = str(max(1, math.ceil(admission.retry_after - 1e-9)))
-    if admission.limit > 0:
-        headers["RateLimit-Limit"] = str(admission.limit)
-        headers["RateLimit-Remaining"] = str(admission.remaining)
-        headers["RateLimit-Reset"] = str(max(0, math.ceil(admission.reset_after - 1e-9)))
+    refused = not verdict.allowed if isinstance(verdict, Admission) else True
+    if refused and verdict.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after - 1e-9)))
+    if verdict.limit > 0:
+        headers["RateLimit-Limit"] = str(verdict.limit)
+        headers["RateLimit-Remaining"] = str(verdict.remaining)
+        headers["RateLimit-Reset"] = str(max(0, math.ceil(verdict.reset_after - 1e-9)))
     return headers
 
 
@@ -295,6 +309,9 @@ async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limi
     """
     limiter: Limiter
     if settings.redis_url is not None:
+        # redis-py costs ~200 ms to import: only pay it when Redis is configured.
+        from hub.core.limits.redis import RedisRateLimiter
+
         limiter = await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
     else:
         limiter = MemoryRateLimiter()

@@ -4,13 +4,14 @@
 --
 -- ARGV[1] op: decide | release | renew | leases | add | used      ARGV[2] now (us) or ''
 --
--- decide  KEYS: n rate keys, then the budget key (if ARGV[4] ~= ''), then the lease key
---         (if ARGV[5] ~= ''). ARGV[3] n, ARGV[4] budget limit, ARGV[5] lease max,
---         ARGV[6] lease ttl (us), ARGV[7] lease id, then per rate check: T (us), burst, cost.
+-- decide  KEYS: n rate keys, then the budget key (if budget limit >= 0), then the lease key
+--         (if lease max >= 0). ARGV[3] is one string of integers (fewer arguments to encode
+--         per call): "n budget_limit lease_max lease_ttl_us" then "T burst cost" per rate
+--         check (T in us); -1 means "no budget" / "no lease". ARGV[4] is the lease id.
 --         Returns {allowed, retry_us, limit, remaining, reset_us, scope}; scope is the
 --         1-based index into KEYS of the refusing check (or of the tightest rate when allowed).
 
-if redis.replicate_commands then redis.replicate_commands() end
+-- Writing after TIME needs script-effects replication: the default since Redis 5.
 
 local DAY = 86400000000
 local op = ARGV[1]
@@ -41,13 +42,15 @@ local function budget_used(key, day)
 end
 
 if op == 'decide' then
-  local n = tonumber(ARGV[3])
+  local spec = {}
+  for word in string.gmatch(ARGV[3], '%S+') do spec[#spec + 1] = tonumber(word) end
+  local n = spec[1]
   local pending = {}
   local best_refused, best_allowed
   for i = 1, n do
     local key = KEYS[i]
-    local base = 8 + (i - 1) * 3
-    local T, burst, cost = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+    local base = 5 + (i - 1) * 3
+    local T, burst, cost = spec[base], spec[base + 1], spec[base + 2]
     local tat = pending[key]
     if not tat then tat = tonumber(redis.call('GET', key) or '0') end
     if tat < now then tat = now end
@@ -69,10 +72,10 @@ if op == 'decide' then
   end
   local k = n
   local budget_key, lease_key
-  if ARGV[4] ~= '' then
+  if spec[2] >= 0 then
     k = k + 1
     budget_key = KEYS[k]
-    local limit = tonumber(ARGV[4])
+    local limit = spec[2]
     local day = math.floor(now / DAY)
     if budget_used(budget_key, day) >= limit then
       local retry = (day + 1) * DAY - now
@@ -81,11 +84,11 @@ if op == 'decide' then
       end
     end
   end
-  if ARGV[5] ~= '' then
+  if spec[3] >= 0 then
     k = k + 1
     lease_key = KEYS[k]
     purge_leases(lease_key)
-    local max = tonumber(ARGV[5])
+    local max = spec[3]
     if redis.call('ZCARD', lease_key) >= max then
       local first = redis.call('ZRANGE', lease_key, 0, 0, 'WITHSCORES')
       local retry = tonumber(first[2]) - now
@@ -99,7 +102,7 @@ if op == 'decide' then
     redis.call('SET', key, fmt(tat), 'PX', ttl_ms(tat - now))
   end
   if lease_key then
-    redis.call('ZADD', lease_key, fmt(now + tonumber(ARGV[6])), ARGV[7])
+    redis.call('ZADD', lease_key, fmt(now + spec[4]), ARGV[4])
     expire_leases(lease_key)
   end
   return best_allowed or {1, 0, 0, 0, 0, 0}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from hub.core.limits.base import DAY_US, US, BudgetCheck, LeaseCheck, emission_us, to_us
+from hub.core.limits.base import DAY_US, US, BudgetCheck, LeaseCheck, to_us
 from hub.core.ports import Decision, LimitCheck
 
 Clock = Callable[[], float]
@@ -74,29 +74,28 @@ class MemoryRateLimiter:
         self, checks: Sequence[LimitCheck], budget: BudgetCheck | None, lease: LeaseCheck | None
     ) -> Decision:
         now = self._now()
+        tats = self._tat
         pending: dict[str, int] = {}
         # (retry, limit, remaining, reset, scope) as in gcra.lua: the refusal with the longest
         # wait wins; when allowed, the rate check with the fewest remaining is reported.
         refused: _Verdict | None = None
         tightest: _Verdict | None = None
         for check in checks:
-            t = emission_us(check.rate)
-            tau = t * check.rate.burst
-            tat = pending.get(check.key)
-            if tat is None:
-                tat = self._tat.get(check.key, 0)
-            tat = max(tat, now)
-            new = tat + t * check.cost
-            if new - now <= tau + t:
-                pending[check.key] = new
-                rem = (tau + t - (new - now)) // t
+            rate, key = check.rate, check.key
+            t = round(rate.period * US / rate.limit) or 1  # = emission_us(rate), inlined
+            window = t * rate.burst + t  # tau + T: how far ahead of now the TAT may run
+            tat = pending.get(key) or tats.get(key, 0)
+            if tat < now:
+                tat = now
+            wait = tat + t * check.cost - now
+            if wait <= window:
+                pending[key] = now + wait
+                rem = (window - wait) // t
                 if tightest is None or rem < tightest[2]:
-                    tightest = (0, check.rate.burst + 1, rem, new - now, check.key)
-            else:
-                retry = new - now - tau - t
-                if refused is None or retry > refused[0]:
-                    rem = max(0, (tau + t - (tat - now)) // t)
-                    refused = (retry, check.rate.burst + 1, rem, tat - now, check.key)
+                    tightest = (0, rate.burst + 1, rem, wait, key)
+            elif refused is None or wait - window > refused[0]:
+                rem = (window - (tat - now)) // t
+                refused = (wait - window, rate.burst + 1, rem if rem > 0 else 0, tat - now, key)
         if budget is not None and self._used(budget.key, now) >= budget.limit:
             retry = (now // DAY_US + 1) * DAY_US - now
             if refused is None or retry > refused[0]:
@@ -109,12 +108,15 @@ class MemoryRateLimiter:
                     refused = (retry, lease.max, 0, retry, lease.key)
         if refused is not None:
             return _decision(False, refused)
-        self._tat.update(pending)
+        tats.update(pending)
         lease_id = ""
         if lease is not None:
             self._leases.setdefault(lease.key, {})[lease.lease_id] = now + to_us(lease.ttl)
             lease_id = lease.lease_id
-        return _decision(True, tightest or (0, 0, 0, 0, ""), lease_id)
+        if tightest is None:
+            return Decision(True, 0.0, 0, 0, 0.0, "", lease_id)
+        _, limit, remaining, reset, scope = tightest
+        return Decision(True, 0.0, limit, remaining, reset / US, scope, lease_id)
 
     def _used(self, key: str, now: int) -> int:
         entry = self._budget.get(key)
@@ -160,12 +162,4 @@ class MemoryRateLimiter:
 
 def _decision(allowed: bool, verdict: _Verdict, lease_id: str = "") -> Decision:
     retry, limit, remaining, reset, scope = verdict
-    return Decision(
-        allowed=allowed,
-        retry_after=retry / US,
-        limit=limit,
-        remaining=remaining,
-        reset_after=reset / US,
-        scope=scope,
-        lease_id=lease_id,
-    )
+    return Decision(allowed, retry / US, limit, remaining, reset / US, scope, lease_id)

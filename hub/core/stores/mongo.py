@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -81,11 +81,12 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
         {"name": "prompt_command_unique", "unique": True},
     ),
     ("prompts", [("owner_id", ASCENDING), ("scope", ASCENDING)], {"name": "prompt_owner"}),
-    # Not extended with _id for the tie-break sort: NX-27017 then fails every insert, and one
-    # user's chats are few enough for mongod to sort equal `updated_at`s in memory.
+    # Ascending: with user_id fixed, mongod walks it backwards for "newest first". Not extended
+    # with _id for the tie-break sort: NX-27017 then fails every insert, and one user's chats are
+    # few enough for mongod to order equal `updated_at`s in memory.
     (
         "chats",
-        [("user_id", ASCENDING), ("updated_at", DESCENDING)],
+        [("user_id", ASCENDING), ("updated_at", ASCENDING)],
         {"name": "chats_by_user_updated"},
     ),
     (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import cast
 
 from hub.core.models import Conversation, ConversationKey, PlatformUser, Turn, User, UserRole
@@ -137,18 +138,26 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
+_TURN_COLUMNS = (
+    "id, role, text, created_at, model, backend, prompt_tokens, completion_tokens, "
+    "interrupted, typed_text"
+)
+
+
 def _turn(row: Row) -> Turn:
+    # Positional unpacking: this runs for every turn of every context that is read.
+    (id_, role, text, created_at, model, backend, prompt, completion, interrupted, typed) = row
     return Turn(
-        id=str(row["id"]),
-        role=row["role"],
-        text=row["text"],
-        created_at=load_time(row["created_at"]),
-        model=row["model"],
-        backend=row["backend"],
-        prompt_tokens=row["prompt_tokens"],
-        completion_tokens=row["completion_tokens"],
-        interrupted=bool(row["interrupted"]),
-        typed_text=row["typed_text"],
+        id=str(id_),
+        role=role,
+        text=text,
+        created_at=datetime.fromisoformat(created_at),
+        model=model,
+        backend=backend,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        interrupted=bool(interrupted),
+        typed_text=typed,
     )
 
 
@@ -221,7 +230,8 @@ class SqliteConversations:
         if limit <= 0:
             return []
         rows = await self._db.fetchall(
-            "SELECT * FROM turns WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? "
+            "ORDER BY seq DESC LIMIT ?",
             (conversation_id, limit),
         )
         return [_turn(row) for row in reversed(rows)]

@@ -1,0 +1,118 @@
+"""create_app(settings) -> Litestar, plus the `serve` and `check` entry points of the CLI.
+
+One lifespan builds every client on the running loop and tears it down in reverse order:
+services (stores, limiter, backends, router, ChatService) → router health task → connectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+
+from hub.api.ops import ops_routes
+from hub.bootstrap import open_services
+from hub.connectors.registry import load_connector_plugins, start_connectors
+from hub.core.readiness import readiness
+from hub.runtime import Services
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """A dependency could not be reached at start-up. The message says which and what to do."""
+
+
+def create_app(settings: HubSettings, services: Services | None = None) -> Litestar:
+    """Build the ASGI app. With `services` given (by `serve`), the lifespan reuses them."""
+    plugins = load_connector_plugins()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            svc = services
+            if svc is None:
+                svc = await stack.enter_async_context(open_services(settings))
+            app.state.services = svc
+            await stack.enter_async_context(start_connectors(plugins, svc))
+            log.info("chathub ready", extra={"host": settings.host, "port": settings.port})
+            yield
+            log.info("chathub stopping")
+
+    handlers: list[Any] = [*ops_routes()]
+    for plugin in plugins:
+        handlers.extend(plugin.routes(settings))
+    # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
+    return Litestar(route_handlers=handlers, lifespan=[lifespan], logging_config=None)
+
+
+async def _serve(settings: HubSettings) -> None:
+    import uvicorn
+
+    try:
+        services_cm = open_services(settings)
+        services = await services_cm.__aenter__()
+    except Exception as exc:  # every start-up failure becomes one actionable line
+        raise StartupError(str(exc)) from exc
+    try:
+        app = create_app(settings, services)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await services_cm.__aexit__(None, None, None)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def serve(settings: HubSettings) -> int:
+    """Run the hub until SIGTERM/SIGINT. Returns the process exit code."""
+    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal
+    # to the handler it found: make that a clean exit instead of a death by signal.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        asyncio.run(_serve(settings))
+    except StartupError as exc:
+        print(f"chathub: {exc}", file=sys.stderr)
+        return 1
+    except (_Terminated, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+async def _check(settings: HubSettings) -> bool:
+    try:
+        async with open_services(settings) as services:
+            results = await readiness(services)
+    except Exception as exc:
+        print(f"FAIL  start-up: {exc}")
+        return False
+    for result in results:
+        print(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
+    return all(r.ok for r in results)
+
+
+def check(settings: HubSettings) -> int:
+    """Print readiness per dependency with an actionable message; 0 when all are ready."""
+    return 0 if asyncio.run(_check(settings)) else 1

@@ -1,0 +1,263 @@
+"""TelegramConnector: a python-telegram-bot v22 Application that answers through ChatService.
+
+Built on the running loop in `start()`; polling, or (webhook mode) no updater, with updates fed
+by `handle_webhook`. Updates are processed concurrently, so one slow reply never holds up
+another chat. Settings and modes: `telegram.py`; who is answered: `telegram_updates.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from telegram import BotCommand, CallbackQuery, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from hub.connectors.telegram_commands import BUILTIN_COMMANDS, telegram_commands
+from hub.connectors.telegram_sink import DraftSupport, TelegramSink, chat_budget
+from hub.connectors.telegram_updates import PLATFORM, BotIdentity, to_incoming
+from hub.core.budget import BudgetPools, Clock
+from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
+from hub.core.render import render
+from hub.settings import SettingsError, TelegramSettings
+
+if TYPE_CHECKING:
+    from hub.runtime import Services
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+CommandProvider = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
+
+
+class ChatLike(Protocol):
+    """What the connector needs of `ChatService`."""
+
+    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
+
+    async def stop(self, key: ConversationKey) -> bool: ...
+
+
+def stop_data(key: ConversationKey) -> str:
+    """Callback data of a reply's Stop button (Telegram allows 64 bytes)."""
+    return f"stop:{key.chat_id}:{key.thread_id}:{key.user_id}"
+
+
+def parse_stop_data(data: str) -> ConversationKey | None:
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != "stop":
+        return None
+    return ConversationKey(PLATFORM, parts[1], parts[2], parts[3])
+
+
+class TelegramConnector:
+    """Receives Telegram updates, answers through `ChatService` and `render()`."""
+
+    name = "telegram"
+
+    def __init__(
+        self,
+        chat: ChatLike,
+        settings: TelegramSettings,
+        *,
+        commands: CommandProvider | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if settings.token is None:
+            raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
+        self.chat = chat
+        self.settings = settings
+        self.commands = commands or _builtin_only
+        self.pools = BudgetPools(clock)
+        self.drafts = DraftSupport(available=settings.drafts)
+        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self.me: BotIdentity | None = None
+        self._replies: Counter[ConversationKey] = Counter()
+        self._idle = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        assert self.settings.token is not None
+        base = self.settings.base_url
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.token.get_secret_value())
+            .base_url(base)
+            .base_file_url(base.removesuffix("/bot").rstrip("/") + "/file/bot")
+            .concurrent_updates(True)
+        )
+        if self.settings.mode == "webhook":
+            builder = builder.updater(None)
+        app = builder.build()
+        app.add_handler(CallbackQueryHandler(self._on_callback, pattern=r"^stop:"))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message))
+        return app
+
+    async def start(self) -> None:
+        """Connect (getMe), publish the commands, start polling or await webhooks."""
+        # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.getEffectiveLevel() < logging.WARNING:
+            httpx_log.setLevel(logging.WARNING)
+        self.app = self._build()
+        await self.app.initialize()
+        bot = self.app.bot
+        self.me = BotIdentity(id=bot.id, username=bot.username)
+        await self.refresh_commands()
+        if self.app.updater is not None:
+            await self.app.updater.start_polling(
+                timeout=int(self.settings.poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        elif self.settings.webhook_url:
+            secret = self.settings.webhook_secret
+            await bot.set_webhook(
+                self.settings.webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        await self.app.start()
+        log.info(
+            "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
+        )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop running replies (they end with a notice), then the Application."""
+        app, self.app = self.app, None
+        if app is None:
+            return
+        for key in list(self._replies):
+            with contextlib.suppress(Exception):
+                await self.chat.stop(key)
+        if self._replies:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a reply is being rendered right now."""
+        return bool(self._replies)
+
+    def routes(self) -> Sequence[Any]:
+        """The webhook route in webhook mode, nothing in polling mode."""
+        if self.settings.mode != "webhook":
+            return []
+        from hub.connectors.telegram_webhook import webhook_route
+
+        return [webhook_route(lambda request: self)]
+
+    async def refresh_commands(self) -> None:
+        """Publish built-in and global prompt commands with setMyCommands."""
+        if self.app is None:
+            return
+        try:
+            pairs = await self.commands()
+        except Exception:
+            log.exception("could not list prompt commands; publishing the built-in ones")
+            pairs = BUILTIN_COMMANDS
+        commands = [BotCommand(c, d) for c, d in telegram_commands(pairs)]
+        await self.app.bot.set_my_commands(commands)
+
+    # --- updates --------------------------------------------------------------------------------
+
+    async def handle_webhook(self, secret: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Check and queue one webhook update; (HTTP status, JSON body)."""
+        expected = self.settings.webhook_secret
+        if expected is None or not hmac.compare_digest(
+            (secret or "").encode(), expected.get_secret_value().encode()
+        ):
+            return 403, {"ok": False, "description": "Wrong secret token."}
+        if self.app is None:
+            return 503, {"ok": False, "description": "The Telegram connector is not running."}
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.app.bot)
+        except (ValueError, TypeError, KeyError):
+            return 400, {"ok": False, "description": "The body is not a Telegram update."}
+        await self.app.update_queue.put(update)
+        return 200, {"ok": True}
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self.me is not None
+        message = update.message
+        incoming = to_incoming(message, self.me)
+        if message is None or incoming is None:
+            return
+        key = incoming.key
+        sink = TelegramSink(
+            context.bot,
+            message.chat.id,
+            budget=chat_budget(self.pools, message.chat.id),
+            thread_id=int(incoming.thread_id) if incoming.thread_id else None,
+            reply_to=message.message_id if incoming.is_group else None,
+            stop_data=stop_data(key),
+            drafts=self.drafts,
+        )
+        self._replies[key] += 1
+        self._idle.clear()
+        try:
+            await render(self.chat.reply(incoming), sink, clock=self.pools.clock)
+        except Exception:
+            log.exception("telegram reply failed", extra={"chat_id": incoming.chat_id})
+        finally:
+            self._replies[key] -= 1
+            if self._replies[key] <= 0:
+                del self._replies[key]
+            if not self._replies:
+                self._idle.set()
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        key = parse_stop_data(query.data or "")
+        await _answer(query, await self._stop_text(query, key))
+
+    async def _stop_text(self, query: CallbackQuery, key: ConversationKey | None) -> str:
+        if key is None:
+            return "This button is no longer valid."
+        if str(query.from_user.id) != key.user_id:
+            return "Only the person who asked can stop this reply."
+        return "Stopping…" if await self.chat.stop(key) else "Nothing to stop."
+
+
+async def _answer(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.answer(text)
+    except Exception as exc:  # an expired query must not break the handler
+        log.info("could not answer a callback query", extra={"error": str(exc)})
+
+
+async def _builtin_only() -> Sequence[tuple[str, str]]:
+    return BUILTIN_COMMANDS
+
+
+def global_prompt_commands(services: Services) -> CommandProvider:
+    """Built-in commands plus the global prompt commands of the hub's prompt store."""
+    store = services.stores.prompts
+
+    async def commands() -> Sequence[tuple[str, str]]:
+        prompts = await store.visible("")  # no user: only the global prompts are visible
+        found = [(p.command, p.title or p.content) for p in prompts if p.scope == "global"]
+        return [*BUILTIN_COMMANDS, *found]
+
+    return commands
