@@ -2,16 +2,14 @@
 
     python benchmarks/relay_hub.py --port 8000
 
-Uses `hub.app.create_app` when it exists, otherwise the API routers on a Litestar app whose
-lifespan opens the real services (the same fallback as tests/api/conftest.py).
+The app is `hub.app.create_app(settings)`, run by uvicorn with one worker, as `chathub serve`
+runs it; `--http`/`--loop` pick uvicorn's implementations (default: auto).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,35 +17,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def build_app() -> object:
+    from hub.app import create_app
+    from hub.logging_setup import configure_logging
     from hub.settings import load_settings
 
     settings = load_settings()
-    try:
-        from hub.app import create_app
-    except ImportError:
-        pass
-    else:
-        return create_app(settings)
-
-    from litestar import Litestar
-
-    from hub.api import api_routers, exception_handlers
-    from hub.bootstrap import open_services
-    from hub.logging_setup import configure_logging
-
-    @asynccontextmanager
-    async def services(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings) as opened:
-            app.state.services = opened
-            yield
-
-    configure_logging(settings.log_level)
-    return Litestar(
-        route_handlers=api_routers(settings),
-        exception_handlers=exception_handlers(),
-        lifespan=[services],
-        logging_config=None,  # hub.logging_setup owns logging, as in `chathub serve`
-    )
+    configure_logging(settings.log_level)  # as `chathub serve` does
+    return create_app(settings)
 
 
 def main() -> None:

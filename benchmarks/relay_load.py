@@ -7,7 +7,8 @@ Each round starts `--streams` chat requests at once and waits for all of them. F
 request it records the time to the first content chunk, counts content chunks, and checks the
 joined text against the fake's numbered tokens ("t0 t1 t2 …"), so a relay that loses, doubles
 or loops chunks is caught. Throughput counts upstream chunks (tokens) of intact replies: a relay
-may send several tokens in one line when it is busy, which the line count shows. Prints one JSON object with the results on stdout.
+may send several tokens in one line when it is busy, which the line count shows. Prints one
+JSON object with the results on stdout.
 
 Routes: `native` = POST {url}/api/chat (NDJSON), `openai` = POST {url}/v1/chat/completions
 (SSE, stream=true).

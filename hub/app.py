@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import Litestar
 
+from hub.api import api_routers, exception_handlers
 from hub.api.ops import ops_routes
 from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
@@ -49,8 +50,15 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers: list[Any] = [*ops_routes()]
     for plugin in plugins:
         handlers.extend(plugin.routes(settings))
+    handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
-    return Litestar(route_handlers=handlers, lifespan=[lifespan], logging_config=None)
+    # exception_handlers: unmatched paths answer in their route family's error shape too.
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        logging_config=None,
+        exception_handlers=exception_handlers(),
+    )
 
 
 async def _serve(settings: HubSettings) -> None:

@@ -1,8 +1,5 @@
-"""A real hub for the API tests: uvicorn on port 0, the fake Ollama, SQLite in a temp dir.
-
-The app is the lead's `hub.app.create_app(settings)` when it exists; until then, the API routers
-mounted on a Litestar app whose lifespan opens the real services (`hub.bootstrap`).
-"""
+"""A real hub for the API tests: `hub.app.create_app` served by uvicorn on port 0, the fake
+Ollama (tests/fakes/ollama.py), SQLite in a temp dir, the in-memory limiter."""
 
 from __future__ import annotations
 
@@ -19,38 +16,13 @@ import pytest
 import uvicorn
 from litestar import Litestar
 
+from hub.app import create_app
 from hub.settings import HubSettings
 from tests.fakes.ollama import FakeOllama
 
 API_KEY = "sk-hub-test-0123456789"
 JWT_SECRET = "test-secret-for-the-api-suite-0123456789"
 MODELS = ("alpha:latest", "gemma3:270m", "slow:latest", "broken:latest", "thinker:latest")
-
-
-def build_app(settings: HubSettings) -> Litestar:
-    try:
-        from hub.app import create_app
-    except ImportError:
-        return _local_app(settings)
-    return create_app(settings)
-
-
-def _local_app(settings: HubSettings) -> Litestar:
-    from hub.api import api_routers, exception_handlers
-    from hub.bootstrap import open_services
-
-    @asynccontextmanager
-    async def services(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings) as opened:
-            app.state.services = opened
-            yield
-
-    return Litestar(
-        route_handlers=api_routers(settings),
-        exception_handlers=exception_handlers(),
-        lifespan=[services],
-        logging_config=None,  # hub.logging_setup owns logging in `chathub serve`
-    )
 
 
 @dataclass
@@ -99,7 +71,7 @@ def hub_settings(tmp: Path, fake: FakeOllama, **overrides: Any) -> HubSettings:
 
 @asynccontextmanager
 async def running_hub(settings: HubSettings, fake: FakeOllama) -> AsyncIterator[Hub]:
-    app = build_app(settings)
+    app = create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
     )
