@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 API_KEY_PLATFORM = "api-key"
 _STATE_KEY = "hub_authenticator"
 _SECRET_FILE = "jwt_secret"
+_MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
 
 def load_jwt_secret(settings: HubSettings) -> str:
@@ -47,7 +48,14 @@ def load_jwt_secret(settings: HubSettings) -> str:
     Blocking file I/O: call it at start-up or through `asyncio.to_thread`.
     """
     if settings.jwt_secret is not None and settings.jwt_secret.get_secret_value():
-        return settings.jwt_secret.get_secret_value()
+        secret = settings.jwt_secret.get_secret_value()
+        if len(secret.encode("utf-8")) < _MIN_SECRET_BYTES:
+            log.warning(
+                "HUB_JWT_SECRET is shorter than 32 bytes; sign-in tokens are easier to forge. "
+                "Use a longer random value (e.g. `openssl rand -base64 48`).",
+                extra={"length": len(secret)},
+            )
+        return secret
     path = Path(settings.data_dir) / _SECRET_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
