@@ -54,10 +54,21 @@ class Reply:
         self._sent_text = False
         self._ended = False
 
+    def take_head(self) -> list[ContentEvent]:
+        """The events already read (at least the first content), once; iteration skips them."""
+        head, self._head = self._head, []
+        return [self._note(event) for event in head]
+
+    @property
+    def ended(self) -> bool:
+        """Whether a terminal event (Done/Failed) has been handed out."""
+        return self._ended
+
     async def __aiter__(self) -> AsyncIterator[ContentEvent]:
-        for head in self._head:
-            yield self._note(head)
-        self._head = []
+        for head in self.take_head():
+            yield head
+        if self._ended:
+            return
         async for event in self._events:
             if isinstance(event, (Text, Extra, Failed)):
                 yield self._note(event)

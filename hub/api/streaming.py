@@ -43,6 +43,11 @@ def merge_text(events: list[ContentEvent]) -> list[ContentEvent]:
 
 
 async def _batches(reply: Reply, render: Render) -> AsyncIterator[bytes]:
+    first = render(merge_text(reply.take_head()))  # written with the headers, no task hop
+    if first:
+        yield first
+    if reply.ended:
+        return
     pending: list[ContentEvent] = []
     ready = asyncio.Event()
     finished = False
