@@ -39,7 +39,8 @@ class Hub:
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10, **kwargs)
+        kwargs.setdefault("base_url", self.url)
+        return httpx.AsyncClient(headers=headers, timeout=10, **kwargs)
 
     async def signup(self, name: str = "Ann", **extra: Any) -> tuple[str, dict[str, Any]]:
         """A new account with a unique e-mail; returns (token, user object)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import ollama
 import pytest
 
 from tests.api.conftest import API_KEY, Hub
+from tests.fakes.ollama import FakeOllama
 
 HISTORY = [
     {"role": "system", "content": "Be brief."},
@@ -165,3 +168,31 @@ async def test_load_request_with_empty_messages(hub: Hub) -> None:
     reply = await client(hub).chat("alpha", messages=[])
     assert reply.done and reply.done_reason == "load"
     assert len(hub.fake.chat_requests) == before
+
+
+async def test_aliases_are_listed_and_answer_with_or_without_latest(
+    make_hub: Callable[..., Any], fake: FakeOllama
+) -> None:
+    routing = {"models": {"quick": [{"backend": "ollama", "model": "gemma3:270m"}]}}
+    async with make_hub(fake, routing=routing) as hub:
+        c = client(hub)
+        listed = {m.model: m for m in (await c.list()).models}
+        assert "quick" in listed and "gemma3:270m" in listed
+        quick = listed["quick"]
+        assert quick.details is not None
+        assert quick.details.parameter_size == listed["gemma3:270m"].details.parameter_size  # type: ignore[union-attr]
+        for name in ("quick", "quick:latest"):  # stock Open WebUI appends :latest
+            reply = await c.chat(name, messages=[{"role": "user", "content": "hi"}])
+            assert reply.message.content == "t0 t1 t2 t3 t4"
+            assert hub.fake.chat_requests[-1].json["model"] == "gemma3:270m"
+            assert reply.model == name
+
+
+async def test_tags_pass_every_upstream_field_through(hub: Hub) -> None:
+    async with hub.client(API_KEY) as http:
+        ours = {m["name"]: m for m in (await http.get("/ollama/api/tags")).json()["models"]}
+        head = await http.head("/ollama/api/version")
+    async with hub.client(base_url=hub.fake.url) as raw:
+        upstream = {m["name"]: m for m in (await raw.get("/api/tags")).json()["models"]}
+    assert head.status_code == 200
+    assert ours == upstream
