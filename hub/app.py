@@ -22,7 +22,7 @@ from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
 from hub.core.readiness import readiness
 from hub.runtime import Services
-from hub.settings import HubSettings
+from hub.settings import HubSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ def serve(settings: HubSettings) -> int:
     except StartupError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 1
+    except SettingsError as exc:  # found while wiring connectors, e.g. a missing webhook secret
+        print(f"chathub: {exc}", file=sys.stderr)
+        return 2
     except (_Terminated, KeyboardInterrupt):
         pass
     finally:

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +48,13 @@ class TelegramSettings(_Section):
     webhook_url: str | None = None  # public URL Telegram should call in webhook mode
     drafts: bool = True  # stream private replies as native drafts (sendMessageDraft)
     poll_timeout: int = Field(default=30, ge=0, le=50)  # getUpdates long-poll seconds
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> TelegramSettings:
+        if self.token is not None and self.mode == "webhook" and self.webhook_secret is None:
+            # Without it anyone who finds the URL could post fake updates as any user.
+            raise ValueError("webhook_secret: required when HUB_TELEGRAM__MODE=webhook")
+        return self
 
 
 class SlackSettings(_Section):
@@ -181,7 +196,12 @@ def _describe(error: ValidationError, yaml_keys: set[str]) -> str:
         name = "HUB_" + "__".join(loc).upper()
     if first["type"] == "extra_forbidden":
         return f"{name}: unknown setting"
-    return f"{name}: {first['msg']}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    field, sep, rest = message.partition(": ")
+    if sep and field.isidentifier() and top not in yaml_keys:
+        # A section-level check naming its own field: HUB_TELEGRAM + webhook_secret.
+        return f"{name}__{field.upper()}: {rest}"
+    return f"{name}: {message}"
 
 
 def load_settings(**overrides: Any) -> HubSettings:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hub.settings import SettingsError
-
 if TYPE_CHECKING:
     from hub.connectors.telegram_bot import TelegramConnector
     from hub.runtime import Services
@@ -50,14 +48,8 @@ class TelegramPlugin:
         return self.create(services) if self.enabled(services.settings) else None
 
     def enabled(self, settings: HubSettings) -> bool:
-        telegram = settings.telegram
-        if telegram.token is None:
-            return False
-        if telegram.mode == "webhook" and telegram.webhook_secret is None:
-            raise SettingsError(
-                "HUB_TELEGRAM__WEBHOOK_SECRET: required when HUB_TELEGRAM__MODE=webhook"
-            )
-        return True
+        # Settings already refuse webhook mode without a secret (TelegramSettings).
+        return settings.telegram.token is not None
 
     def routes(self, settings: HubSettings) -> list[Any]:
         """The webhook route (webhook mode only); it finds the connector on `app.state`."""

@@ -16,7 +16,7 @@ from hub.connectors.telegram_webhook import SECRET_HEADER
 from hub.core.models import Prompt
 from hub.core.stores.sqlite import open_sqlite
 from hub.runtime import Services
-from hub.settings import HubSettings, SettingsError, TelegramSettings
+from hub.settings import HubSettings, SettingsError, TelegramSettings, load_settings
 from tests.fakes.telegram import FakeTelegram
 from tests.support.chat import ScriptedChat
 from tests.support.wait import until
@@ -32,10 +32,11 @@ def test_off_without_a_token() -> None:
     assert plugin.routes(HubSettings(telegram=TelegramSettings())) == []
 
 
-def test_webhook_mode_needs_a_secret() -> None:
-    telegram = TelegramSettings(token="1:x", mode="webhook")
-    with pytest.raises(SettingsError, match="HUB_TELEGRAM__WEBHOOK_SECRET"):
-        plugin(services(telegram))
+def test_webhook_mode_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TELEGRAM__TOKEN", "1:x")
+    monkeypatch.setenv("HUB_TELEGRAM__MODE", "webhook")
+    with pytest.raises(SettingsError, match=r"^HUB_TELEGRAM__WEBHOOK_SECRET: required"):
+        load_settings()
 
 
 async def test_plugin_publishes_global_prompts_and_serves_its_webhook(

@@ -168,6 +168,10 @@ def test_check_reports_each_dependency(tmp_path: Path, fake_ollama_url: str) -> 
         ({"HUB_PORT": "not-a-port"}, "chathub: HUB_PORT: "),
         ({"HUB_TELEGRAM__MODE": "fax"}, "chathub: HUB_TELEGRAM__MODE: "),
         ({"HUB_LIMITS__PER_USER": "20/fortnight"}, "chathub: "),
+        (
+            {"HUB_TELEGRAM__TOKEN": "1:x", "HUB_TELEGRAM__MODE": "webhook"},
+            "chathub: HUB_TELEGRAM__WEBHOOK_SECRET: required",
+        ),
     ],
 )
 def test_bad_setting_exits_2_with_one_line(

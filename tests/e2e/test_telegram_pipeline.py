@@ -1,8 +1,4 @@
-"""Telegram end to end: fake Telegram → connector → ChatService → router → fake Ollama.
-
-Skipped until the pipeline (`hub.core.chat.ChatService`, issue 3) is on this branch; the
-connector tests in tests/connectors use a scripted stand-in until then.
-"""
+"""Telegram end to end: fake Telegram → connector → ChatService → router → fake Ollama."""
 
 from __future__ import annotations
 
@@ -12,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import hub.core.chat as chat_module
+import hub.core.limits.none as limits_module
 from hub.connectors.telegram_bot import TelegramConnector
 from hub.core.backends import build_backend
 from hub.core.chat_config import ChatConfig
@@ -24,9 +22,6 @@ from hub.settings import HubSettings, TelegramSettings
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.support.wait import until
-
-chat_module = pytest.importorskip("hub.core.chat")
-limits_module = pytest.importorskip("hub.core.limits.none")
 
 MODEL = "gemma3:270m"
 DM = 777
