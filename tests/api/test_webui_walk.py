@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from tests.api.conftest import Hub
+from tests.fakes.ollama import FakeOllama
 
 TITLE_PROMPT = (
     "Create a concise, 3-5 word phrase as a header for the following query, strictly adhering "
     "to the 3-5 word limit and avoiding the use of the word 'title': {}"
 )
 AVATAR = "data:image/png;base64," + "iVBORw0KGgo" * 180  # about 2 KB, like the browser's
+USER_KEYS = {"token", "token_type", "id", "email", "name", "role", "profile_image_url"}
 
 
 def _user_message(text: str) -> dict[str, Any]:
@@ -26,7 +31,23 @@ def _user_message(text: str) -> dict[str, Any]:
     }
 
 
-async def test_frontend_walk(hub: Hub) -> None:
+@dataclass
+class Walk:
+    """What the browser keeps between calls."""
+
+    http: httpx.AsyncClient
+    fake: FakeOllama
+    me: dict[str, Any]
+    model: str = ""
+    chat_id: str = ""
+    first: dict[str, Any] = field(default_factory=dict)
+    answer: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    created_at: int = 0
+
+
+async def _sign_up_and_load(hub: Hub) -> dict[str, Any]:
+    """Sign-up, then what every app load fetches without a token."""
     async with hub.client() as anon:
         signup = await anon.post(
             "/api/v1/auths/signup",
@@ -38,117 +59,123 @@ async def test_frontend_walk(hub: Hub) -> None:
             },
         )
         assert signup.status_code == 200
-        me = signup.json()
-        assert {"token", "token_type", "id", "email", "name", "role", "profile_image_url"} <= set(
-            me
-        )
+        me: dict[str, Any] = signup.json()
+        assert set(me) >= USER_KEYS
         assert me["profile_image_url"] == AVATAR and me["role"] in ("admin", "user")
         config = (await anon.get("/api/config")).json()
         assert config["status"] is True and config["version"] == "0.1.120"
         assert all(len(s["title"]) == 2 for s in config["default_prompt_suggestions"])
         changelog = (await anon.get("/api/changelog")).json()
         assert all({"date", "added"} <= set(entry) for entry in changelog.values())
+    return me
 
+
+async def _app_start(walk: Walk) -> None:
+    http = walk.http
+    assert (await http.get("/api/v1/auths/")).json()["id"] == walk.me["id"]
+    tags = (await http.get("/ollama/api/tags")).json()["models"]
+    walk.model = next(m["name"] for m in tags if m["name"] == "alpha:latest")
+    version = (await http.get("/ollama/api/version")).json()["version"]
+    assert tuple(int(p) for p in version.split(".")) >= (0, 1, 16)
+    assert isinstance((await http.get("/api/v1/prompts/")).json(), list)
+
+
+async def _new_chat(walk: Walk) -> None:
+    walk.first = _user_message("Why is the sky blue?")
+    walk.history = {"messages": {walk.first["id"]: walk.first}, "currentId": walk.first["id"]}
+    chat = {
+        "id": "",
+        "title": "New Chat",
+        "models": [walk.model],
+        "options": {},
+        "messages": [walk.first],
+        "history": walk.history,
+        "tags": [],
+        "timestamp": 1714000000123,
+    }
+    new = (await walk.http.post("/api/v1/chats/new", json={"chat": chat})).json()
+    walk.chat_id, walk.created_at = new["id"], new["created_at"]
+    assert new["chat"]["messages"] == [walk.first]
+    assert (await walk.http.get("/api/v1/chats/")).json()[0]["id"] == walk.chat_id
+
+
+async def _stream_reply(walk: Walk) -> None:
+    body = {
+        "model": walk.model,
+        "messages": [
+            {"role": "user", "content": walk.first["content"]},
+            {"role": "assistant", "content": ""},
+        ],
+        "options": {},
+    }
+    stream = await walk.http.post("/ollama/api/chat", json=body)
+    lines = [json.loads(line) for line in stream.text.splitlines()]
+    text = "".join(line["message"]["content"] for line in lines if not line["done"])
+    final = lines[-1]
+    assert text == "t0 t1 t2 t3 t4" and final["done"] is True
+    # The trailing empty assistant message is the one being written: not forwarded.
+    assert walk.fake.chat_requests[-1].json["messages"] == [body["messages"][0]]
+    walk.answer = {
+        "id": str(uuid.uuid4()),
+        "parentId": walk.first["id"],
+        "childrenIds": [],
+        "role": "assistant",
+        "content": text,
+        "model": walk.model,
+        "done": True,
+        "context": None,
+        "info": {k: final[k] for k in ("total_duration", "eval_count") if k in final},
+        "timestamp": 1714000001,
+    }
+
+
+async def _save_and_reopen(walk: Walk) -> None:
+    http, path = walk.http, f"/api/v1/chats/{walk.chat_id}"
+    walk.history["messages"][walk.answer["id"]] = walk.answer
+    walk.history["currentId"] = walk.answer["id"]
+    messages = [walk.first, walk.answer]
+    updated = await http.post(path, json={"chat": {"messages": messages, "history": walk.history}})
+    assert updated.status_code == 200
+    assert updated.json()["chat"]["models"] == [walk.model]  # shallow merge kept it
+    assert (await http.get("/api/v1/chats/")).json()[0]["id"] == walk.chat_id
+    got = (await http.get(path)).json()
+    assert got["id"] == walk.chat_id and got["user_id"] == walk.me["id"]
+    assert got["chat"]["messages"][1]["info"] == walk.answer["info"]
+    assert got["chat"]["history"] == walk.history
+    assert got["archived"] is False and got["share_id"] is None
+    assert (await http.get(path + "/tags")).json() == []
+
+
+async def _title(walk: Walk) -> None:
+    http, path = walk.http, f"/api/v1/chats/{walk.chat_id}"
+    prompt = TITLE_PROMPT.format(walk.first["content"])
+    title_call = await http.post(
+        "/ollama/v1/chat/completions",
+        json={
+            "model": walk.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": False,
+        },
+    )
+    title = title_call.json()["choices"][0]["message"]["content"]
+    assert title == "t0 t1 t2 t3 t4"
+    titled = (await http.post(path, json={"chat": {"title": title}})).json()
+    assert titled["title"] == title
+    assert titled["chat"]["messages"] == [walk.first, walk.answer]
+    assert (await http.get("/api/v1/chats/")).json()[0] == {
+        "id": walk.chat_id,
+        "title": title,
+        "updated_at": titled["updated_at"],
+        "created_at": walk.created_at,
+    }
+
+
+async def test_frontend_walk(hub: Hub) -> None:
+    me = await _sign_up_and_load(hub)
     async with hub.client(me["token"]) as http:
-        assert (await http.get("/api/v1/auths/")).json()["id"] == me["id"]
-        tags = (await http.get("/ollama/api/tags")).json()["models"]
-        model = next(m["name"] for m in tags if m["name"] == "alpha:latest")
-        version = (await http.get("/ollama/api/version")).json()["version"]
-        assert tuple(int(p) for p in version.split(".")) >= (0, 1, 16)
-        assert isinstance((await http.get("/api/v1/prompts/")).json(), list)
-
-        first = _user_message("Why is the sky blue?")
-        history = {"messages": {first["id"]: first}, "currentId": first["id"]}
-        new = await http.post(
-            "/api/v1/chats/new",
-            json={
-                "chat": {
-                    "id": "",
-                    "title": "New Chat",
-                    "models": [model],
-                    "options": {},
-                    "messages": [first],
-                    "history": history,
-                    "tags": [],
-                    "timestamp": 1714000000123,
-                }
-            },
-        )
-        chat_id = new.json()["id"]
-        assert new.json()["chat"]["messages"] == [first]
-        sidebar = (await http.get("/api/v1/chats/")).json()
-        assert sidebar[0]["id"] == chat_id
-
-        stream = await http.post(
-            "/ollama/api/chat",
-            json={
-                "model": model,
-                "messages": [
-                    {"role": "user", "content": first["content"]},
-                    {"role": "assistant", "content": ""},
-                ],
-                "options": {},
-            },
-        )
-        lines = [json.loads(line) for line in stream.text.splitlines()]
-        text = "".join(line["message"]["content"] for line in lines if not line["done"])
-        final = lines[-1]
-        assert text == "t0 t1 t2 t3 t4" and final["done"] is True
-        # The trailing empty assistant message is the one being written: not forwarded.
-        assert hub.fake.chat_requests[-1].json["messages"] == [
-            {"role": "user", "content": first["content"]}
-        ]
-
-        info = {k: final[k] for k in ("total_duration", "eval_count") if k in final}
-        answer = {
-            "id": str(uuid.uuid4()),
-            "parentId": first["id"],
-            "childrenIds": [],
-            "role": "assistant",
-            "content": text,
-            "model": model,
-            "done": True,
-            "context": None,
-            "info": info,
-            "timestamp": 1714000001,
-        }
-        history["messages"][answer["id"]] = answer
-        history["currentId"] = answer["id"]
-        updated = await http.post(
-            f"/api/v1/chats/{chat_id}",
-            json={"chat": {"messages": [first, answer], "history": history}},
-        )
-        assert updated.status_code == 200
-        assert updated.json()["chat"]["models"] == [model]  # shallow merge kept it
-        assert (await http.get("/api/v1/chats/")).json()[0]["id"] == chat_id
-
-        got = (await http.get(f"/api/v1/chats/{chat_id}")).json()
-        assert got["id"] == chat_id and got["user_id"] == me["id"]
-        assert got["chat"]["messages"][1]["info"] == info
-        assert got["chat"]["history"] == history
-        assert got["archived"] is False and got["share_id"] is None
-        assert (await http.get(f"/api/v1/chats/{chat_id}/tags")).json() == []
-
-        title_call = await http.post(
-            "/ollama/v1/chat/completions",
-            json={
-                "model": model,
-                "messages": [{"role": "user", "content": TITLE_PROMPT.format(first["content"])}],
-                "stream": False,
-            },
-        )
-        title = title_call.json()["choices"][0]["message"]["content"]
-        assert title == "t0 t1 t2 t3 t4"
-        titled = await http.post(f"/api/v1/chats/{chat_id}", json={"chat": {"title": title}})
-        assert titled.json()["title"] == title
-        assert titled.json()["chat"]["messages"] == [first, answer]
-        listed = (await http.get("/api/v1/chats/")).json()
-        assert listed[0] == {
-            "id": chat_id,
-            "title": title,
-            "updated_at": titled.json()["updated_at"],
-            "created_at": got["created_at"],
-        }
+        walk = Walk(http, hub.fake, me)
+        for step in (_app_start, _new_chat, _stream_reply, _save_and_reopen, _title):
+            await step(walk)
 
 
 async def test_trailing_slash_forms(hub: Hub) -> None:
