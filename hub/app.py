@@ -34,6 +34,7 @@ class StartupError(Exception):
 def create_app(settings: HubSettings, services: Services | None = None) -> Litestar:
     """Build the ASGI app. With `services` given (by `serve`), the lifespan reuses them."""
     plugins = load_connector_plugins()
+    _warn_about_missing_connectors(settings, {p.name for p in plugins})
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -59,6 +60,21 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
         logging_config=None,
         exception_handlers=exception_handlers(),
     )
+
+
+def _warn_about_missing_connectors(settings: HubSettings, installed: set[str]) -> None:
+    """Say so when a platform is configured but no connector plugin for it is installed."""
+    configured = {
+        "slack": settings.slack.bot_token is not None or settings.slack.app_token is not None,
+        "discord": settings.discord.token is not None,
+    }
+    for name, wanted in configured.items():
+        if wanted and name not in installed:
+            log.warning(
+                f"HUB_{name.upper()}__* is set but no {name} connector is installed; "
+                "those settings are ignored",
+                extra={"connector": name},
+            )
 
 
 async def _serve(settings: HubSettings) -> None:
