@@ -61,7 +61,11 @@ async def ollama_tags(
 
 @route("/api/ps", http_method=_GET_HEAD)
 async def ollama_ps(request: Request[Any, Any, Any], user: NamedDependency[User]) -> dict[str, Any]:
-    """Models loaded on the backends, when the router can tell (else an empty list)."""
+    """Models loaded on the Ollama backends now, named as `/api/tags` names them.
+
+    Items keep every upstream field (`expires_at` RFC 3339, `size_vram`, `context_length`,
+    `details`). A router that cannot tell (a test double) gives an empty list.
+    """
     router = services_of(request).router
     running = getattr(router, "running", None)
     models: list[Any] = list(await running()) if running is not None else []

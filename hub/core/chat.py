@@ -328,7 +328,10 @@ class ChatService:
             if command is not None:
                 expansion = await self._prompts.expand(user, msg, "/" + command.name, command.args)
                 if expansion is not None and expansion.text is None:
-                    emit(Notice(expansion.error_message or f"/{command.name} needs more input."))
+                    # A client request that cannot be sent as asked: an error it can show
+                    # (400 on HTTP), not a reply that looks like the model's answer.
+                    reason = expansion.error_message or f"/{command.name} needs more input."
+                    emit(Failed(reason, code="bad_request"))
                     return
                 if expansion is not None and expansion.text is not None:
                     messages[-1] = replace(last, content=expansion.text)

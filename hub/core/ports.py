@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hub.core.models import (
     ChatMessage,
@@ -119,6 +119,15 @@ class ChatBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsRunning(Protocol):
+    """A backend that can tell which models are loaded in memory (Ollama's `/api/ps`)."""
+
+    async def running(self) -> list[dict[str, Any]]:
+        """The `/api/ps` items, every upstream field kept; raises `BackendError`."""
+        ...
 
 
 # --- stores -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from hub.core.ports import (
     Delta,
     Final,
     ModelListing,
+    ReportsRunning,
     RouteContext,
 )
 from hub.core.routing import failover
@@ -256,6 +257,30 @@ class Router:
     async def models(self) -> list[ModelListing]:
         """Aliases with an up candidate, then every up backend's models, each once."""
         return self._catalog.listings()
+
+    async def running(self) -> list[dict[str, Any]]:
+        """Models loaded on the up backends now (`/api/ps` items, upstream fields kept), named
+        as `models()` names them. Backends are asked concurrently; OpenAI-kind ones cannot
+        tell and one that fails to answer contributes nothing."""
+        states = [s for s in self._states if not s.down and isinstance(s.backend, ReportsRunning)]
+        answers = await asyncio.gather(*(self._running_on(s) for s in states))
+        loaded: dict[tuple[int, str], dict[str, Any]] = {}
+        for state, items in zip(states, answers, strict=True):
+            for item in items:
+                name = str(item.get("model") or item.get("name") or "")
+                if name:
+                    loaded.setdefault((state.index, canonical(name)), item)
+        return self._catalog.running(loaded)
+
+    async def _running_on(self, state: BackendState) -> list[dict[str, Any]]:
+        assert isinstance(state.backend, ReportsRunning)
+        try:
+            return await state.backend.running()
+        except BackendError as exc:
+            log.info(
+                "listing running models failed", extra={"backend": state.name, "error": exc.reason}
+            )
+            return []
 
     async def show(self, model: str) -> Mapping[str, Any] | None:
         """The `/api/show` body from the least busy up backend that has `model`."""

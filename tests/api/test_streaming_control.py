@@ -94,7 +94,7 @@ async def test_rate_limit_gives_429_with_headers(
         assert error["type"] == "rate_limit_error" and "Try again" in error["message"]
 
 
-async def test_prompt_command_needing_input_answers_as_the_hub(hub: Hub) -> None:
+async def test_prompt_command_needing_input_is_a_400_the_frontend_shows(hub: Hub) -> None:
     token, _ = await hub.signup("Needs")
     async with hub.client(token) as http:
         await http.post(
@@ -110,7 +110,7 @@ async def test_prompt_command_needing_input_answers_as_the_hub(hub: Hub) -> None
                 "stream": False,
             },
         )
-    assert reply.status_code == 200
-    assert "name" in reply.json()["message"]["content"]
-    assert reply.json()["done"] is True
+    # Open WebUI shows a non-OK response's `error`; a 200 would pass the hint off as the model's
+    assert reply.status_code == 400
+    assert "/greet needs: name" in reply.json()["error"]
     assert len(hub.fake.chat_requests) == before

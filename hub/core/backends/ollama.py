@@ -214,6 +214,13 @@ class OllamaBackend(HttpBackend):
         result: Mapping[str, Any] = body
         return result
 
+    async def running(self) -> list[dict[str, Any]]:
+        """`/api/ps`: the models loaded in memory now, every upstream field kept."""
+        status, body = await self.request_json("GET", "/api/ps")
+        if status == 404 or not isinstance(body, dict):
+            raise self._not_ollama("/api/ps")
+        return [dict(item) for item in body.get("models") or () if isinstance(item, dict)]
+
     async def probe(self) -> None:
         """Healthy when `/api/version` and `/api/tags` both answer."""
         status, body = await self.request_json("GET", "/api/version")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hub.core.ports import BackendError, ModelInfo, ModelListing
 from hub.core.routing.state import BackendState, Target, canonical
 from hub.core.routing_config import Candidate, RoutingConfig
+
+# (backend index, canonical model name) -> that backend's /api/ps item
+Loaded = Mapping[tuple[int, str], Mapping[str, Any]]
 
 
 class Catalog:
@@ -96,3 +100,28 @@ class Catalog:
                 info = found
                 break
         return ModelListing(name=alias, backends=backends, info=info, alias_of=models)
+
+    def running(self, loaded: Loaded) -> list[dict[str, Any]]:
+        """`/api/ps` items named as `listings` names them: an alias once one of its candidates
+        is loaded, then each loaded model once (the first backend in config order wins)."""
+        result: list[dict[str, Any]] = []
+        for key, (alias, _) in self._aliases.items():
+            for target in self._alias_targets[key]:
+                item = loaded.get((target.state.index, canonical(target.model)))
+                if item is not None:
+                    result.append({**item, "name": alias, "model": alias})
+                    break
+        seen: set[str] = set()
+        for (_, key), item in sorted(loaded.items(), key=lambda entry: entry[0][0]):
+            if key in self._aliases or key in seen:
+                continue  # an alias shadows a model of the same name, as in `listings`
+            seen.add(key)
+            name = self._listed_name(key) or str(item.get("model") or item.get("name") or key)
+            result.append({**item, "name": name, "model": name})
+        return result
+
+    def _listed_name(self, key: str) -> str | None:
+        for state in self._states:
+            if not state.down and state.models and (info := state.models.get(key)):
+                return info.name
+        return None
