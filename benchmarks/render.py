@@ -11,8 +11,10 @@ enforces Telegram's flood limits and answers 429 when they are broken. CPU is th
 
 Three policies stream the same replies:
 
-- chathub: the Telegram connector (python-telegram-bot, `render()`, budgets, drafts, splitting),
-  fed by a stand-in for ChatService that streams the Ollama backend's deltas;
+- chathub: the whole hub on embedded defaults (`open_services`: SQLite store, in-memory limiter,
+  router, Ollama backend, `ChatService`) behind the Telegram connector (python-telegram-bot,
+  `render()`, budgets, drafts, splitting); a thin recorder notes when each reply's first text
+  leaves `ChatService`;
 - fixed-0.6s: edit every 0.6 s (AstrBot in groups), ignoring retry-after, cut at 4,000 chars;
 - every-8-chunks: edit every 8 chunks (LangBot), ignoring retry-after, cut at 4,000 chars.
 
@@ -29,6 +31,7 @@ import itertools
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -42,13 +45,16 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
+from hub.bootstrap import open_services
 from hub.connectors.telegram_bot import TelegramConnector
 from hub.core.backends.ollama import OllamaBackend
+from hub.core.chat import ChatService
 from hub.core.markup import telegram as tg
 from hub.core.markup.split import split_markdown
-from hub.core.models import ConversationKey, Done, IncomingMessage, ReplyEvent, Started, Text
+from hub.core.models import ConversationKey, Done, IncomingMessage, ReplyEvent, Text
 from hub.core.ports import ChatMessage, ChatRequest, Delta
-from hub.settings import TelegramSettings
+from hub.core.routing_config import BackendConfig, RoutingConfig
+from hub.settings import HubSettings, TelegramSettings
 from tests.fakes.telegram import WRITE_METHODS
 
 MODEL = "bench:1b"
@@ -92,46 +98,53 @@ def request(text: str) -> ChatRequest:
     return ChatRequest(MODEL, (ChatMessage("user", text),))
 
 
-class OllamaChat:
-    """Stands in for ChatService: streams the backend's deltas as reply events."""
+class Recorder:
+    """Wraps the real ChatService: notes each chat's first text and final reply, changes nothing."""
 
-    def __init__(self, backend: OllamaBackend, run: Run) -> None:
-        self.backend, self.run, self.finished = backend, run, 0
+    def __init__(self, chat: ChatService, run: Run) -> None:
+        self.chat, self.run, self.finished = chat, run, 0
 
     def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
         return self._reply(msg)
 
     async def _reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
-        chat, text = int(msg.chat_id), ""
+        chat_id = int(msg.chat_id)
         try:
-            yield Started(model=MODEL, backend=self.backend.name)
-            async for chunk in self.backend.chat(request(msg.text)):
-                if isinstance(chunk, Delta) and chunk.text:
-                    self.run.first_token.setdefault(chat, asyncio.get_running_loop().time())
-                    text += chunk.text
-                    yield Text(chunk.text)
-            self.run.texts[chat] = text
-            yield Done(text=text, model=MODEL)
+            async for event in self.chat.reply(msg):
+                if isinstance(event, Text) and event.delta:
+                    self.run.first_token.setdefault(chat_id, asyncio.get_running_loop().time())
+                if isinstance(event, Done):
+                    self.run.texts[chat_id] = event.text
+                yield event
         finally:
             self.finished += 1
 
     async def stop(self, key: ConversationKey) -> bool:
-        return False
+        return await self.chat.stop(key)
 
 
-async def run_chathub(fake: Telegram, backend: OllamaBackend, chats: list[int]) -> Run:
+async def run_chathub(fake: Telegram, url: str, chats: list[int], data_dir: Path) -> Run:
     run = Run("chathub")
-    chat = OllamaChat(backend, run)
-    settings = TelegramSettings(token=TOKEN, base_url=fake.base_url, poll_timeout=1)
-    connector = TelegramConnector(chat, settings)
-    await connector.start()
-    try:
-        for chat_id in chats:
-            await fake.push(chat_id)
-        while chat.finished < len(chats) or connector.busy:  # noqa: ASYNC110 - polling a counter
-            await asyncio.sleep(0.05)
-    finally:
-        await connector.stop()
+    settings = HubSettings(
+        data_dir=data_dir,
+        default_model=MODEL,
+        # One backend with room for every chat: queueing is the router's job, not measured here.
+        routing=RoutingConfig(
+            backends=[BackendConfig(name="bench", url=url, max_concurrency=len(chats))]
+        ),
+        telegram=TelegramSettings(token=TOKEN, base_url=fake.base_url, poll_timeout=1),
+    )
+    async with open_services(settings) as services:
+        chat = Recorder(services.chat, run)
+        connector = TelegramConnector(chat, settings.telegram)
+        await connector.start()
+        try:
+            for chat_id in chats:
+                await fake.push(chat_id)
+            while chat.finished < len(chats) or connector.busy:  # noqa: ASYNC110 - polling
+                await asyncio.sleep(0.05)
+        finally:
+            await connector.stop()
     return run
 
 
@@ -250,7 +263,8 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, dict[str, Any]]
             try:
                 wall, cpu = time.perf_counter(), time.process_time()
                 if policy == "chathub":
-                    run = await run_chathub(fake, backend, chats)
+                    with tempfile.TemporaryDirectory() as data_dir:
+                        run = await run_chathub(fake, url, chats, Path(data_dir))
                 else:
                     run = await run_anchor(fake, backend, chats, policy)
                 run.seconds, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
