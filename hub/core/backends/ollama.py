@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, HttpBackend
 from hub.core.models import ChatMessage, Metrics
 from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
@@ -109,7 +107,6 @@ class OllamaBackend(HttpBackend):
         first_token_timeout: float = 120.0,
         chunk_timeout: float = 60.0,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -119,7 +116,6 @@ class OllamaBackend(HttpBackend):
             first_token_timeout=first_token_timeout,
             chunk_timeout=chunk_timeout,
             request_timeout=request_timeout,
-            client=client,
         )
         self.keep_alive = keep_alive
 
