@@ -150,6 +150,7 @@ class HttpBackend:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
                 # The router bounds concurrency per backend; the pool must not queue on top of it.
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY apply, as they did with httpx
             )
         return self._session
 
