@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hub.core.backends import OllamaBackend, build_backend, context_length
-from hub.core.backends.base import LineSplitter, error_text, redact_url
+from hub.core.backends.base import LineSplitter, env_proxy, error_text, redact_url
 from hub.core.chat_config import ChatConfig
 from hub.core.models import ChatMessage
 from hub.core.ports import BackendError, ChatRequest, Delta, Final
@@ -166,3 +166,10 @@ def test_redact_url_and_error_text() -> None:
     assert error_text(b'{"error":{"message":"bad key","type":"x"}}') == "bad key"
     assert error_text(b'{"detail":[{"msg":"field required"}]}') == '[{"msg": "field required"}]'
     assert error_text(b"<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
+
+
+def test_env_proxy_follows_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    assert env_proxy("http://gpu.example:11434") == "http://proxy.example:3128"
+    assert env_proxy("http://127.0.0.1:11434") is None  # NO_PROXY from tests/conftest.py

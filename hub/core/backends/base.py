@@ -18,6 +18,7 @@ import socket
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from aiohttp import ClientResponse
@@ -76,6 +77,17 @@ def error_text(body: bytes) -> str:
                 text = value if isinstance(value, str) else json.dumps(value)
                 return text[:_ERROR_TEXT_LIMIT]
     return body.decode("utf-8", "replace").strip()[:_ERROR_TEXT_LIMIT]
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY give for `url`, read once per backend as httpx did.
+
+    Not aiohttp's `trust_env`: that looks the proxy up again on every request, in a thread.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme)
 
 
 class LineSplitter:
@@ -150,7 +162,7 @@ class HttpBackend:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
                 # The router bounds concurrency per backend; the pool must not queue on top of it.
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY apply, as they did with httpx
+                proxy=env_proxy(self._base),
             )
         return self._session
 
