@@ -7,10 +7,11 @@ services (stores, limiter, backends, router, ChatService) → router health task
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -91,6 +92,7 @@ async def _serve(settings: HubSettings) -> None:
             app,
             host=settings.host,
             port=settings.port,
+            http="httptools" if _importable("httptools") else "h11",
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=30,
@@ -98,6 +100,20 @@ async def _serve(settings: HubSettings) -> None:
         await uvicorn.Server(config).serve()
     finally:
         await services_cm.__aexit__(None, None, None)
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (less CPU per request and per streamed chunk than asyncio's own
+    loop: benchmarks/RESULTS.md, "Relay"), else asyncio's default loop."""
+    if not _importable("uvloop"):
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
 
 
 class _Terminated(Exception):
@@ -114,7 +130,8 @@ def serve(settings: HubSettings) -> int:
     # to the handler it found: make that a clean exit instead of a death by signal.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        asyncio.run(_serve(settings))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(settings))
     except StartupError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""The router over real sockets: OllamaBackend (httpx) talking to fake Ollama servers.
+"""The router over real sockets: OllamaBackend (aiohttp) talking to fake Ollama servers.
 
 One dead (a closed port), one slow (first token later than the timeout), one healthy; a backend
 killed mid-run; a 500 before the first token; a reply that breaks after it.

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hub.core.backends import OllamaBackend, build_backend, context_length
-from hub.core.backends.base import error_text, redact_url, split_lines
+from hub.core.backends.base import LineSplitter, env_proxy, error_text, redact_url
 from hub.core.chat_config import ChatConfig
 from hub.core.models import ChatMessage
 from hub.core.ports import BackendError, ChatRequest, Delta, Final
@@ -143,19 +143,20 @@ async def test_probe_rejects_a_server_that_is_not_ollama(fake: FakeOllama) -> No
     await wrong.aclose()
 
 
-async def _chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
+def _split(parts: list[bytes]) -> list[bytes]:
+    splitter = LineSplitter()
+    return [line for part in parts for line in splitter.feed(part)] + splitter.end()
 
 
-async def test_split_lines_at_every_cut() -> None:
+def test_split_lines_at_every_cut() -> None:
     lines = [json.dumps({"t": s}, ensure_ascii=False).encode() for s in ("é日本", "🙂", "")]
     data = b"\n".join(lines) + b"\n"
     for a in range(len(data)):
         for b in range(a, len(data)):
             parts = [data[:a], data[a:b], data[b:]]
-            assert [x async for x in split_lines(_chunks(parts))] == lines, (a, b)
-    assert [x async for x in split_lines(_chunks([b"a\r\nb"]))] == [b"a", b"b"]
+            assert _split(parts) == lines, (a, b)
+    assert _split([b"a\r\nb"]) == [b"a", b"b"]
+    assert _split([b"a", b"", b"b\n", b"c"]) == [b"ab", b"c"]
 
 
 def test_redact_url_and_error_text() -> None:
@@ -165,3 +166,10 @@ def test_redact_url_and_error_text() -> None:
     assert error_text(b'{"error":{"message":"bad key","type":"x"}}') == "bad key"
     assert error_text(b'{"detail":[{"msg":"field required"}]}') == '[{"msg": "field required"}]'
     assert error_text(b"<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
+
+
+def test_env_proxy_follows_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    assert env_proxy("http://gpu.example:11434") == "http://proxy.example:3128"
+    assert env_proxy("http://127.0.0.1:11434") is None  # NO_PROXY from tests/conftest.py

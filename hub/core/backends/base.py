@@ -1,9 +1,11 @@
-"""What every HTTP model backend shares: one httpx client, the three timeouts, line streaming
+"""What every HTTP model backend shares: one aiohttp session, the three timeouts, line streaming
 and the mapping of transport and HTTP failures to `BackendError`s a user can act on.
 
-httpx rather than the `ollama`/`openai` SDKs: the SDKs have one read timeout, but a model needs
-two (a long wait for the first token while it loads, a short one between tokens), and their
-errors do not say whether anything was streamed yet, which failover depends on.
+Plain HTTP rather than the `ollama`/`openai` SDKs: the SDKs have one read timeout, but a model
+needs two (a long wait for the first token while it loads, a short one between tokens), and their
+errors do not say whether anything was streamed yet, which failover depends on. aiohttp rather
+than httpx: its C parser and buffered reads cost a fraction of httpx/h11's per streamed chunk,
+and streaming is the hub's hot path (benchmarks/RESULTS.md, "Relay").
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import errno
 import json
 import logging
 import socket
-import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies, proxy_bypass
 
-import httpx
+import aiohttp
+from aiohttp import ClientResponse
 
 from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
 from hub.core.ports import BackendError
@@ -76,40 +79,50 @@ def error_text(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip()[:_ERROR_TEXT_LIMIT]
 
 
-async def split_lines(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY give for `url`, read once per backend as httpx did.
+
+    Not aiohttp's `trust_env`: that looks the proxy up again on every request, in a thread.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme)
+
+
+class LineSplitter:
     """Complete lines (without the newline) from network chunks that may cut lines anywhere.
 
     Splitting bytes on b"\\n" is safe for UTF-8: that byte never occurs inside a multi-byte
     character, so a character cut between two chunks is rejoined before anyone decodes it.
     """
-    pending = b""
-    async for chunk in chunks:
-        pending += chunk
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines `chunk` completes; an unfinished last line waits for the next chunk."""
         if b"\n" not in chunk:
-            continue
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r")
-    if pending:
-        yield pending.rstrip(b"\r")
+            self._pending += chunk
+            return []
+        *lines, rest = (self._pending + chunk).split(b"\n")
+        self._pending = rest
+        return [line.rstrip(b"\r") for line in lines]
 
-
-def _tls_context(url: str) -> ssl.SSLContext | bool:
-    """Verify TLS as usual, but skip loading the CA bundle (about 0.2 s of CPU per client)
-    for plain-HTTP URLs, the common local Ollama case: that context never sees a handshake,
-    and if it ever did, verification would fail closed for lack of CAs."""
-    if urlsplit(url).scheme == "http":
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return True
+    def end(self) -> list[bytes]:
+        """The last line when the stream ended without a newline."""
+        rest, self._pending = self._pending, b""
+        return [rest.rstrip(b"\r")] if rest else []
 
 
 class HttpBackend:
     """Base of the Ollama and OpenAI-compatible backends.
 
     Timeouts: `connect_timeout` to open the TCP connection; `first_token_timeout` from sending the
-    request to the first streamed line (covers model loading); `chunk_timeout` between lines;
-    `request_timeout` for the small non-streaming calls. `client` lets a caller bring its own
-    httpx client (an in-process transport, say); its `base_url` must already be the server URL.
+    request to the first streamed line (covers model loading); `chunk_timeout` between network
+    reads once the reply has started; `request_timeout` for the small non-streaming calls.
+    One aiohttp session (a connection pool) per backend, opened on first use on the running loop
+    and closed by `aclose()`.
     """
 
     kind = "http"
@@ -125,7 +138,6 @@ class HttpBackend:
         first_token_timeout: float = 120.0,
         chunk_timeout: float = 60.0,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.name = name
         self.url = redact_url(url)
@@ -133,28 +145,31 @@ class HttpBackend:
         self.first_token_timeout = first_token_timeout
         self.chunk_timeout = chunk_timeout
         self.request_timeout = request_timeout
-        headers = {"User-Agent": "chathub"}
+        self._base = url.rstrip("/")  # may carry user:password, which aiohttp sends as Basic auth
+        self._headers = {"User-Agent": "chathub"}
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            base_url=url,
-            headers=headers,
-            verify=_tls_context(url),
-            # Reads are timed per phase by `stream_lines`; httpx only bounds connect and write.
-            timeout=httpx.Timeout(connect=connect_timeout, read=None, write=60.0, pool=None),
-            # The router bounds concurrency per backend; the pool must not queue on top of it.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
-        if client is not None:
-            client.headers.update(headers)
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:  # never shows the api key
         return f"{type(self).__name__}(name={self.name!r}, url={self.url!r})"
 
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                # Reads are timed per phase by `stream_lines`; aiohttp only bounds the connect.
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
+                # The router bounds concurrency per backend; the pool must not queue on top of it.
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                proxy=env_proxy(self._base),
+            )
+        return self._session
+
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # --- error mapping ---------------------------------------------------------------------------
 
@@ -180,24 +195,24 @@ class HttpBackend:
         reason = f"{self.name} failed with HTTP {status}{detail}."
         return BackendError(reason, kind="http", status=status)
 
-    def transport_error(self, exc: httpx.HTTPError, *, started: bool) -> BackendError:
+    def transport_error(self, exc: aiohttp.ClientError, *, started: bool) -> BackendError:
         """A network failure; `started` says whether any line of the reply had arrived."""
-        if isinstance(exc, httpx.ConnectTimeout):
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
             why = f"no answer within {seconds(self.connect_timeout)}"
             return BackendError(
                 f"{self.label} is not reachable at {self.url} ({why}).", kind="connect"
             )
-        if isinstance(exc, httpx.ConnectError):
-            why = connect_failure(exc)
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            why = connect_failure(exc.os_error)
             return BackendError(
                 f"{self.label} is not reachable at {self.url} ({why}).", kind="connect"
             )
         if started:
             return BackendError(f"The connection to {self.name} dropped mid-reply.", kind="stream")
-        if isinstance(exc, httpx.TransportError):
-            reason = f"The connection to {self.name} dropped before it answered."
-            return BackendError(reason, kind="connect")
-        return BackendError(f"{self.name} sent a malformed answer ({exc}).", kind="protocol")
+        if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP, or not the promised body
+            return BackendError(f"{self.name} sent a malformed answer ({exc}).", kind="protocol")
+        reason = f"The connection to {self.name} dropped before it answered."
+        return BackendError(reason, kind="connect")
 
     def first_token_timeout_error(self) -> BackendError:
         reason = f"The model did not start answering within {seconds(self.first_token_timeout)}."
@@ -217,75 +232,79 @@ class HttpBackend:
         """A small JSON call. Returns (status, parsed body); raises for transport and 5xx."""
         try:
             async with asyncio.timeout(self.request_timeout):
-                response = await self._client.request(method, path, json=body)
+                async with self._client().request(method, self._base + path, json=body) as resp:
+                    status, content = resp.status, await resp.read()
         except TimeoutError:
             reason = f"{self.name} did not answer within {seconds(self.request_timeout)}."
             raise BackendError(reason, kind="timeout") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise self.transport_error(exc, started=False) from None
-        if response.status_code >= 400:
-            if response.status_code == 404:
+        if status >= 400:
+            if status == 404:
                 return 404, None
-            raise self.status_error(response.status_code, error_text(response.content), None)
+            raise self.status_error(status, error_text(content), None)
         try:
-            return response.status_code, response.json()
+            return status, json.loads(content)
         except ValueError:
             reason = f"{self.name} sent an answer that is not JSON (GET {path})."
             raise BackendError(reason, kind="protocol") from None
 
-    async def _error_body(self, response: httpx.Response) -> str:
+    async def _error_body(self, response: aiohttp.ClientResponse) -> str:
         try:
             async with asyncio.timeout(self.request_timeout):
-                return error_text(await response.aread())
-        except (TimeoutError, httpx.HTTPError):
+                return error_text(await response.read())
+        except (TimeoutError, aiohttp.ClientError):
             return ""
+
+    async def _open(self, path: str, body: Mapping[str, Any], deadline: float) -> ClientResponse:
+        """Send the POST; the answer's status and headers must come before `deadline`."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._client().post(self._base + path, json=body)
+        except TimeoutError:
+            raise self.first_token_timeout_error() from None
+        except aiohttp.ClientError as exc:
+            raise self.transport_error(exc, started=False) from None
 
     async def stream_lines(
         self, path: str, body: Mapping[str, Any], model: str, *, keep_blank: bool = False
     ) -> AsyncGenerator[bytes, None]:
         """POST `body` and yield the reply's lines, with the first-token and chunk timeouts.
 
-        Closing this iterator (or cancelling its consumer) closes the HTTP response, so the
-        server sees the connection go away and stops generating.
+        One timed read per network chunk, however many lines it holds. Closing this iterator
+        (or cancelling its consumer) before the end closes the connection, so the server sees
+        it go away and stops generating.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.first_token_timeout
-        request = self._client.build_request("POST", path, json=body)
+        response = await self._open(path, body, deadline)
+        watchdog, splitter = ReadWatchdog(), LineSplitter()
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await self._client.send(request, stream=True)
-        except TimeoutError:
-            raise self.first_token_timeout_error() from None
-        except httpx.HTTPError as exc:
-            raise self.transport_error(exc, started=False) from None
-        # aiter_raw skips httpx's decoder layers when there is nothing to decode.
-        encoded = response.headers.get("content-encoding", "identity") != "identity"
-        lines = split_lines(response.aiter_bytes() if encoded else response.aiter_raw())
-        watchdog = ReadWatchdog()
-        try:
-            if response.status_code >= 400:
-                text = await self._error_body(response)
-                raise self.status_error(response.status_code, text, model)
+            if response.status >= 400:
+                raise self.status_error(response.status, await self._error_body(response), model)
             started = False
             while True:
                 when = loop.time() + self.chunk_timeout if started else deadline
                 try:
-                    line = await watchdog.read(anext(lines, None), when)
+                    chunk = await watchdog.read(response.content.readany(), when)
                 except ReadTimeout:
                     error = (
                         self.chunk_timeout_error() if started else self.first_token_timeout_error()
                     )
                     raise error from None
-                except httpx.HTTPError as exc:
+                except aiohttp.ClientError as exc:
                     raise self.transport_error(exc, started=started) from None
-                if line is None:
+                for line in splitter.feed(chunk) if chunk else splitter.end():
+                    if line.strip():
+                        started = True
+                        yield line
+                    elif keep_blank:  # SSE: a blank line ends an event
+                        yield b""
+                if not chunk:
                     return
-                if line.strip():
-                    started = True
-                    yield line
-                elif keep_blank:  # SSE: a blank line ends an event
-                    yield b""
         finally:
             watchdog.close()
-            await lines.aclose()
-            await response.aclose()
+            if response.content.at_eof():
+                response.release()  # back to the pool for the next request
+            else:
+                response.close()

