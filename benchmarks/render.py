@@ -51,8 +51,15 @@ from hub.core.backends.ollama import OllamaBackend
 from hub.core.chat import ChatService
 from hub.core.markup import telegram as tg
 from hub.core.markup.split import split_markdown
-from hub.core.models import ConversationKey, Done, IncomingMessage, ReplyEvent, Text
-from hub.core.ports import ChatMessage, ChatRequest, Delta
+from hub.core.models import (
+    ChatMessage,
+    ConversationKey,
+    Done,
+    IncomingMessage,
+    ReplyEvent,
+    Text,
+)
+from hub.core.ports import ChatRequest, Delta
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.settings import HubSettings, TelegramSettings
 from tests.fakes.telegram import WRITE_METHODS

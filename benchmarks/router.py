@@ -18,11 +18,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.core.models import Metrics, User
+from hub.core.models import ChatMessage, Metrics, User
 from hub.core.ports import (
     BackendChunk,
     BackendError,
-    ChatMessage,
     ChatRequest,
     Delta,
     Final,

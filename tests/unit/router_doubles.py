@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.core.models import Metrics, User
+from hub.core.models import ChatMessage, Metrics, User
 from hub.core.ports import (
     BackendChunk,
     BackendError,
-    ChatMessage,
     ChatRequest,
     Delta,
     Final,

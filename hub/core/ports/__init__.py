@@ -1,0 +1,88 @@
+"""Ports: the Protocols the core talks to. Edges and adapters implement them.
+
+Every port has a real implementation and an embedded twin, and one contract suite in
+`tests/contract/` runs against all of them. One module per kind of port; everything is
+re-exported here, so code imports `from hub.core.ports import X`.
+"""
+
+from hub.core.ports.backends import (
+    BackendChunk,
+    ChatBackend,
+    ChatRequest,
+    Delta,
+    Final,
+    ModelInfo,
+    ReportsRunning,
+)
+from hub.core.ports.errors import (
+    BackendError,
+    DuplicateError,
+    StoreError,
+)
+from hub.core.ports.limits import (
+    Admission,
+    Decision,
+    LimitCheck,
+    LimitGate,
+    Rate,
+    RateLimiter,
+)
+from hub.core.ports.routing import (
+    ModelListing,
+    ModelRouter,
+    RouteContext,
+)
+from hub.core.ports.sinks import (
+    EditBudget,
+    MessageSink,
+    SinkError,
+    SinkMessageGone,
+    SinkRateLimited,
+    SinkRejectedMarkup,
+    SinkText,
+)
+from hub.core.ports.stores import (
+    ConversationStore,
+    PromptStore,
+    SettingStore,
+    Stores,
+    UsageStore,
+    UserStore,
+    WebChatStore,
+)
+
+__all__ = [
+    "Admission",
+    "BackendChunk",
+    "BackendError",
+    "ChatBackend",
+    "ChatRequest",
+    "ConversationStore",
+    "Decision",
+    "Delta",
+    "DuplicateError",
+    "EditBudget",
+    "Final",
+    "LimitCheck",
+    "LimitGate",
+    "MessageSink",
+    "ModelInfo",
+    "ModelListing",
+    "ModelRouter",
+    "PromptStore",
+    "Rate",
+    "RateLimiter",
+    "ReportsRunning",
+    "RouteContext",
+    "SettingStore",
+    "SinkError",
+    "SinkMessageGone",
+    "SinkRateLimited",
+    "SinkRejectedMarkup",
+    "SinkText",
+    "StoreError",
+    "Stores",
+    "UsageStore",
+    "UserStore",
+    "WebChatStore",
+]

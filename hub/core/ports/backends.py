@@ -1,0 +1,89 @@
+"""The model-backend port: what the core asks a model server for, and what streams back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from hub.core.models import (
+    ChatMessage,
+    Metrics,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What the core asks a backend for: the whole (trimmed) history plus pass-through options."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    keep_alive: str | int | None = None
+    format: Any = None
+    think: Any = None
+    tools: Sequence[Mapping[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One streamed piece: reply text and/or extra output (thinking, tool_calls)."""
+
+    text: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """The backend's last chunk, carrying its metrics."""
+
+    metrics: Metrics
+
+
+BackendChunk = Delta | Final
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model a backend serves, in Ollama `/api/tags` terms (`raw` keeps every upstream field)."""
+
+    name: str
+    modified_at: datetime | None = None
+    size: int = 0
+    digest: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ChatBackend(Protocol):
+    """A model server (Ollama, or any OpenAI-compatible server)."""
+
+    name: str
+
+    def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
+        """Stream a reply; raises `BackendError`. Closing the iterator closes the upstream."""
+        ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The models this backend serves right now."""
+        ...
+
+    async def show(self, model: str) -> Mapping[str, Any] | None:
+        """Ollama `/api/show` body for `model`, or None if unknown or unsupported."""
+        ...
+
+    async def probe(self) -> None:
+        """Raise `BackendError` unless the backend answers its health checks."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsRunning(Protocol):
+    """A backend that can tell which models are loaded in memory (Ollama's `/api/ps`)."""
+
+    async def running(self) -> list[dict[str, Any]]:
+        """The `/api/ps` items, every upstream field kept; raises `BackendError`."""
+        ...

@@ -1,0 +1,57 @@
+"""The routing port: which backend and model answer a request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hub.core.models import User
+from hub.core.ports.backends import ChatRequest, ModelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class RouteContext:
+    """What routing rules may match on, and the model asked for (None = defaults apply)."""
+
+    user: User
+    platform: str
+    chat_id: str
+    requested_model: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelListing:
+    """One entry of the hub's model list: a real model or an alias, and where it runs."""
+
+    name: str
+    backends: tuple[str, ...]
+    info: ModelInfo | None = None
+    alias_of: tuple[str, ...] = ()
+
+
+class ModelRouter(Protocol):
+    """Picks a backend and model for each request; failover before the first token; queueing.
+
+    `stream` yields `Queued` while waiting, `Started` once a backend accepted the request, then
+    the backend's `Delta`s and `Final`. Raises `BackendError` when no candidate could answer.
+    """
+
+    def resolve(self, ctx: RouteContext) -> str:
+        """The model name (or alias) this request will use."""
+        ...
+
+    def allowed(self, user: User, model: str) -> bool:
+        """Whether `user` may choose `model` with /model."""
+        ...
+
+    def stream(self, ctx: RouteContext, request: ChatRequest) -> AsyncIterator[Any]: ...
+
+    async def models(self) -> list[ModelListing]: ...
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's context length in tokens, when a backend reports it."""
+        ...
+
+    async def show(self, model: str) -> Mapping[str, Any] | None: ...

@@ -1,0 +1,143 @@
+"""The store ports: users, conversations, prompts, web chats, usage, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from hub.core.models import (
+    Conversation,
+    ConversationKey,
+    PlatformUser,
+    Prompt,
+    PromptScope,
+    Turn,
+    Usage,
+    User,
+    UserRole,
+    WebChat,
+)
+
+
+class UserStore(Protocol):
+    """Hub users and the platform identities that map to them."""
+
+    async def for_identity(self, who: PlatformUser) -> User:
+        """The hub user behind a platform identity, created on first sight."""
+        ...
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+    async def create(self, user: User) -> User:
+        """Store a new user (HTTP sign-up). Raises `DuplicateError` if the e-mail is taken."""
+        ...
+
+    async def set_model(self, user_id: str, model: str | None) -> None: ...
+
+    async def set_role(self, user_id: str, role: UserRole) -> None: ...
+
+    async def count(self) -> int: ...
+
+    async def link_identity(self, user_id: str, platform: str, platform_user_id: str) -> None:
+        """Attach a platform identity to an existing hub user (moves it if linked elsewhere)."""
+        ...
+
+
+class ConversationStore(Protocol):
+    """Conversations and their turns; turns are stored apart so no document grows unbounded."""
+
+    async def active(self, key: ConversationKey, user_id: str) -> Conversation:
+        """The active conversation for `key`, opened on first use."""
+        ...
+
+    async def start_new(self, key: ConversationKey, user_id: str) -> Conversation:
+        """Close the active conversation (it stays stored) and open a new one."""
+        ...
+
+    async def append(self, conversation_id: str, turn: Turn) -> Turn:
+        """Store a turn at the end; returns it with its id set."""
+        ...
+
+    async def recent(self, conversation_id: str, limit: int) -> list[Turn]:
+        """The newest `limit` turns, oldest first."""
+        ...
+
+
+class PromptStore(Protocol):
+    """`/command` prompt templates, personal or global."""
+
+    async def get(self, command: str, user_id: str) -> Prompt | None:
+        """The prompt `user_id` sees under `command`: their personal one wins over a global one."""
+        ...
+
+    async def get_exact(self, command: str, owner_id: str, scope: PromptScope) -> Prompt | None: ...
+
+    async def visible(self, user_id: str) -> list[Prompt]:
+        """The user's own and the global prompts, personal shadowing global, by command."""
+        ...
+
+    async def create(self, prompt: Prompt) -> Prompt:
+        """Raises `DuplicateError` when the command exists in that scope (for that owner)."""
+        ...
+
+    async def update(
+        self, command: str, owner_id: str, scope: PromptScope, *, title: str, content: str
+    ) -> Prompt | None: ...
+
+    async def delete(self, command: str, owner_id: str, scope: PromptScope) -> bool: ...
+
+
+class WebChatStore(Protocol):
+    """Open WebUI chats, always filtered by owner."""
+
+    async def create(self, chat: WebChat) -> WebChat: ...
+
+    async def get(self, chat_id: str, user_id: str) -> WebChat | None: ...
+
+    async def list(self, user_id: str, *, skip: int = 0, limit: int = 50) -> list[WebChat]:
+        """The user's non-archived chats, newest `updated_at` first."""
+        ...
+
+    async def update(
+        self, chat_id: str, user_id: str, chat: Mapping[str, Any], *, title: str, updated_at: int
+    ) -> WebChat | None: ...
+
+    async def delete(self, chat_id: str, user_id: str) -> bool: ...
+
+
+class UsageStore(Protocol):
+    """Token and request counters per user, model and UTC day."""
+
+    async def add(
+        self, user_id: str, model: str, day: str, *, prompt_tokens: int, completion_tokens: int
+    ) -> None: ...
+
+    async def for_user(self, user_id: str, day: str) -> list[Usage]: ...
+
+
+class SettingStore(Protocol):
+    """Small runtime settings changed over the API (Open WebUI default models…)."""
+
+    async def get(self, name: str) -> Any: ...
+
+    async def put(self, name: str, value: Any) -> None: ...
+
+
+class Stores(Protocol):
+    """Every store of one backend (MongoDB or SQLite), opened and closed together."""
+
+    users: UserStore
+    conversations: ConversationStore
+    prompts: PromptStore
+    chats: WebChatStore
+    usage: UsageStore
+    settings: SettingStore
+    description: str  # for logs and readiness: "SQLite at ./data/chathub.db"
+
+    async def ping(self) -> None:
+        """Raise `StoreError` if the store does not answer."""
+        ...
+
+    async def aclose(self) -> None: ...
