@@ -36,7 +36,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     from hub.core.prompts import PromptService
     from hub.core.router import build_router
     from hub.core.stores import open_stores
-    from hub.core.stores.common import redact_url
+    from hub.core.urls import service_address
 
     async with AsyncExitStack() as stack:
         stores = await open_stores(settings)
@@ -53,7 +53,9 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         gate, limiter = await build_limit_gate(settings)
         stack.push_async_callback(limiter.aclose)
         if settings.redis_url is not None:
-            limiter_description = f"Redis at {redact_url(settings.redis_url.get_secret_value())}"
+            limiter_description = (
+                f"Redis at {service_address(settings.redis_url.get_secret_value())}"
+            )
         else:
             limiter_description = "in-memory limiter"
         log.info("limiter ready", extra={"limiter": limiter_description})

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hub.core.backends import OllamaBackend, build_backend, context_length
-from hub.core.backends.base import LineSplitter, env_proxy, error_text, redact_url
+from hub.core.backends.base import LineSplitter, env_proxy, error_text
 from hub.core.chat_config import ChatConfig
 from hub.core.models import ChatMessage
 from hub.core.ports import BackendError, ChatRequest, Delta, Final
 from hub.core.routing_config import BackendConfig
+from hub.core.urls import service_address, without_credentials
 from tests.fakes.ollama import FakeOllama
 
 MODEL = "gemma3:270m"
@@ -159,9 +160,11 @@ def test_split_lines_at_every_cut() -> None:
     assert _split([b"a", b"", b"b\n", b"c"]) == [b"ab", b"c"]
 
 
-def test_redact_url_and_error_text() -> None:
-    assert redact_url("http://u:p@host:11434/x/") == "http://host:11434/x"
-    assert redact_url("http://host:11434/") == "http://host:11434"
+def test_printable_urls_and_error_text() -> None:
+    assert without_credentials("http://u:p@host:11434/x/") == "http://host:11434/x"
+    assert without_credentials("http://host:11434/") == "http://host:11434"
+    assert service_address("mongodb://u:p@h1:1,h2:2/db?authSource=x") == "mongodb://h1:1,h2:2"
+    assert service_address("not a url") == "the configured URL"
     assert error_text(b'{"error":"model \'x\' not found"}') == "model 'x' not found"
     assert error_text(b'{"error":{"message":"bad key","type":"x"}}') == "bad key"
     assert error_text(b'{"detail":[{"msg":"field required"}]}') == '[{"msg": "field required"}]'

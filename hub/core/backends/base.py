@@ -17,7 +17,7 @@ import logging
 import socket
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
@@ -25,6 +25,7 @@ from aiohttp import ClientResponse
 
 from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
 from hub.core.ports import BackendError
+from hub.core.urls import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,6 @@ _ERROR_TEXT_LIMIT = 300
 def seconds(value: float) -> str:
     """`120 s`, `0.5 s`: durations in user-facing messages."""
     return f"{value:g} s"
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url.rstrip("/")
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
 
 
 def connect_failure(exc: BaseException) -> str:
@@ -140,7 +131,7 @@ class HttpBackend:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.name = name
-        self.url = redact_url(url)
+        self.url = without_credentials(url)
         self.connect_timeout = connect_timeout
         self.first_token_timeout = first_token_timeout
         self.chunk_timeout = chunk_timeout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from hub.core.models import PlatformUser, Prompt, User
 
@@ -39,18 +38,6 @@ def user_for_identity(who: PlatformUser) -> User:
     """The hub user created on first sight of a platform identity."""
     name = who.display_name or f"{who.platform} user {who.platform_user_id}"
     return User(id=new_id(), name=name, language=who.language, created_at=now_utc())
-
-
-def redact_url(url: str) -> str:
-    """`scheme://hosts` of a connection URL, without user, password, path or options."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "the configured URL"
-    hosts = parts.netloc.rpartition("@")[2]
-    if not parts.scheme or not hosts:
-        return "the configured URL"
-    return f"{parts.scheme}://{hosts}"
 
 
 def owner_key(owner_id: str, scope: str) -> str:

@@ -32,7 +32,7 @@ from hub.core.ports import (
     UserStore,
     WebChatStore,
 )
-from hub.core.stores.common import redact_url
+from hub.core.urls import service_address
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ async def open_mongo(url: str, database: str, *, timeout_ms: int = 5000) -> Mong
     `timeout_ms` bounds the start-up wait for a server unless the URL sets
     `serverSelectionTimeoutMS` itself.
     """
-    where = redact_url(url)
+    where = service_address(url)
     options: dict[str, Any] = {"tz_aware": True, "appname": "chathub"}
     if "serverselectiontimeoutms" not in url.lower():
         options["serverSelectionTimeoutMS"] = timeout_ms
