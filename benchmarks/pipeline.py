@@ -23,13 +23,12 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from hub.core.router import Router  # noqa: E402
 from hub.core.routing_config import BackendConfig  # noqa: E402
 from hub.core.stores.sqlite import open_sqlite  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
+from tests.fakes.process import fake_ollama_process  # noqa: E402
 
 MODEL = "bench:latest"
 
@@ -86,21 +86,6 @@ class Timed:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-@contextmanager
-def fake_ollama(tokens: int, rate: float | None) -> Iterator[str]:
-    """The fake Ollama in its own process; yields its base URL."""
-    args = [sys.executable, "-m", "tests.fakes.ollama", "--models", MODEL, "--tokens", str(tokens)]
-    if rate:
-        args += ["--tokens-per-second", str(rate)]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @asynccontextmanager
@@ -237,7 +222,7 @@ async def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
 
-    with fake_ollama(tokens=3, rate=None) as url:
+    with fake_ollama_process(MODEL, tokens=3) as url:
         over = await overhead(url, args.messages)
     print(
         f"overhead before the backend: p50 {over['p50']:.2f} ms, p99 {over['p99']:.2f} ms, "
@@ -245,7 +230,7 @@ async def main() -> int:
         f"{over['cpu']:.2f} ms CPU per whole reply"
     )
     ideal = args.tokens / args.rate
-    with fake_ollama(tokens=args.tokens, rate=args.rate) as url:
+    with fake_ollama_process(MODEL, tokens=args.tokens, rate=args.rate) as url:
         run = await throughput(url, args.streams, args.tokens, warm=True)
         report("existing conversations", run, args.streams, args.tokens, args.rate)
         cold = await throughput(url, args.streams, args.tokens, warm=False)

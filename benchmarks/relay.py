@@ -42,6 +42,10 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.process import fake_ollama_process  # noqa: E402
+
 KEY = "sk-relay-bench-0123456789abcdef"
 PACED, FAST = "paced:latest", "fast:latest"
 
@@ -50,21 +54,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def fake_ollama(model: str, tokens: int, rate: float | None) -> Iterator[str]:
-    """A fake Ollama in its own process; yields its base URL."""
-    cmd = [sys.executable, "-m", "tests.fakes.ollama", "--models", model, "--tokens", str(tokens)]
-    if rate:
-        cmd += ["--tokens-per-second", str(rate)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @dataclass
@@ -283,8 +272,8 @@ def main() -> None:
     os.chdir(ROOT)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        fake_ollama(PACED, args.lat_tokens, 200.0) as paced,
-        fake_ollama(FAST, args.tokens, None) as fast,
+        fake_ollama_process(PACED, args.lat_tokens, 200.0) as paced,
+        fake_ollama_process(FAST, args.tokens, None) as fast,
     ):
         results = []
         with hub_server(paced, fast, Path(tmp)) as hub:

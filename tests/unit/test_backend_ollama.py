@@ -176,3 +176,39 @@ def test_env_proxy_follows_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
     assert env_proxy("http://gpu.example:11434") == "http://proxy.example:3128"
     assert env_proxy("http://127.0.0.1:11434") is None  # NO_PROXY from tests/conftest.py
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"model":"m","message":{"role":"assistant","content":"Hi"},"done":false}\n<html>\n',
+         "sent a line that is not JSON: b'<html>'"),
+        (b'[1, 2]\n', "sent an unexpected line: b'[1, 2]'"),
+    ],
+)  # fmt: skip
+async def test_a_stream_that_is_not_ollamas_is_a_protocol_error(body: bytes, reason: str) -> None:
+    from aiohttp import web
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        await response.write(body)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/chat", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    backend = OllamaBackend("odd", f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(BackendError) as info:
+            async for _ in backend.chat(ChatRequest("m", (ChatMessage("user", "hi"),))):
+                pass
+        assert info.value.kind == "protocol"
+        assert reason in info.value.reason
+    finally:
+        await backend.aclose()
+        await runner.cleanup()

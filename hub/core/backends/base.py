@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
+import msgspec
 from aiohttp import ClientResponse
 
 from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
@@ -36,6 +37,21 @@ _ERROR_TEXT_LIMIT = 300
 def seconds(value: float) -> str:
     """`120 s`, `0.5 s`: durations in user-facing messages."""
     return f"{value:g} s"
+
+
+def decode_object(data: bytes | str, source: str, what: str) -> dict[str, Any]:
+    """One streamed JSON object (an NDJSON line, an SSE event), or BackendError(kind=protocol).
+
+    msgspec decodes in about a third of json.loads' time, which matters once per token.
+    """
+    try:
+        chunk = msgspec.json.decode(data)
+    except ValueError:  # msgspec.DecodeError is one
+        reason = f"{source} sent a {what} that is not JSON: {data[:80]!r}"
+        raise BackendError(reason, kind="protocol") from None
+    if not isinstance(chunk, dict):
+        raise BackendError(f"{source} sent an unexpected {what}: {data[:80]!r}", kind="protocol")
+    return chunk
 
 
 def connect_failure(exc: BaseException) -> str:

@@ -12,9 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
-
-from hub.core.backends.base import HttpBackend
+from hub.core.backends.base import HttpBackend, decode_object
 from hub.core.backends.openai_wire import ToolCallAssembler, chat_body, sse_data
 from hub.core.models import Metrics
 from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
@@ -131,15 +129,7 @@ class OpenAIBackend(HttpBackend):
         yield Final(reply.metrics())
 
     def _parse(self, data: str) -> Mapping[str, Any]:
-        try:
-            chunk = msgspec.json.decode(data)
-        except ValueError:  # msgspec.DecodeError is one
-            reason = f"{self.name} sent an event that is not JSON: {data[:80]!r}"
-            raise BackendError(reason, kind="protocol") from None
-        if not isinstance(chunk, dict):
-            raise BackendError(
-                f"{self.name} sent an unexpected event: {data[:80]!r}", kind="protocol"
-            )
+        chunk = decode_object(data, self.name, "event")
         if error := chunk.get("error"):
             message = error.get("message", error) if isinstance(error, Mapping) else error
             raise BackendError(f"The model stopped with an error: {message}", kind="stream")
