@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chathub", description="Self-hosted chat-bot hub for your Ollama models."
+        prog="chathub",
+        description="Self-hosted chat-bot hub for your Ollama models.",
+        epilog=(
+            "Settings come from HUB_* environment variables, a .env file and the YAML file "
+            "named by HUB_CONFIG (see README.md and docs/configuration.md). Exit codes: "
+            "0 ok, 1 a dependency failed, 2 a setting is invalid."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
