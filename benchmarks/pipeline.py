@@ -25,17 +25,16 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from peak_rss import PeakRss  # noqa: E402  (benchmarks/, the script's own folder)
 
 from hub.core.backends import build_backend  # noqa: E402
 from hub.core.chat import ChatService  # noqa: E402
@@ -131,29 +130,6 @@ async def overhead(url: str, messages: int) -> dict[str, float]:
     return {"p50": cuts[49], "p99": cuts[98], "mean": statistics.fmean(samples), "cpu": cpu}
 
 
-class PeakRss:
-    """Samples this process's RSS in a thread while the streams run."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        process = psutil.Process(os.getpid())
-        while not self._stop.is_set():
-            self.peak = max(self.peak, process.memory_info().rss)
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 async def existing_conversations(stores: Stores, streams: int) -> None:
     """Users and conversations as they are after one earlier exchange (the steady state)."""
     for i in range(streams):
@@ -193,7 +169,7 @@ async def throughput(url: str, streams: int, tokens: int, *, warm: bool) -> dict
         "wall": wall,
         "errors": results.count(False),
         "failures": failures[:3],
-        "rss_mb": rss.peak / 2**20,
+        "rss_mb": rss.peak,
         "cpu": cpu,
         "first_p50": statistics.median(firsts),
         "first_max": max(firsts),

@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from peak_rss import PeakRss, rss_mb  # noqa: E402  (benchmarks/, the script's own folder)
 
 from tests.fakes.process import fake_ollama_process  # noqa: E402
 
@@ -150,31 +150,6 @@ def load(
     if result["error_count"] or result["wrong_text"]:
         raise RuntimeError(f"{url} {route}: {result['errors']} wrong={result['wrong_text']}")
     return result
-
-
-def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
-
-
-class PeakRss:
-    """Samples a process's RSS every 20 ms in a thread; `peak` is the highest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def pct(values: list[float], p: float) -> float:

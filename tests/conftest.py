@@ -1,6 +1,11 @@
 """Shared fixtures. Real services (Redis, a MongoDB-wire server) live in tests/services/."""
 
 import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.fakes.telegram import FakeTelegram
 
 # Every server a test talks to is on loopback: never send that traffic through a proxy the
 # environment may configure (httpx, aiohttp and PTB all honour HTTP(S)_PROXY).
@@ -10,3 +15,12 @@ pytest_plugins = [
     "tests.services.redis_server",
     "tests.services.mongo_server",
 ]
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API on an ephemeral port (in this test's loop)."""
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()

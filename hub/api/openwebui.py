@@ -7,6 +7,9 @@ and default models need an admin. Paths answer with and without a trailing slash
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from litestar import Router
 from litestar.di import Provide
 
@@ -18,34 +21,30 @@ from hub.api.errors import exception_handlers
 def openwebui_routers() -> list[Router]:
     """`/api/{config,changelog,version}` and `/api/v1/{auths,chats,prompts,configs}`."""
     handlers = exception_handlers()
+
+    def group(
+        path: str, routes: Sequence[Any], guard: tuple[str, Callable[..., Any]] | None = None
+    ) -> Router:
+        dependencies = {guard[0]: Provide(guard[1])} if guard else None
+        return Router(
+            path=path,
+            route_handlers=list(routes),
+            dependencies=dependencies,
+            exception_handlers=handlers,
+            tags=["open-webui"],
+        )
+
     return [
-        Router(
-            path="/",
-            route_handlers=[
-                webui_meta.webui_config,
-                webui_meta.webui_changelog,
-                webui_meta.webui_version,
-            ],
-            exception_handlers=handlers,
-            tags=["open-webui"],
+        group("/", [webui_meta.webui_config, webui_meta.webui_changelog, webui_meta.webui_version]),
+        group("/", [webui_meta.set_default_models], ("admin", webui_admin)),
+        group(
+            "/api/v1/auths",
+            [webui_auths.signup, webui_auths.signin, webui_auths.current_user],
+            ("user", webui_user),
         ),
-        Router(
-            path="/",
-            route_handlers=[webui_meta.set_default_models],
-            dependencies={"admin": Provide(webui_admin)},
-            exception_handlers=handlers,
-            tags=["open-webui"],
-        ),
-        Router(
-            path="/api/v1/auths",
-            route_handlers=[webui_auths.signup, webui_auths.signin, webui_auths.current_user],
-            dependencies={"user": Provide(webui_user)},
-            exception_handlers=handlers,
-            tags=["open-webui"],
-        ),
-        Router(
-            path="/api/v1/chats",
-            route_handlers=[
+        group(
+            "/api/v1/chats",
+            [
                 webui_chats.list_chats,
                 webui_chats.new_chat,
                 webui_chats.get_chat,
@@ -53,21 +52,17 @@ def openwebui_routers() -> list[Router]:
                 webui_chats.delete_chat,
                 webui_chats.chat_tags,
             ],
-            dependencies={"user": Provide(webui_active_user)},
-            exception_handlers=handlers,
-            tags=["open-webui"],
+            ("user", webui_active_user),
         ),
-        Router(
-            path="/api/v1/prompts",
-            route_handlers=[
+        group(
+            "/api/v1/prompts",
+            [
                 webui_prompts.list_prompts,
                 webui_prompts.create_prompt,
                 webui_prompts.get_prompt,
                 webui_prompts.update_prompt,
                 webui_prompts.delete_prompt,
             ],
-            dependencies={"user": Provide(webui_active_user)},
-            exception_handlers=handlers,
-            tags=["open-webui"],
+            ("user", webui_active_user),
         ),
     ]

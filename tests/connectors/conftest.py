@@ -16,15 +16,6 @@ Start = Callable[..., Awaitable[TelegramConnector]]
 
 
 @pytest.fixture
-async def fake_telegram(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def start_connector(fake_telegram: FakeTelegram) -> AsyncIterator[Start]:
     started: list[TelegramConnector] = []
 

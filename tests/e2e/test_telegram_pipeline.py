@@ -28,15 +28,6 @@ DM = 777
 
 
 @pytest.fixture
-async def fake_telegram(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def hub(
     tmp_path: Path, fake_telegram: FakeTelegram
 ) -> AsyncIterator[tuple[TelegramConnector, FakeOllama]]:
