@@ -86,8 +86,7 @@ class Authenticator:
         self._secret = secret
         self._ttl = ttl
         self._keys = [_fingerprint(k) for k in api_keys]
-        self._users = users
-        self._key_users: dict[bytes, User] = {}
+        self._users = users  # cached in front of the store (hub.core.stores.fronted)
         self.passwords = Passwords()
         self.signup_lock = asyncio.Lock()  # first sign-up becomes admin: no two at once
 
@@ -135,12 +134,8 @@ class Authenticator:
         return user
 
     async def _key_user(self, key: bytes) -> User:
-        user = self._key_users.get(key)
-        if user is None:
-            ident = PlatformUser(API_KEY_PLATFORM, key.hex()[:16], f"API key {key.hex()[:8]}")
-            user = await self._users.for_identity(ident)
-            self._key_users[key] = user
-        return user
+        ident = PlatformUser(API_KEY_PLATFORM, key.hex()[:16], f"API key {key.hex()[:8]}")
+        return await self._users.for_identity(ident)
 
 
 def _credential(request: Request[Any, Any, Any]) -> str | None:

@@ -7,6 +7,7 @@ Open WebUI v0.1.120 frontend reads those as a request id and an error).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -78,8 +79,17 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+_second_stamp: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    return rfc3339(datetime.now(UTC))
+    """`rfc3339` of now; called for every streamed line, so the seconds are formatted once."""
+    global _second_stamp
+    now = time.time()
+    second = int(now)
+    if _second_stamp[0] != second:
+        _second_stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_stamp[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 # --- streamed chunks --------------------------------------------------------------------------

@@ -238,6 +238,16 @@ async def test_concurrent_usage_adds_are_not_lost(stores: Stores) -> None:
     assert (row.requests, row.prompt_tokens, row.completion_tokens) == (20, 20, 40)
 
 
+async def test_usage_adds_several_requests_at_once(stores: Stores) -> None:
+    # BufferedUsage writes a sum of replies in one call.
+    await stores.usage.add("ann", "m", "2025-06-02", prompt_tokens=9, completion_tokens=8)
+    await stores.usage.add(
+        "ann", "m", "2025-06-02", prompt_tokens=30, completion_tokens=60, requests=3
+    )
+    (row,) = await stores.usage.for_user("ann", "2025-06-02")
+    assert (row.requests, row.prompt_tokens, row.completion_tokens) == (4, 39, 68)
+
+
 async def test_settings_get_and_put(stores: Stores) -> None:
     assert await stores.settings.get("default_models") is None
     await stores.settings.put("default_models", "alpha:latest,beta")

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from hub.core.models import ConversationKey, PlatformUser, Turn
 from hub.core.ports import StoreError
 from hub.core.stores import open_stores
+from hub.core.stores.fronted import FrontedStores
 from hub.core.stores.mongo import MongoStores, open_mongo
 from hub.core.stores.sqlite import DB_FILE, SqliteStores, open_sqlite
 from hub.core.stores.sqlite_schema import MIGRATIONS, Migration
@@ -125,7 +126,8 @@ async def test_open_stores_picks_sqlite_without_mongodb_url(tmp_path: Path) -> N
     # mongodb_url=None explicitly: arguments win over a HUB_MONGODB_URL in the environment.
     stores = await open_stores(HubSettings(data_dir=tmp_path / "d", mongodb_url=None))
     try:
-        assert isinstance(stores, SqliteStores)
+        assert isinstance(stores, FrontedStores)
+        assert isinstance(stores.inner, SqliteStores)
         assert stores.description == f"SQLite at {tmp_path / 'd' / DB_FILE}"
     finally:
         await stores.aclose()
@@ -136,12 +138,14 @@ async def test_open_stores_picks_mongo_when_url_is_set(mongo_url: str) -> None:
     settings = HubSettings(mongodb_url=SecretStr(mongo_url), mongodb_db=name)
     stores = await open_stores(settings)
     try:
-        assert isinstance(stores, MongoStores)
+        assert isinstance(stores, FrontedStores)
+        assert isinstance(stores.inner, MongoStores)
         assert stores.description.endswith(f"/{name}")
         await stores.ping()
     finally:
-        assert isinstance(stores, MongoStores)
-        await stores.db.client.drop_database(name)
+        assert isinstance(stores, FrontedStores)
+        assert isinstance(stores.inner, MongoStores)
+        await stores.inner.db.client.drop_database(name)
         await stores.aclose()
 
 

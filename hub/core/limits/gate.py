@@ -74,6 +74,13 @@ class PolicyLimitGate:
         self._monotonic = monotonic
         self._down_since: float | None = None
         self._retry_at = 0.0
+        self._policies: dict[str, EffectivePolicy] = {}  # per role; the config never changes
+
+    def _policy(self, role: str) -> EffectivePolicy:
+        policy = self._policies.get(role)
+        if policy is None:
+            policy = self._policies[role] = self._config.for_role(role)
+        return policy
 
     @property
     def degraded(self) -> bool:
@@ -84,7 +91,7 @@ class PolicyLimitGate:
 
     async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
         """Charge every policy of `user`'s role for one message, or refuse with a sentence."""
-        policy = self._config.for_role(user.role)
+        policy = self._policy(user.role)
         if policy.unlimited:
             return Admission(allowed=True)
         plan = self._plan(policy, user, platform, chat_id, model)
@@ -149,7 +156,7 @@ class PolicyLimitGate:
     ) -> None:
         """Count real tokens against today's budget; never raises (usage is best effort)."""
         tokens = prompt_tokens + completion_tokens
-        policy = self._config.for_role(user.role)
+        policy = self._policy(user.role)
         if tokens <= 0 or policy.unlimited or policy.tokens_per_day is None:
             return
         key = _budget_key(user)

@@ -111,8 +111,17 @@ class UsageStore(Protocol):
     """Token and request counters per user, model and UTC day."""
 
     async def add(
-        self, user_id: str, model: str, day: str, *, prompt_tokens: int, completion_tokens: int
-    ) -> None: ...
+        self,
+        user_id: str,
+        model: str,
+        day: str,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        requests: int = 1,
+    ) -> None:
+        """Add to the day's counters (`requests` replies, and their tokens)."""
+        ...
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]: ...
 

@@ -189,12 +189,19 @@ class MongoUsage:
         self._usage = db.collection("usage")
 
     async def add(
-        self, user_id: str, model: str, day: str, *, prompt_tokens: int, completion_tokens: int
+        self,
+        user_id: str,
+        model: str,
+        day: str,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        requests: int = 1,
     ) -> None:
         where = {"user_id": user_id, "model": model, "day": day}
         change = {
             "$inc": {
-                "requests": 1,
+                "requests": requests,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
             }

@@ -175,14 +175,22 @@ class SqliteUsage:
         self._db = db
 
     async def add(
-        self, user_id: str, model: str, day: str, *, prompt_tokens: int, completion_tokens: int
+        self,
+        user_id: str,
+        model: str,
+        day: str,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        requests: int = 1,
     ) -> None:
         await self._db.write(
             "INSERT INTO usage (user_id, model, day, requests, prompt_tokens, completion_tokens) "
-            "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (user_id, day, model) DO UPDATE SET "
-            "requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, day, model) DO UPDATE SET "
+            "requests = requests + excluded.requests, "
+            "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
             "completion_tokens = completion_tokens + excluded.completion_tokens",
-            (user_id, model, day, prompt_tokens, completion_tokens),
+            (user_id, model, day, requests, prompt_tokens, completion_tokens),
         )
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]:

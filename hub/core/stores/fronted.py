@@ -1,0 +1,238 @@
+"""Memory in front of a store for the two calls every reply makes: look the user up, count usage.
+
+Without it each HTTP request or bot message costs the store two or three round trips that
+decide nothing (SQLite runs them one at a time through its worker thread), and under a burst
+of requests they queue behind each other. With it:
+
+- `CachedUsers` remembers users for a few seconds. A change made through this process (`/model`,
+  a role change) drops the entry at once; one made by another replica is seen within
+  `USER_CACHE_SECONDS`.
+- `BufferedUsage` adds usage up in memory and writes it once per `USAGE_FLUSH_SECONDS`, one
+  statement per user, model and day. Reads (`for_user`) and closing write what is pending
+  first; counts a failed write could not store are kept for the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.core.models import PlatformUser, Usage, User, UserRole
+from hub.core.ports import (
+    ConversationStore,
+    PromptStore,
+    SettingStore,
+    StoreError,
+    Stores,
+    UsageStore,
+    UserStore,
+    WebChatStore,
+)
+
+log = logging.getLogger(__name__)
+
+USER_CACHE_SECONDS = 5.0
+USAGE_FLUSH_SECONDS = 1.0
+
+
+class CachedUsers:
+    """A `UserStore` that remembers users by id and identity for `ttl` seconds."""
+
+    def __init__(
+        self,
+        inner: UserStore,
+        ttl: float = USER_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._clock = clock
+        self._by_id: dict[str, tuple[float, User]] = {}
+        self._by_identity: dict[tuple[str, str], tuple[float, User]] = {}
+
+    def _fresh(self, entry: tuple[float, User] | None) -> User | None:
+        if entry is None or entry[0] < self._clock():
+            return None
+        return entry[1]
+
+    def _remember(self, user: User, identity: tuple[str, str] | None = None) -> User:
+        entry = (self._clock() + self._ttl, user)
+        self._by_id[user.id] = entry
+        if identity is not None:
+            self._by_identity[identity] = entry
+        if len(self._by_id) > 10_000:  # users that stopped writing; keep memory bounded
+            self._by_id.clear()
+            self._by_identity.clear()
+        return user
+
+    def _forget(self, user_id: str) -> None:
+        self._by_id.pop(user_id, None)
+        stale = [k for k, (_, user) in self._by_identity.items() if user.id == user_id]
+        for identity in stale:
+            del self._by_identity[identity]
+
+    async def for_identity(self, who: PlatformUser) -> User:
+        identity = (who.platform, who.platform_user_id)
+        user = self._fresh(self._by_identity.get(identity))
+        if user is not None:
+            return user
+        return self._remember(await self._inner.for_identity(who), identity)
+
+    async def get(self, user_id: str) -> User | None:
+        user = self._fresh(self._by_id.get(user_id))
+        if user is not None:
+            return user
+        found = await self._inner.get(user_id)
+        return None if found is None else self._remember(found)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._inner.get_by_email(email)  # sign-in only: always the stored hash
+
+    async def create(self, user: User) -> User:
+        return await self._inner.create(user)
+
+    async def set_model(self, user_id: str, model: str | None) -> None:
+        self._forget(user_id)
+        try:
+            await self._inner.set_model(user_id, model)
+        finally:
+            self._forget(user_id)  # a read during the write may have cached the old value
+
+    async def set_role(self, user_id: str, role: UserRole) -> None:
+        self._forget(user_id)
+        try:
+            await self._inner.set_role(user_id, role)
+        finally:
+            self._forget(user_id)
+
+    async def count(self) -> int:
+        return await self._inner.count()
+
+    async def link_identity(self, user_id: str, platform: str, platform_user_id: str) -> None:
+        self._by_identity.pop((platform, platform_user_id), None)
+        try:
+            await self._inner.link_identity(user_id, platform, platform_user_id)
+        finally:
+            self._by_identity.pop((platform, platform_user_id), None)
+
+
+@dataclass(slots=True)
+class _Counts:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class BufferedUsage:
+    """A `UsageStore` that sums usage in memory and writes it every `interval` seconds."""
+
+    def __init__(self, inner: UsageStore, interval: float = USAGE_FLUSH_SECONDS) -> None:
+        self._inner = inner
+        self._interval = interval
+        self._pending: dict[tuple[str, str, str], _Counts] = {}
+        self._timer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one flush at a time keeps the counts in order
+
+    async def add(
+        self,
+        user_id: str,
+        model: str,
+        day: str,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        requests: int = 1,
+    ) -> None:
+        counts = self._pending.setdefault((user_id, model, day), _Counts())
+        counts.requests += requests
+        counts.prompt_tokens += prompt_tokens
+        counts.completion_tokens += completion_tokens
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._flush_later())
+
+    async def for_user(self, user_id: str, day: str) -> list[Usage]:
+        await self.flush()
+        return await self._inner.for_user(user_id, day)
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self._interval)
+        finally:
+            self._timer = None
+        with contextlib.suppress(StoreError):  # logged by flush; the counts wait for the next
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending count now; raise `StoreError` (keeping the counts) if one fails."""
+        async with self._lock:
+            pending, self._pending = self._pending, {}
+            items = list(pending.items())
+            for index, ((user_id, model, day), counts) in enumerate(items):
+                try:
+                    await self._inner.add(
+                        user_id,
+                        model,
+                        day,
+                        prompt_tokens=counts.prompt_tokens,
+                        completion_tokens=counts.completion_tokens,
+                        requests=counts.requests,
+                    )
+                except BaseException as exc:
+                    self._keep(items[index:])
+                    if isinstance(exc, StoreError):
+                        log.error("could not store usage", extra={"error": str(exc)})
+                    raise
+
+    def _keep(self, items: list[tuple[tuple[str, str, str], _Counts]]) -> None:
+        for key, counts in items:
+            into = self._pending.setdefault(key, _Counts())
+            into.requests += counts.requests
+            into.prompt_tokens += counts.prompt_tokens
+            into.completion_tokens += counts.completion_tokens
+        if self._timer is None and self._pending:
+            with contextlib.suppress(RuntimeError):  # no loop left at shutdown
+                self._timer = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def aclose(self) -> None:
+        """Write what is pending and stop the timer."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+        try:
+            await self.flush()
+        finally:
+            if self._timer is not None:  # flush failed and re-armed: nothing will run it now
+                self._timer.cancel()
+                self._timer = None
+
+
+class FrontedStores:
+    """`Stores` with `CachedUsers` and `BufferedUsage` in front of the inner ones."""
+
+    def __init__(self, inner: Stores) -> None:
+        self.inner = inner
+        self.users: UserStore = CachedUsers(inner.users)
+        self.usage_buffer = BufferedUsage(inner.usage)
+        self.usage: UsageStore = self.usage_buffer
+        self.conversations: ConversationStore = inner.conversations
+        self.prompts: PromptStore = inner.prompts
+        self.chats: WebChatStore = inner.chats
+        self.settings: SettingStore = inner.settings
+        self.description = inner.description
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def aclose(self) -> None:
+        try:
+            await self.usage_buffer.aclose()
+        except StoreError:
+            log.error("usage counted since the last write is lost: the store failed at shutdown")
+        finally:
+            await self.inner.aclose()
