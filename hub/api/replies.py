@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from anyio import CancelScope, create_task_group
+from anyio import create_task_group
 from litestar import Request
 
 from hub.api.errors import ApiError, error_from_failed
@@ -28,6 +28,7 @@ from hub.core.models import (
     Started,
     Text,
 )
+from hub.core.reply_channel import ReplyChannel
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ ContentEvent = Text | Extra | Done | Failed
 class ChatReplier(Protocol):
     """What the HTTP edge needs from `ChatService`."""
 
-    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
+    def start(self, msg: IncomingMessage) -> ReplyChannel: ...
 
 
 class Reply:
@@ -48,8 +49,8 @@ class Reply:
     is answering (e.g. "older turns were dropped") are logged and left out of the reply.
     """
 
-    def __init__(self, events: AsyncIterator[ReplyEvent], head: list[ContentEvent]) -> None:
-        self._events = events
+    def __init__(self, channel: ReplyChannel | None, head: list[ContentEvent]) -> None:
+        self._channel = channel
         self._head = head
         self._sent_text = False
         self._ended = False
@@ -65,21 +66,43 @@ class Reply:
         return self._ended
 
     async def __aiter__(self) -> AsyncIterator[ContentEvent]:
-        for head in self.take_head():
-            yield head
-        if self._ended:
-            return
-        async for event in self._events:
-            if isinstance(event, (Text, Extra, Failed)):
-                yield self._note(event)
-            elif isinstance(event, Done):
-                if not self._sent_text and event.text:
-                    yield self._note(Text(event.text))
-                yield self._note(event)
-            elif isinstance(event, Notice):
-                log.info("notice not shown to HTTP client", extra={"notice": event.text})
-        if not self._ended:
-            yield Failed("The reply ended before it was complete. Try again.")
+        while not self._ended:
+            for event in await self.next_batch():
+                yield event
+
+    async def next_batch(self) -> list[ContentEvent]:
+        """The head, or else every event produced since the last call (waiting for one).
+
+        May be empty (only notices arrived); the last batch ends with Done or Failed.
+        """
+        if self._head:
+            return self.take_head()
+        channel = self._channel
+        if self._ended or channel is None:
+            return self._end([]) if not self._ended else []
+        first = await channel.get()
+        raw = [] if first is None else [first, *channel.take_ready()]
+        out: list[ContentEvent] = []
+        for event in raw:
+            self._convert(event, out)
+            if self._ended:
+                return out
+        return self._end(out) if channel.ended else out
+
+    def _convert(self, event: ReplyEvent, out: list[ContentEvent]) -> None:
+        if isinstance(event, (Text, Extra, Failed)):
+            out.append(self._note(event))
+        elif isinstance(event, Done):
+            if not self._sent_text and event.text:
+                out.append(self._note(Text(event.text)))
+            out.append(self._note(event))
+        elif isinstance(event, Notice):
+            log.info("notice not shown to HTTP client", extra={"notice": event.text})
+
+    def _end(self, out: list[ContentEvent]) -> list[ContentEvent]:
+        """The channel ended without a terminal event."""
+        out.append(self._note(Failed("The reply ended before it was complete. Try again.")))
+        return out
 
     def _note(self, event: ContentEvent) -> ContentEvent:
         if isinstance(event, Text) and event.delta:
@@ -89,24 +112,25 @@ class Reply:
         return event
 
     async def aclose(self) -> None:
-        """Close the ChatService iterator (and so the upstream), even inside a cancelled scope."""
-        closer = getattr(self._events, "aclose", None)
-        if closer is None:
+        """Stop the reply (and so the upstream request) if it still runs.
+
+        A cancelled caller still waits until the reply has stopped and stored what it had.
+        """
+        if self._channel is None:
             return
-        with CancelScope(shield=True):
-            try:
-                await closer()
-            except Exception:
-                log.exception("closing a reply failed")
+        try:
+            await self._channel.aclose()
+        except Exception:
+            log.exception("closing a reply failed")
 
 
 async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
     """Run `msg` up to its first content; raise `ApiError` if it fails before that."""
-    events = chat.reply(msg)
+    channel = chat.start(msg)
     notices: list[ContentEvent] = []
     started = False
     try:
-        async for event in events:
+        while (event := await channel.get()) is not None:
             if isinstance(event, Queued):
                 continue
             if isinstance(event, Started):
@@ -120,19 +144,14 @@ async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
             else:
                 if isinstance(event, Done) and notices and event.text:
                     notices.clear()  # the command's text is the Done text already
-                return Reply(events, [*notices, event])
+                return Reply(channel, [*notices, event])
     except BaseException:
-        await Reply(events, []).aclose()
+        await Reply(channel, []).aclose()
         raise
     if notices:  # the hub answered by itself (e.g. a prompt command missing its input)
         text = "".join(n.delta for n in notices if isinstance(n, Text))
-        return Reply(_nothing(), [*notices, Done(text)])
+        return Reply(None, [*notices, Done(text)])
     raise ApiError(502, "The reply ended before it started. Try again.")
-
-
-async def _nothing() -> AsyncIterator[ReplyEvent]:
-    return
-    yield  # makes this an async generator
 
 
 class Gathered:

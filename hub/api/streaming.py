@@ -1,10 +1,14 @@
 """Streaming a reply to an HTTP client: batched writes, flushed per batch, always closed.
 
-A reader task pulls the reply's events as fast as they come; the response writes everything
-read since its last write in one go, with consecutive text merged into one chunk. An idle stream
-therefore still sends every token at once (time to first token is unchanged), while a busy hub
-makes one send (and one JSON line or SSE event) per batch instead of one per token: it degrades
-to larger chunks, never to a backlog.
+The response waits for the reply's next event and then writes everything produced since its
+last write in one go, with consecutive text merged into one chunk. An idle stream therefore
+still sends every token at once (time to first token is unchanged), while a busy hub makes one
+send (and one JSON line or SSE event) per batch instead of one per token: it degrades to larger
+chunks, never to a backlog.
+
+It is plain asyncio rather than Litestar's task-group streaming: one writer, plus one task that
+waits for the client to disconnect and then cancels the writer, which closes the reply and so
+the upstream request. This runs for every streamed token, so each await counts.
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from anyio import CancelScope
 from litestar.response.streaming import ASGIStreamingResponse, Stream
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
 from hub.api.replies import ContentEvent, Reply
-from hub.core.models import Done, Failed, Text
+from hub.core.models import Text
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -27,6 +30,8 @@ Render = Callable[[list[ContentEvent]], bytes]
 
 def merge_text(events: list[ContentEvent]) -> list[ContentEvent]:
     """Consecutive `Text` events joined into one (order kept, other events untouched)."""
+    if len(events) < 2:
+        return events
     merged: list[ContentEvent] = []
     run: list[str] = []
     for event in events:
@@ -42,77 +47,76 @@ def merge_text(events: list[ContentEvent]) -> list[ContentEvent]:
     return merged
 
 
-async def _batches(reply: Reply, render: Render) -> AsyncIterator[bytes]:
-    first = render(merge_text(reply.take_head()))  # written with the headers, no task hop
-    if first:
-        yield first
-    if reply.ended:
-        return
-    pending: list[ContentEvent] = []
-    ready = asyncio.Event()
-    finished = False
-
-    async def read() -> None:
-        nonlocal finished
-        try:
-            async for event in reply:
-                pending.append(event)
-                ready.set()
-                if isinstance(event, (Done, Failed)):
-                    break
-        finally:
-            finished = True
-            ready.set()
-
-    reader = asyncio.create_task(read())
-    try:
-        while True:
-            await ready.wait()
-            ready.clear()
-            if pending:
-                batch = merge_text(pending)
-                pending.clear()
-                chunk = render(batch)
-                if chunk:
-                    yield chunk
-            if finished:
-                break
-        await reader  # re-raise what ended the reader, if anything did
-    finally:
-        if not reader.done():
-            reader.cancel()
-        with CancelScope(shield=True):  # the response's scope may be cancelled (disconnect)
-            await asyncio.wait({reader})
+async def _write(reply: Reply, render: Render, send: Send) -> None:
+    while not reply.ended:
+        chunk = render(merge_text(await reply.next_batch()))
+        if chunk:
+            event: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": chunk,
+                "more_body": True,
+            }
+            await send(event)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-class _ClosingResponse:
-    """Wraps the streaming ASGI response so the reply is closed however the response ends."""
+async def _cancel_on_disconnect(receive: Receive, writer: asyncio.Task[Any]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    writer.cancel()
 
-    __slots__ = ("inner", "reply")
 
-    def __init__(self, inner: ASGIStreamingResponse, reply: Reply) -> None:
+class _ReplyResponse:
+    """The ASGI response of a streamed reply: Litestar's headers, the body from `_write`."""
+
+    __slots__ = ("inner", "render", "reply")
+
+    def __init__(self, inner: ASGIStreamingResponse, reply: Reply, render: Render) -> None:
         self.inner = inner
         self.reply = reply
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self.inner(scope, receive, send)
+            await self.inner.start_response(send)
+            if self.inner.is_head_response:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await self._send_body(receive, send)
+            await self.inner.after_response()
         finally:
             await self.reply.aclose()
+
+    async def _send_body(self, receive: Receive, send: Send) -> None:
+        writer = asyncio.current_task()
+        assert writer is not None
+        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, writer))
+        try:
+            await _write(self.reply, self.render, send)
+        except asyncio.CancelledError:
+            if not watcher.done():
+                raise  # cancelled from outside (shutdown), not by the client leaving
+            writer.uncancel()
+        finally:
+            watcher.cancel()
+
+
+async def _no_iterator() -> AsyncIterator[bytes]:
+    return
+    yield b""  # makes this an async generator
 
 
 class ReplyStream(Stream):
     """The response for a streamed reply: `render` turns a batch of events into bytes."""
 
-    __slots__ = ("reply",)
+    __slots__ = ("encode", "reply")
 
     def __init__(self, reply: Reply, render: Render, *, media_type: str) -> None:
-        super().__init__(
-            _batches(reply, render), media_type=media_type, headers=dict(STREAM_HEADERS)
-        )
+        super().__init__(_no_iterator(), media_type=media_type, headers=dict(STREAM_HEADERS))
         self.reply = reply
+        self.encode = render  # not `render`: Response.render is another thing
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
         inner = super().to_asgi_response(*args, **kwargs)
         assert isinstance(inner, ASGIStreamingResponse)
-        return _ClosingResponse(inner, self.reply)
+        return _ReplyResponse(inner, self.reply, self.encode)

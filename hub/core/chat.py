@@ -48,6 +48,7 @@ from hub.core.ports import (
     StoreError,
     Stores,
 )
+from hub.core.reply_channel import ReplyChannel
 from hub.core.serial import ConversationSlots
 
 log = logging.getLogger(__name__)
@@ -97,17 +98,25 @@ class ChatService:
         A command answered by the hub yields only `Notice`s; a command meant for another bot
         yields nothing. Closing the iterator early cancels the reply (and stores it interrupted).
         """
-        queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
-        task = asyncio.create_task(self._produce(msg, queue.put_nowait))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        channel = self.start(msg)
         try:
-            while (event := await queue.get()) is not None:
+            while (event := await channel.get()) is not None:
                 yield event
         finally:
-            if not task.done():
-                task.cancel()
-            await run_to_completion(asyncio.wait({task}))
+            await channel.aclose()
+
+    def start(self, msg: IncomingMessage) -> ReplyChannel:
+        """Start answering `msg`; the same events as `reply`, read from a channel.
+
+        For edges that write in batches (`ReplyChannel.take_ready`). The caller must
+        `aclose()` the channel, which cancels the reply if it is still running.
+        """
+        channel = ReplyChannel()
+        task = asyncio.create_task(self._produce(msg, channel.put))
+        channel.attach(task)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return channel
 
     async def stop(self, key: ConversationKey) -> bool:
         """Cancel the reply streaming in `key`; True if there was one. Returns once it is stored."""

@@ -1,0 +1,77 @@
+"""The events of one reply on their way from the task producing them to the edge showing them.
+
+A lighter `asyncio.Queue` for exactly one producer and one reader, with one thing a queue lacks:
+`take_ready()` hands over every event produced so far without waiting, so an edge that writes
+in batches (HTTP streaming) wakes once per batch, not once per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from hub.core.models import ReplyEvent
+from hub.core.pipeline_util import run_to_completion
+
+
+class ReplyChannel:
+    """Events of one reply; `None` from `get()` means it ended. `aclose()` stops the producer."""
+
+    __slots__ = ("_ended", "_events", "_task", "_waiter")
+
+    def __init__(self) -> None:
+        self._events: deque[ReplyEvent | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ended = False
+
+    def attach(self, task: asyncio.Task[None]) -> None:
+        """The task producing the events (cancelled by `aclose`)."""
+        self._task = task
+
+    def put(self, event: ReplyEvent | None) -> None:
+        """Add an event; `None` marks the end. Never blocks (the pipeline's `Emit`)."""
+        self._events.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> ReplyEvent | None:
+        """The next event, waiting for it; `None` once the reply has ended."""
+        while not self._events:
+            if self._ended:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        event = self._events.popleft()
+        if event is None:
+            self._ended = True
+        return event
+
+    def take_ready(self) -> list[ReplyEvent]:
+        """Every event already produced, without waiting (up to the end)."""
+        taken: list[ReplyEvent] = []
+        events = self._events
+        while events:
+            event = events.popleft()
+            if event is None:
+                self._ended = True
+                break
+            taken.append(event)
+        return taken
+
+    @property
+    def ended(self) -> bool:
+        """True once the end marker has been read."""
+        return self._ended
+
+    async def aclose(self) -> None:
+        """Cancel the producer if it still runs and wait until it has finished (and stored)."""
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()
+        await run_to_completion(asyncio.wait({task}))
