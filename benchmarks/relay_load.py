@@ -3,7 +3,11 @@
     python benchmarks/relay_load.py --url http://127.0.0.1:8000/ollama --route native \
         --model alpha:latest --streams 50 --rounds 4 --tokens 40 [--key KEY]
 
-Each round starts `--streams` chat requests at once and waits for all of them. For every
+Each round starts `--streams` chat requests at once and waits for all of them (a burst). With
+`--steady`, `--streams` workers instead send `--rounds` requests each, back to back, the
+workers' starts spread over `--period-ms` (about one reply's length), so requests arrive one
+by one while the others stream; only requests that start while all the other workers are
+streaming give a time-to-first-token sample. For every
 request it records the time to the first content chunk, counts content chunks, and checks the
 joined text against the fake's numbered tokens ("t0 t1 t2 …"), so a relay that loses, doubles
 or loops chunks is caught. Throughput counts upstream chunks (tokens) of intact replies: a relay
@@ -30,6 +34,8 @@ import aiohttp
 @dataclass
 class Outcome:
     ttft: list[float] = field(default_factory=list)  # seconds
+    active: int = 0  # requests in flight (for --steady)
+    steady_only: bool = False
     chunks: int = 0
     errors: list[str] = field(default_factory=list)
     wrong_text: int = 0
@@ -75,6 +81,8 @@ async def one(
     headers = {"Authorization": f"Bearer {args.key}"} if args.key else {}
     started = time.perf_counter()
     first = True
+    sampled = not out.steady_only or out.active >= args.streams - 1
+    out.active += 1
     parts: list[str] = []
     try:
         async with session.post(args.url + path, json=body, headers=headers) as resp:
@@ -87,13 +95,16 @@ async def one(
                     break
                 if piece:
                     if first:
-                        out.ttft.append(time.perf_counter() - started)
+                        if sampled:
+                            out.ttft.append(time.perf_counter() - started)
                         first = False
                     parts.append(piece)
                     out.chunks += 1
     except Exception as exc:
         out.errors.append(f"{type(exc).__name__}: {exc}"[:200])
         return
+    finally:
+        out.active -= 1
     if "".join(parts) == want:
         out.complete += 1
     else:
@@ -107,7 +118,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         walls = []
-        for _ in range(args.rounds):
+        if args.steady:
+            out.steady_only = True
+
+            async def worker(index: int) -> None:
+                await asyncio.sleep(index * args.period_ms / 1000 / args.streams)
+                for _ in range(args.rounds):
+                    await one(session, args, out, want)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(i) for i in range(args.streams)))
+            walls.append(time.perf_counter() - started)
+        for _ in range(0 if args.steady else args.rounds):
             started = time.perf_counter()
             await asyncio.gather(*(one(session, args, out, want) for _ in range(args.streams)))
             walls.append(time.perf_counter() - started)
@@ -132,6 +154,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--key", default="")
+    parser.add_argument("--steady", action="store_true", help="workers in a loop, not bursts")
+    parser.add_argument("--period-ms", type=float, default=200.0, help="spread of --steady starts")
     args = parser.parse_args()
     json.dump(asyncio.run(run(args)), sys.stdout)
     sys.stdout.write("\n")

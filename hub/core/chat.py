@@ -346,7 +346,10 @@ class ChatService:
                     messages[-1] = replace(last, content=expansion.text)
         if self._config.system_prompt and not any(m.role == "system" for m in messages):
             messages.insert(0, ChatMessage("system", self._config.system_prompt))
-        forwarded = replace(msg, history=tuple(messages))
+        changed = len(messages) != len(msg.history) or (
+            bool(messages) and messages[-1] is not msg.history[-1]
+        )
+        forwarded = replace(msg, history=tuple(messages)) if changed else msg
         await self._admitted(user, forwarded, self._route(user, msg), emit, "", None)
 
     async def _forward(
