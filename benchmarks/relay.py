@@ -12,12 +12,19 @@ every reply's text, so lost, doubled or looped chunks count as errors.
 
 Measured, hub and direct interleaved in one run:
 1. Time to first token at 1 stream and at 50 concurrent streams, paced (40 chunks of 5 ms):
-   target +<= 3 ms p50 and +<= 15 ms p99 over direct.
+   target +<= 3 ms p50 and +<= 15 ms p99 over direct. 50 streams are measured two ways: a
+   burst (50 requests started at the same moment, every sample) and steady (50 workers in a
+   loop, starts spread over one reply's length, samples from requests that start while the
+   49 others stream).
 2. Throughput, 200 concurrent unpaced streams of 200 chunks: target >= 20,000 chunks/s through
    the hub (native NDJSON route; the OpenAI SSE route is reported too).
 3. Hub RSS: warm idle, peak during 200 streams (target <= 200 MB), and 3 s after (target within
    20% of warm idle). Start-up: process start to the model list served (target <= 1.5 s).
 The router's per-backend concurrency is raised to 1000 so the hub relays, not queues.
+
+Reference relays, latency only, each against direct in the same way: `benchmarks/relay_blind.py`
+(uvicorn + aiohttp relaying bytes, nothing else: the floor for a Python relay) and nginx
+(`proxy_buffering off`, upstream keep-alive: a relay written in C), when `nginx` is installed.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -136,14 +144,60 @@ def litellm_server(binary: str, paced_url: str, fast_url: str, tmp: Path) -> Ite
         proc.wait(20)
 
 
+@contextlib.contextmanager
+def blind_server(paced_url: str) -> Iterator[Server]:
+    port = free_port()
+    cmd = [sys.executable, "benchmarks/relay_blind.py", "--port", str(port)]
+    started = time.perf_counter()
+    proc = subprocess.Popen([*cmd, "--upstream", paced_url], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/ollama"
+    try:
+        _wait_until(lambda: httpx.get(url + "/api/tags").status_code == 200, proc)
+        yield Server(url, proc.pid, time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def nginx_server(binary: str, paced_url: str, tmp: Path) -> Iterator[Server]:
+    port, upstream = free_port(), paced_url.split("//", 1)[1].rstrip("/")
+    config = tmp / "nginx.conf"
+    config.write_text(
+        f"worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/nginx.log;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp};\n"
+        f"  upstream fake {{ server {upstream}; keepalive 200; }}\n"
+        f"  server {{ listen 127.0.0.1:{port};\n"
+        "    location /ollama/ { proxy_pass http://fake/; proxy_http_version 1.1;\n"
+        '      proxy_set_header Connection ""; proxy_buffering off; } } }\n'
+    )
+    started = time.perf_counter()
+    proc = subprocess.Popen([binary, "-c", str(config)])
+    url = f"http://127.0.0.1:{port}/ollama"
+    try:
+        _wait_until(lambda: httpx.get(url + "/api/tags").status_code == 200, proc)
+        yield Server(url, proc.pid, time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def load(
-    url: str, route: str, model: str, streams: int, rounds: int, tokens: int
+    url: str,
+    route: str,
+    model: str,
+    streams: int,
+    rounds: int,
+    tokens: int,
+    *extra: str,
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "benchmarks/relay_load.py",
         *("--url", url, "--route", route, "--model", model, "--key", KEY),
         *("--streams", str(streams), "--rounds", str(rounds), "--tokens", str(tokens)),
+        *extra,
     ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
@@ -158,14 +212,51 @@ def pct(values: list[float], p: float) -> float:
 
 
 def latency(
-    targets: dict[str, tuple[str, str]], streams: int, blocks: int, rounds: int, tokens: int
+    targets: dict[str, tuple[str, str]],
+    streams: int,
+    blocks: int,
+    rounds: int,
+    tokens: int,
+    *extra: str,
 ) -> dict[str, list[float]]:
     """TTFT samples per target, the targets interleaved block by block."""
     samples: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(blocks):
         for name, (url, route) in targets.items():
-            samples[name] += load(url, route, PACED, streams, rounds, tokens)["ttft_ms"]
+            samples[name] += load(url, route, PACED, streams, rounds, tokens, *extra)["ttft_ms"]
     return samples
+
+
+# (label, streams, extra load arguments); blocks and rounds come from the command line.
+LATENCY_CASES = (
+    ("1", 1, ()),
+    ("50", 50, ()),
+    ("50s", 50, ("--steady", "--period-ms", "200")),
+)
+
+
+def latency_table(
+    server: Server, paced: str, args: argparse.Namespace, route: str
+) -> dict[str, Any]:
+    """Time to first token through `server` and direct, for every case in LATENCY_CASES."""
+    load(server.url, route, PACED, 4, 1, args.lat_tokens)  # warm-up
+    out: dict[str, Any] = {}
+    for label, streams, extra in LATENCY_CASES:
+        if label == "1":
+            blocks, rounds = 4, args.single_rounds
+        else:
+            blocks, rounds = args.blocks, (args.steady_rounds if extra else 1)
+        ttft = latency(
+            {"direct": (paced, "native"), "relay": (server.url, route)},
+            streams,
+            blocks,
+            rounds,
+            args.lat_tokens,
+            *extra,
+        )
+        for name, values in ttft.items():
+            out[f"ttft{label}_{name}"] = (pct(values, 50), pct(values, 99), len(values))
+    return out
 
 
 def throughput(url: str, route: str, tokens: int, streams: int, runs: int) -> float:
@@ -181,19 +272,9 @@ def relay_table(
 ) -> dict[str, Any]:
     """Every measure for one relay (hub or LiteLLM) against direct calls to the fakes."""
     paced, fast = direct
-    load(server.url, route, PACED, 4, 1, args.lat_tokens)  # warm-up
-    load(server.url, route, FAST, 20, 1, args.tokens)
+    load(server.url, route, FAST, 20, 1, args.tokens)  # warm-up
     out: dict[str, Any] = {"startup_s": server.startup_s}
-    for streams, blocks, rounds in ((1, 4, args.single_rounds), (50, args.blocks, 1)):
-        ttft = latency(
-            {"direct": (paced, "native"), "relay": (server.url, route)},
-            streams,
-            blocks,
-            rounds,
-            args.lat_tokens,
-        )
-        for name, values in ttft.items():
-            out[f"ttft{streams}_{name}"] = (pct(values, 50), pct(values, 99), len(values))
+    out.update(latency_table(server, paced, args, route))
     time.sleep(1)
     out["rss_idle"] = rss_mb(server.pid)
     out["direct_rate"] = throughput(fast, "native", args.tokens, args.streams, args.runs)
@@ -207,16 +288,21 @@ def relay_table(
     return out
 
 
+_CASE_NAMES = {"1": "1 stream", "50": "50 streams, burst", "50s": "50 streams, steady"}
+
+
 def report(name: str, r: dict[str, Any]) -> list[str]:
     lines = [f"### {name}", "", "| measure | result |", "|---|---|"]
-    for streams in (1, 50):
-        d50, d99, n = r[f"ttft{streams}_direct"]
-        h50, h99, _ = r[f"ttft{streams}_relay"]
+    for label, _, _ in LATENCY_CASES:
+        d50, d99, n = r[f"ttft{label}_direct"]
+        h50, h99, m = r[f"ttft{label}_relay"]
         lines.append(
-            f"| TTFT, {streams} stream(s), p50 / p99 ({n} samples) | direct {d50:.2f} / "
-            f"{d99:.2f} ms; relay {h50:.2f} / {h99:.2f} ms; **+{h50 - d50:.2f} / "
-            f"+{h99 - d99:.2f} ms** |"
+            f"| TTFT, {_CASE_NAMES[label]}, p50 / p99 ({n} / {m} samples) | direct {d50:.2f} / "
+            f"{d99:.2f} ms; relay {h50:.2f} / {h99:.2f} ms; **{h50 - d50:+.2f} / "
+            f"{h99 - d99:+.2f} ms** |"
         )
+    if "rate" not in r:
+        return [*lines, ""]
     lines.append(
         f"| throughput, {ARGS.streams} streams × {ARGS.tokens} chunks | direct "
         f"{r['direct_rate']:,.0f} chunks/s; relay **{r['rate']:,.0f} chunks/s** |"
@@ -242,8 +328,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--lat-tokens", type=int, default=40)
+    parser.add_argument("--nginx", default=shutil.which("nginx") or "", help="nginx binary")
+    parser.add_argument("--no-references", action="store_true", help="skip blind relay, nginx")
     args = parser.parse_args(namespace=ARGS)
     args.single_rounds, args.blocks, args.runs = (5, 1, 1) if args.quick else (25, 4, 3)
+    args.steady_rounds = 4 if args.quick else 8
     os.chdir(ROOT)
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -258,6 +347,19 @@ def main() -> None:
                     relay_table(hub, (paced, fast), args, "native"),
                 )
             )
+        if not args.no_references:
+            with blind_server(paced) as blind:
+                results.append(
+                    (
+                        "Blind Python relay (benchmarks/relay_blind.py), latency only",
+                        latency_table(blind, paced, args, "native"),
+                    )
+                )
+            if args.nginx:
+                with nginx_server(args.nginx, paced, Path(tmp)) as ngx:
+                    results.append(
+                        ("nginx (C), latency only", latency_table(ngx, paced, args, "native"))
+                    )
         if args.litellm:
             with litellm_server(args.litellm, paced, fast, Path(tmp)) as peer:
                 results.append(
