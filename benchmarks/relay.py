@@ -84,7 +84,9 @@ def _wait_until(check: Any, proc: subprocess.Popen[Any], limit: float = 60.0) ->
 
 
 @contextlib.contextmanager
-def hub_server(paced_url: str, fast_url: str, data_dir: Path) -> Iterator[Server]:
+def hub_server(
+    paced_url: str, fast_url: str, data_dir: Path, root: Path = ROOT
+) -> Iterator[Server]:
     config = data_dir / "hub.yaml"
     backends = [
         {"name": "paced", "url": paced_url, "max_concurrency": 1000},
@@ -101,7 +103,7 @@ def hub_server(paced_url: str, fast_url: str, data_dir: Path) -> Iterator[Server
     }
     cmd = [sys.executable, "benchmarks/relay_hub.py", "--port", str(port)]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    proc = subprocess.Popen(cmd, cwd=root, env=env)
     url = f"http://127.0.0.1:{port}/ollama"
 
     def listed() -> bool:
@@ -330,6 +332,7 @@ def main() -> None:
     parser.add_argument("--lat-tokens", type=int, default=40)
     parser.add_argument("--nginx", default=shutil.which("nginx") or "", help="nginx binary")
     parser.add_argument("--no-references", action="store_true", help="skip blind relay, nginx")
+    parser.add_argument("--baseline", default="", help="another checkout of the hub to compare")
     args = parser.parse_args(namespace=ARGS)
     args.single_rounds, args.blocks, args.runs = (5, 1, 1) if args.quick else (25, 4, 3)
     args.steady_rounds = 4 if args.quick else 8
@@ -347,6 +350,18 @@ def main() -> None:
                     relay_table(hub, (paced, fast), args, "native"),
                 )
             )
+        if args.baseline:
+            # Another checkout of the hub (e.g. `git worktree add /tmp/base <commit>`), measured
+            # the same way in the same run, for before/after comparisons.
+            base_dir = Path(tmp) / "baseline"
+            base_dir.mkdir()
+            with hub_server(paced, fast, base_dir, Path(args.baseline)) as base:
+                results.append(
+                    (
+                        f"chathub at {args.baseline} (baseline)",
+                        relay_table(base, (paced, fast), args, "native"),
+                    )
+                )
         if not args.no_references:
             with blind_server(paced) as blind:
                 results.append(

@@ -30,6 +30,7 @@ from hub.api.ollama_shapes import (
 from hub.api.replies import ContentEvent, gather_reply, start_reply
 from hub.api.streaming import Render, ReplyStream
 from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text, User
+from hub.core.ports import Completion
 
 # The Ollama API level these routes implement (clients such as Open WebUI check it is >= 0.1.16).
 OLLAMA_API_VERSION = "0.6.8"
@@ -131,7 +132,9 @@ async def ollama_generate(
     data: JSONBody[OllamaGenerateRequest],
     user: NamedDependency[User],
 ) -> Response[Any]:
-    """Complete `prompt` (with an optional `system`); NDJSON stream unless `stream` is false."""
+    """Complete `prompt` (with `system`, `suffix`, `template`, `raw`, `context` as Ollama takes
+    them); NDJSON stream unless `stream` is false. Ollama backends get `/api/generate` itself;
+    OpenAI-compatible ones answer a plain prompt as a chat and refuse the Ollama-only fields."""
     model = await catalog_of(request).resolve(data.model)
     encoder = ChunkEncoder(data.model, "generate")
     if not data.prompt and not data.images:
@@ -139,12 +142,23 @@ async def ollama_generate(
         return Response(encoder.load(reason))
     history = [ChatMessage("system", data.system)] if data.system else []
     history.append(ChatMessage("user", data.prompt, images=tuple(data.images or ())))
+    completion = Completion(
+        suffix=data.suffix,
+        template=data.template,
+        raw=data.raw,
+        context=tuple(data.context) if data.context is not None else None,
+    )
     msg = http_message(
         user,
         model,
         history,
         options=data.options,
-        passthrough={"format": data.format, "keep_alive": data.keep_alive, "think": data.think},
+        passthrough={
+            "format": data.format,
+            "keep_alive": data.keep_alive,
+            "think": data.think,
+            "completion": completion,
+        },
         route="generate",
     )
     return await _respond(request, msg, encoder, stream=data.stream)

@@ -48,11 +48,15 @@ class OllamaChatRequest(msgspec.Struct, kw_only=True):
 
 
 class OllamaGenerateRequest(msgspec.Struct, kw_only=True):
-    """`POST /api/generate`. `template`, `raw`, `suffix` and `context` are not supported."""
+    """`POST /api/generate`. `suffix`, `template`, `raw` and `context` need an Ollama backend."""
 
     model: str
     prompt: str = ""
+    suffix: str | None = None
     system: str | None = None
+    template: str | None = None
+    raw: bool = False
+    context: list[int] | None = None
     images: list[str] | None = None
     stream: bool = True
     options: dict[str, Any] | None = None

@@ -42,6 +42,7 @@ from hub.core.models import (
 from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
     BackendError,
+    Completion,
     LimitGate,
     ModelRouter,
     RouteContext,
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 STOPPED = "Reply stopped."
 EMPTY = "There is nothing to answer yet: send me some text."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
-_CODES = {"not_found": "not_found", "busy": "busy"}
 
 
 class ChatService:
@@ -331,7 +331,13 @@ class ChatService:
     async def _answer_history(self, user: User, msg: IncomingMessage, emit: Emit) -> None:
         assert msg.history is not None
         messages = list(msg.history)
-        if self._expand_history and self._prompts is not None and messages:
+        completion = msg.passthrough.get("completion")
+        # A raw prompt or a fill-in-the-middle request is code or text to continue, sent as is:
+        # a line starting with "/" in it is not a prompt command.
+        verbatim = isinstance(completion, Completion) and (
+            completion.raw or completion.suffix is not None
+        )
+        if self._expand_history and self._prompts is not None and messages and not verbatim:
             last = messages[-1]
             command = parse_command(last.content) if last.role == "user" else None
             if command is not None:
@@ -344,7 +350,11 @@ class ChatService:
                     return
                 if expansion is not None and expansion.text is not None:
                     messages[-1] = replace(last, content=expansion.text)
-        if self._config.system_prompt and not any(m.role == "system" for m in messages):
+        if (
+            self._config.system_prompt
+            and not verbatim
+            and not any(m.role == "system" for m in messages)
+        ):
             messages.insert(0, ChatMessage("system", self._config.system_prompt))
         changed = len(messages) != len(msg.history) or (
             bool(messages) and messages[-1] is not msg.history[-1]

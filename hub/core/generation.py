@@ -36,6 +36,7 @@ from hub.core.ports import (
     StoreError,
     Stores,
 )
+from hub.core.routing.failover import is_request_fault
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class Run:
 
 def backend_failed(exc: BackendError, partial: str = "", model: str | None = None) -> Failed:
     """The user-facing event for a backend or routing error."""
-    return Failed(exc.reason, partial, code=_CODES.get(exc.kind, "unavailable"), model=model)
+    code = "bad_request" if is_request_fault(exc) else _CODES.get(exc.kind, "unavailable")
+    return Failed(exc.reason, partial, code=code, model=model)
 
 
 def refused(admission: Admission, model: str) -> Failed:
@@ -108,6 +110,7 @@ class Generator:
             format=passthrough.get("format"),
             think=passthrough.get("think"),
             tools=passthrough.get("tools"),
+            completion=passthrough.get("completion"),
         )
 
     async def generate(

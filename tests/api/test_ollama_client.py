@@ -116,13 +116,35 @@ async def test_generate_stream_and_whole(hub: Hub) -> None:
     ]
     assert "".join(p.response for p in streamed) == "t0 t1 t2 t3 t4"
     assert streamed[-1].done and streamed[-1].done_reason == "stop"
-    sent = hub.fake.chat_requests[-1].json
-    assert sent["messages"] == [
-        {"role": "system", "content": "sys"},
-        {"role": "user", "content": "go"},
-    ]
+    sent = hub.fake.chat_requests[-1]
+    assert sent.path == "/api/generate"
+    assert (sent.json["prompt"], sent.json["system"]) == ("go", "sys")
+    assert "messages" not in sent.json and "raw" not in sent.json
     whole = await client(hub).generate("alpha", prompt="go")
     assert whole.response == "t0 t1 t2 t3 t4" and whole.done
+
+
+async def test_generate_passes_fill_in_the_middle_and_raw_fields_through(hub: Hub) -> None:
+    # Code completion clients (Continue, Twinny…) send suffix and raw: Ollama itself must see
+    # them, and a prompt that starts with "/" is code, not a prompt command.
+    whole = await client(hub).generate(
+        "alpha",
+        prompt="/usr/bin/env python\ndef add(a, b):\n",
+        suffix="\n    return total\n",
+        raw=True,
+        template="{{ .Prompt }}",
+        context=[7, 8, 9],
+        options={"num_predict": 64},
+    )
+    assert whole.response == "t0 t1 t2 t3 t4"
+    sent = hub.fake.chat_requests[-1]
+    assert sent.path == "/api/generate"
+    assert sent.json["prompt"] == "/usr/bin/env python\ndef add(a, b):\n"
+    assert sent.json["suffix"] == "\n    return total\n"
+    assert (sent.json["raw"], sent.json["template"]) == (True, "{{ .Prompt }}")
+    assert sent.json["context"] == [7, 8, 9]
+    assert sent.json["options"] == {"num_predict": 64}
+    assert "system" not in sent.json
 
 
 async def test_show(hub: Hub) -> None:
@@ -196,3 +218,17 @@ async def test_tags_pass_every_upstream_field_through(hub: Hub) -> None:
         upstream = {m["name"]: m for m in (await raw.get("/api/tags")).json()["models"]}
     assert head.status_code == 200
     assert ours == upstream
+
+
+async def test_a_request_the_model_server_refuses_is_a_400(make_hub: Callable[..., Any]) -> None:
+    # Ollama answers 400 for a request it cannot take (a bad `format`, say); retrying or
+    # another server would not help, so the client gets a 400 with Ollama's reason, not a 502.
+    fake = FakeOllama(["alpha:latest"])
+    fake.script("alpha:latest", status=400, status_message="invalid JSON schema in format")
+    async with fake, make_hub(fake) as hub:
+        with pytest.raises(ollama.ResponseError) as raised:
+            await client(hub).chat(
+                "alpha", messages=[{"role": "user", "content": "hi"}], format={"type": 7}
+            )
+    assert raised.value.status_code == 400
+    assert "invalid JSON schema in format" in raised.value.error

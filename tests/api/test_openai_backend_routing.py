@@ -109,3 +109,38 @@ async def test_alias_skips_an_openai_backend_on_a_closed_port(
             assert (text, done.backend, done.model) == ("via local", "local", LOCAL_MODEL)
             status = {s.name: s for s in hub.app.state.services.router.status()}
             assert not status["compat"].up and status["local"].up
+
+
+async def test_generate_on_an_openai_backend_answers_prompts_and_refuses_ollama_only_fields(
+    make_hub: Callable[..., Any],
+) -> None:
+    async with FakeOllama(models=[COMPAT_MODEL], tokens=["via ", "compat"]) as compat:
+        routing = RoutingConfig(
+            backends=[BackendConfig(name="compat", kind="openai", url=compat.url + "/v1")],
+            models={"smart": [Candidate(backend="compat", model=COMPAT_MODEL)]},
+        )
+        async with make_hub(compat, routing=routing) as hub:
+            token, _ = await hub.signup("Coder")
+            async with hub.client(token) as http:
+                plain = await http.post(
+                    "/ollama/api/generate",
+                    json={"model": "smart", "prompt": "hi", "system": "terse", "stream": False},
+                )
+                fim = await http.post(
+                    "/ollama/api/generate",
+                    json={"model": "smart", "prompt": "def f(", "suffix": "return 1"},
+                )
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["response"] == "via compat"
+    sent = compat.chat_requests[-1]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.json["messages"] == [
+        {"role": "system", "content": "terse"},
+        {"role": "user", "content": "hi"},
+    ]
+    assert fim.status_code == 400
+    assert fim.json()["error"] == (
+        "'compat' is an OpenAI-compatible server and cannot take suffix; "
+        "use a model served by Ollama for that."
+    )
+    assert len(compat.chat_requests) == 1  # the refused request never reached it

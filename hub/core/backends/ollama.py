@@ -139,16 +139,46 @@ class OllamaBackend(HttpBackend):
                 body[key] = value
         return body
 
+    def generate_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The `/api/generate` request for a completion: the prompt is the last user message,
+        `system` the system message, plus the completion's own fields."""
+        completion = request.completion
+        assert completion is not None
+        body = self.chat_body(request)
+        del body["messages"]
+        body.pop("tools", None)  # /api/generate has no tools
+        prompt = next((m for m in reversed(request.messages) if m.role == "user"), None)
+        body["prompt"] = prompt.content if prompt is not None else ""
+        if prompt is not None and prompt.images:
+            body["images"] = list(prompt.images)
+        system = next((m.content for m in request.messages if m.role == "system"), None)
+        for key, value in (
+            ("system", system),
+            ("suffix", completion.suffix),
+            ("template", completion.template),
+            ("raw", completion.raw or None),
+            ("context", list(completion.context) if completion.context is not None else None),
+        ):
+            if value is not None:
+                body[key] = value
+        return body
+
     async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
-        """Stream `/api/chat`: `Delta`s as lines arrive, then one `Final` with the metrics."""
+        """Stream `/api/chat` (or `/api/generate` for a completion): `Delta`s as lines arrive,
+        then one `Final` with the metrics."""
         final: Final | None = None
-        lines = self.stream_lines("/api/chat", self.chat_body(request), request.model)
+        if request.completion is None:
+            lines = self.stream_lines("/api/chat", self.chat_body(request), request.model)
+            delta_of = self._delta
+        else:
+            lines = self.stream_lines("/api/generate", self.generate_body(request), request.model)
+            delta_of = self._completion_delta
         try:
             async for line in lines:
                 if final is not None:
                     continue  # read to the end so the connection can be reused
                 chunk = self._parse(line)
-                if delta := self._delta(chunk):
+                if delta := delta_of(chunk):
                     yield delta
                 if chunk.get("done"):
                     final = Final(metrics_from(chunk))
@@ -185,6 +215,15 @@ class OllamaBackend(HttpBackend):
         )
         if (logprobs := chunk.get("logprobs")) not in _EMPTY:
             extra["logprobs"] = logprobs
+        if not text and not extra:
+            return None
+        return Delta(str(text), extra)
+
+    @staticmethod
+    def _completion_delta(chunk: Mapping[str, Any]) -> Delta | None:
+        text = chunk.get("response") or ""
+        thinking = chunk.get("thinking")
+        extra = {"thinking": thinking} if thinking else {}
         if not text and not extra:
             return None
         return Delta(str(text), extra)

@@ -97,7 +97,18 @@ class OpenAIBackend(HttpBackend):
     label = "The OpenAI-compatible server"
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
-        """Stream `/chat/completions`: `Delta`s, then whole tool calls, then one `Final`."""
+        """Stream `/chat/completions`: `Delta`s, then whole tool calls, then one `Final`.
+
+        A completion is answered as a chat; one that needs `/api/generate`'s own fields (raw,
+        suffix, template, context) is refused with kind "unsupported", so the router can try
+        an Ollama backend instead.
+        """
+        if request.completion is not None and (fields := request.completion.native_only):
+            raise BackendError(
+                f"'{self.name}' is an OpenAI-compatible server and cannot take "
+                f"{', '.join(fields)}; use a model served by Ollama for that.",
+                kind="unsupported",
+            )
         reply, done = _Reply(), False
         lines = self.stream_lines(
             "/chat/completions", chat_body(request), request.model, keep_blank=True

@@ -14,8 +14,37 @@ from hub.core.models import (
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """A prompt completion (Ollama's `/api/generate`) rather than a chat turn.
+
+    The prompt, system prompt and images are the request's messages (so a chat-only backend
+    can still answer a plain completion); these are the fields only `/api/generate` has.
+    """
+
+    suffix: str | None = None  # text after the insertion point (fill-in-the-middle)
+    template: str | None = None  # overrides the model's prompt template
+    raw: bool = False  # the prompt is sent as is, without any template
+    context: tuple[int, ...] | None = None  # tokens of an earlier reply (deprecated by Ollama)
+
+    @property
+    def native_only(self) -> list[str]:
+        """The fields set that only Ollama's `/api/generate` understands."""
+        fields = {
+            "suffix": self.suffix is not None,
+            "template": self.template is not None,
+            "raw": self.raw,
+            "context": self.context is not None,
+        }
+        return [name for name, used in fields.items() if used]
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """What the core asks a backend for: the whole (trimmed) history plus pass-through options."""
+    """What the core asks a backend for: the whole (trimmed) history plus pass-through options.
+
+    `completion` is set for `/api/generate` requests: backends that can send a completion as
+    such do (Ollama), others answer the messages as a chat or refuse what they cannot do.
+    """
 
     model: str
     messages: tuple[ChatMessage, ...]
@@ -24,6 +53,7 @@ class ChatRequest:
     format: Any = None
     think: Any = None
     tools: Sequence[Mapping[str, Any]] | None = None
+    completion: Completion | None = None
 
 
 @dataclass(frozen=True, slots=True)

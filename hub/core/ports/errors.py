@@ -15,7 +15,8 @@ class BackendError(Exception):
     """A model backend failed. `reason` is a sentence a user can act on.
 
     `kind` classifies it for failover and HTTP status: connect, timeout, http, not_found,
-    protocol, busy, stream.
+    protocol, busy, stream, bad_request, unsupported (this backend cannot do what the request
+    asks; another one may).
     """
 
     def __init__(self, reason: str, *, kind: str = "http", status: int | None = None) -> None:

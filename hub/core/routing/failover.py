@@ -95,6 +95,9 @@ def exhausted(
             "Send /models to see the models you can use.",
             kind="not_found",
         )
+    if failed and not down and all(a.kind == "unsupported" for a in failed):
+        # The request asks for something none of the candidates can do: trying later won't help.
+        return BackendError(" ".join(dict.fromkeys(a.reason for a in failed)), kind="bad_request")
     parts = [f"{a.target.label}: {a.reason.rstrip('.')}" for a in failed]
     for target in down:
         reason = target.state.last_error.rstrip(".") or "repeated failures"

@@ -13,7 +13,7 @@ from hub.core.routing_config import RoutingConfig
 log = logging.getLogger(__name__)
 
 # Errors that say something about the request or the model, not about the backend's health.
-_NOT_HEALTH = frozenset({"not_found", "busy", "bad_request"})
+_NOT_HEALTH = frozenset({"not_found", "busy", "bad_request", "unsupported"})
 # 4xx answers that mean the backend itself is misconfigured (a wrong API key) rather than the
 # request being wrong: they keep happening, so they count like an outage.
 _BACKEND_4XX = frozenset({401, 403})
