@@ -17,13 +17,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def build_app() -> object:
-    from hub.app import create_app
+    from hub.app import create_app, settle_gc
     from hub.logging_setup import configure_logging
     from hub.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)  # as `chathub serve` does
-    return create_app(settings)
+    app = create_app(settings)
+    settle_gc()  # as `chathub serve` does (after its services are open; here they open later)
+    return app
 
 
 def main() -> None:

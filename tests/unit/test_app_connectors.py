@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -26,3 +28,13 @@ def test_no_warning_without_platform_settings(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, logger="hub.app"):
         create_app(HubSettings())
     assert caplog.records == []
+
+
+def test_settle_gc_freezes_start_up_objects_and_raises_the_first_threshold() -> None:
+    # In a child process: freezing the test process would keep its garbage for good.
+    code = (
+        "import gc; from hub.app import settle_gc; settle_gc(); "
+        "print(gc.get_threshold()[0], gc.get_freeze_count() > 1000)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["20000", "True"]
