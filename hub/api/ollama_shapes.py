@@ -145,6 +145,8 @@ class ChunkEncoder:
         """The `done:true` object; with `text` and `extra` it is also the non-stream reply."""
         body = self._object(text, extra or {}, done=True)
         body["done_reason"] = event.metrics.done_reason or "stop"
+        if self.kind == "generate":
+            body.update(event.final)  # `context`, as Ollama's own last line has it
         body.update(metrics_fields(event.metrics))
         return body
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from hub.core.chat_config import ChatConfig
 from hub.core.context import TokenEstimator
@@ -53,6 +54,7 @@ class Run:
     backend: str | None = None
     parts: list[str] = field(default_factory=list)
     metrics: Metrics | None = None
+    final: Mapping[str, Any] = field(default_factory=dict)
     user_turn: Turn | None = None
     sent: tuple[ChatMessage, ...] = ()
 
@@ -125,7 +127,7 @@ class Generator:
         if run.metrics is None:
             return Failed(UNFINISHED, run.text, model=run.model)
         self._estimator.observe(request.model, request.messages, run.metrics.prompt_tokens)
-        return Done(run.text, run.model, run.backend, run.metrics)
+        return Done(run.text, run.model, run.backend, run.metrics, run.final)
 
     async def _stream(self, ctx: RouteContext, request: ChatRequest, run: Run, emit: Emit) -> None:
         stream = self._router.stream(ctx, request)
@@ -138,7 +140,7 @@ class Generator:
                     if item.extra:
                         emit(Extra(item.extra))
                 elif isinstance(item, Final):
-                    run.metrics = item.metrics
+                    run.metrics, run.final = item.metrics, item.extra
                 elif isinstance(item, Started):
                     run.model, run.backend = item.model, item.backend
                     emit(item)

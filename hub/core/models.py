@@ -200,6 +200,7 @@ class Done:
     model: str | None = None
     backend: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    final: Mapping[str, Any] = field(default_factory=dict)  # e.g. Ollama's `context`
 
 
 @dataclass(frozen=True, slots=True)

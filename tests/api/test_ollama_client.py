@@ -116,12 +116,15 @@ async def test_generate_stream_and_whole(hub: Hub) -> None:
     ]
     assert "".join(p.response for p in streamed) == "t0 t1 t2 t3 t4"
     assert streamed[-1].done and streamed[-1].done_reason == "stop"
+    assert streamed[-1].context == [1, 2, 3]  # the fake's `context`, on the last line only
+    assert all(p.context is None for p in streamed[:-1])
     sent = hub.fake.chat_requests[-1]
     assert sent.path == "/api/generate"
     assert (sent.json["prompt"], sent.json["system"]) == ("go", "sys")
     assert "messages" not in sent.json and "raw" not in sent.json
     whole = await client(hub).generate("alpha", prompt="go")
     assert whole.response == "t0 t1 t2 t3 t4" and whole.done
+    assert whole.context == [1, 2, 3]
 
 
 async def test_generate_passes_fill_in_the_middle_and_raw_fields_through(hub: Hub) -> None:

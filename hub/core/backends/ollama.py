@@ -181,7 +181,9 @@ class OllamaBackend(HttpBackend):
                 if delta := delta_of(chunk):
                     yield delta
                 if chunk.get("done"):
-                    final = Final(metrics_from(chunk))
+                    context = chunk.get("context")
+                    extra = {"context": context} if isinstance(context, list) else {}
+                    final = Final(metrics_from(chunk), extra)
         except BackendError as exc:
             if final is None:
                 log.info(

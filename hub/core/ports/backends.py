@@ -66,9 +66,11 @@ class Delta:
 
 @dataclass(frozen=True, slots=True)
 class Final:
-    """The backend's last chunk, carrying its metrics."""
+    """The backend's last chunk, carrying its metrics and any fields of the reply that only the
+    last chunk has (Ollama's `context` for a completion)."""
 
     metrics: Metrics
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 BackendChunk = Delta | Final
