@@ -238,7 +238,8 @@ class ChatService:
             else:
                 await self._forward(user, msg, ctx, run, emit)
         finally:
-            await run_to_completion(self._limits.release(user, admission))
+            if admission.lease_id:  # most policies hold no lease: no task to start for nothing
+                await run_to_completion(self._limits.release(user, admission))
 
     # --- stored conversations -----------------------------------------------------------------
 

@@ -161,7 +161,7 @@ class Generator:
             completion = int(len(run.text) / self._estimator.ratio(run.model)) + 1
         else:
             return
-        day = self._clock().strftime("%Y-%m-%d")
+        day = self._clock().date().isoformat()  # YYYY-MM-DD, the usage key's day
         try:
             await self._limits.record_usage(user, run.model, prompt, completion)
             await self._stores.usage.add(
