@@ -88,6 +88,9 @@ class _ReplyResponse:
             await self.reply.aclose()
 
     async def _send_body(self, receive: Receive, send: Send) -> None:
+        head = self.render(merge_text(self.reply.take_head()))
+        if head:  # the first token goes out before anything else is set up
+            await send({"type": "http.response.body", "body": head, "more_body": True})
         writer = asyncio.current_task()
         assert writer is not None
         watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, writer))
