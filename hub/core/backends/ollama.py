@@ -121,11 +121,15 @@ class OllamaBackend(HttpBackend):
 
     def chat_body(self, request: ChatRequest) -> dict[str, Any]:
         """The `/api/chat` request for `request`: the whole history plus pass-through fields."""
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [message_body(m) for m in request.messages],
-            "stream": True,
-        }
+        body = self._pass_through(request)
+        body["messages"] = [message_body(m) for m in request.messages]
+        if request.tools is not None:
+            body["tools"] = list(request.tools)
+        return body
+
+    def _pass_through(self, request: ChatRequest) -> dict[str, Any]:
+        """The fields `/api/chat` and `/api/generate` share: model, options and the rest."""
+        body: dict[str, Any] = {"model": request.model, "stream": True}
         if request.options:
             body["options"] = dict(request.options)
         keep_alive = request.keep_alive if request.keep_alive is not None else self.keep_alive
@@ -133,7 +137,6 @@ class OllamaBackend(HttpBackend):
             ("keep_alive", keep_alive),
             ("format", request.format),
             ("think", request.think),
-            ("tools", list(request.tools) if request.tools is not None else None),
         ):
             if value is not None:
                 body[key] = value
@@ -144,9 +147,7 @@ class OllamaBackend(HttpBackend):
         `system` the system message, plus the completion's own fields."""
         completion = request.completion
         assert completion is not None
-        body = self.chat_body(request)
-        del body["messages"]
-        body.pop("tools", None)  # /api/generate has no tools
+        body = self._pass_through(request)  # /api/generate has no messages and no tools
         prompt = next((m for m in reversed(request.messages) if m.role == "user"), None)
         body["prompt"] = prompt.content if prompt is not None else ""
         if prompt is not None and prompt.images:

@@ -126,6 +126,11 @@ class _Counts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
+    def add(self, requests: int, prompt_tokens: int, completion_tokens: int) -> None:
+        self.requests += requests
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+
 
 class BufferedUsage:
     """A `UsageStore` that sums usage in memory and writes it every `interval` seconds."""
@@ -148,9 +153,7 @@ class BufferedUsage:
         requests: int = 1,
     ) -> None:
         counts = self._pending.setdefault((user_id, model, day), _Counts())
-        counts.requests += requests
-        counts.prompt_tokens += prompt_tokens
-        counts.completion_tokens += completion_tokens
+        counts.add(requests, prompt_tokens, completion_tokens)
         if self._timer is None:
             self._timer = asyncio.create_task(self._flush_later())
 
@@ -190,9 +193,7 @@ class BufferedUsage:
     def _keep(self, items: list[tuple[tuple[str, str, str], _Counts]]) -> None:
         for key, counts in items:
             into = self._pending.setdefault(key, _Counts())
-            into.requests += counts.requests
-            into.prompt_tokens += counts.prompt_tokens
-            into.completion_tokens += counts.completion_tokens
+            into.add(counts.requests, counts.prompt_tokens, counts.completion_tokens)
         if self._timer is None and self._pending:
             with contextlib.suppress(RuntimeError):  # no loop left at shutdown
                 self._timer = asyncio.get_running_loop().create_task(self._flush_later())
