@@ -46,7 +46,7 @@ from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
 from hub.bootstrap import open_services
-from hub.connectors.telegram_bot import TelegramConnector
+from hub.connectors.telegram.bot import TelegramConnector
 from hub.core.backends.ollama import OllamaBackend
 from hub.core.chat import ChatService
 from hub.core.markup import telegram as tg

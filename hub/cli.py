@@ -75,7 +75,7 @@ def _check(settings: HubSettings, args: argparse.Namespace) -> int:
 
 
 def _chat(settings: HubSettings, args: argparse.Namespace) -> int:
-    from hub.connectors.console import chat_in_terminal
+    from hub.connectors.console.terminal import chat_in_terminal
 
     try:
         return asyncio.run(chat_in_terminal(settings, once=args.once, model=args.model))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.connectors.telegram_bot import TelegramConnector
+from hub.connectors.telegram.bot import TelegramConnector
 from hub.settings import TelegramSettings
 from tests.fakes.telegram import FakeTelegram
 from tests.support.chat import ScriptedChat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.connectors.telegram_bot import TelegramConnector
+from hub.connectors.telegram.bot import TelegramConnector
 from hub.core.markup import telegram as tg
 from hub.core.markup.fences import fence_state_after
 from hub.core.markup.split import split_markdown

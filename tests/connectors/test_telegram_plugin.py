@@ -11,8 +11,8 @@ from litestar.testing import AsyncTestClient
 
 from hub.connectors.registry import start_connectors
 from hub.connectors.telegram import plugin
-from hub.connectors.telegram_bot import TelegramConnector
-from hub.connectors.telegram_webhook import SECRET_HEADER
+from hub.connectors.telegram.bot import TelegramConnector
+from hub.connectors.telegram.webhook import SECRET_HEADER
 from hub.core.models import Prompt
 from hub.core.stores.sqlite import open_sqlite
 from hub.runtime import Services

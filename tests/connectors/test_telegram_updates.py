@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram import Message
 
-from hub.connectors.telegram_updates import BotIdentity, to_incoming
+from hub.connectors.telegram.updates import BotIdentity, to_incoming
 
 BOT = BotIdentity(id=123456, username="hub_test_bot")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from hub.connectors.telegram_webhook import SECRET_HEADER
+from hub.connectors.telegram.webhook import SECRET_HEADER
 from tests.connectors.conftest import Start
 from tests.fakes.telegram import FakeTelegram
 from tests.support.chat import ScriptedChat

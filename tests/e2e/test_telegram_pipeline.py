@@ -10,7 +10,7 @@ import pytest
 
 import hub.core.chat as chat_module
 import hub.core.limits.none as limits_module
-from hub.connectors.telegram_bot import TelegramConnector
+from hub.connectors.telegram.bot import TelegramConnector
 from hub.core.backends import build_backend
 from hub.core.chat_config import ChatConfig
 from hub.core.markup import telegram as tg

@@ -2,7 +2,7 @@
 
 Built on the running loop in `start()`; polling, or (webhook mode) no updater, with updates fed
 by `handle_webhook`. Updates are processed concurrently, so one slow reply never holds up
-another chat. Settings and modes: `telegram.py`; who is answered: `telegram_updates.py`.
+another chat. Settings and modes: `__init__.py`; who is answered: `updates.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from hub.connectors.telegram_commands import BUILTIN_COMMANDS, telegram_commands
-from hub.connectors.telegram_sink import DraftSupport, TelegramSink, chat_budget
-from hub.connectors.telegram_updates import PLATFORM, BotIdentity, to_incoming
+from hub.connectors.telegram.commands import BUILTIN_COMMANDS, telegram_commands
+from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
+from hub.connectors.telegram.updates import PLATFORM, BotIdentity, to_incoming
 from hub.core.budget import BudgetPools, Clock
 from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
 from hub.core.render import render
@@ -161,7 +161,7 @@ class TelegramConnector:
         """The webhook route in webhook mode, nothing in polling mode."""
         if self.settings.mode != "webhook":
             return []
-        from hub.connectors.telegram_webhook import webhook_route
+        from hub.connectors.telegram.webhook import webhook_route
 
         return [webhook_route(lambda request: self)]
 

@@ -10,9 +10,9 @@ server or a test fake can stand in for Telegram.
   `HUB_TELEGRAM__WEBHOOK_SECRET` is required; with `HUB_TELEGRAM__WEBHOOK_URL` set the connector
   registers the webhook with Telegram at start.
 
-Loading this module is cheap: python-telegram-bot (`telegram_bot.py`) and Litestar
-(`telegram_webhook.py`) are imported only when the plugin is used. Who is answered in groups,
-and the BotFather privacy setting that needs: `telegram_updates.py`.
+Loading this module is cheap: python-telegram-bot (`bot.py`) and Litestar
+(`webhook.py`) are imported only when the plugin is used. Who is answered in groups,
+and the BotFather privacy setting that needs: `updates.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hub.connectors.telegram_bot import TelegramConnector
+    from hub.connectors.telegram.bot import TelegramConnector
     from hub.runtime import Services
     from hub.settings import HubSettings
 
@@ -32,7 +32,7 @@ def running_connector(services: Services | None) -> TelegramConnector | None:
     if services is None:
         return None
     found = services.extras.get("connectors", {}).get(PLATFORM)
-    from hub.connectors.telegram_bot import TelegramConnector
+    from hub.connectors.telegram.bot import TelegramConnector
 
     return found if isinstance(found, TelegramConnector) else None
 
@@ -55,12 +55,12 @@ class TelegramPlugin:
         """The webhook route (webhook mode only); it finds the connector on `app.state`."""
         if not self.enabled(settings) or settings.telegram.mode != "webhook":
             return []
-        from hub.connectors.telegram_webhook import webhook_route
+        from hub.connectors.telegram.webhook import webhook_route
 
         return [webhook_route(lambda request: running_connector(request.app.state.services))]
 
     def create(self, services: Services) -> TelegramConnector:
-        from hub.connectors.telegram_bot import TelegramConnector, global_prompt_commands
+        from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
 
         return TelegramConnector(
             services.chat, services.settings.telegram, commands=global_prompt_commands(services)
