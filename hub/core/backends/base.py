@@ -24,6 +24,7 @@ import aiohttp
 import msgspec
 from aiohttp import ClientResponse
 
+from hub.core.backends.overflow import error_object, overflow_in
 from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
 from hub.core.ports import BackendError
 from hub.core.urls import without_credentials
@@ -68,13 +69,18 @@ def connect_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def parse_body(body: bytes) -> Any:
+    """An error body as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def error_text(body: bytes) -> str:
     """The message inside an error body: Ollama `{"error": "…"}`, OpenAI `{"error": {"message"}}`,
     FastAPI `{"detail": …}`, or the raw text, shortened."""
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        data = None
+    data = parse_body(body)
     if isinstance(data, dict):
         for key in ("error", "detail", "message"):
             value = data.get(key)
@@ -183,6 +189,14 @@ class HttpBackend:
 
     # --- error mapping ---------------------------------------------------------------------------
 
+    def answer_error(self, status: int, body: bytes, model: str | None) -> BackendError:
+        """A non-2xx answer: a context overflow when the server says so, else by status."""
+        text = error_text(body)
+        overflow = overflow_in(text, error_object(parse_body(body)))
+        if overflow is not None:
+            return overflow
+        return self.status_error(status, text, model)
+
     def not_found(self, model: str) -> BackendError:
         return BackendError(
             f"Model '{model}' is not available on {self.name}.", kind="not_found", status=404
@@ -221,8 +235,10 @@ class HttpBackend:
             return BackendError(f"The connection to {self.name} dropped mid-reply.", kind="stream")
         if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP, or not the promised body
             return BackendError(f"{self.name} sent a malformed answer ({exc}).", kind="protocol")
+        # It took the request and broke off before any output: a crash, or a server that drops
+        # a prompt too long for its window (llama-cpp-python), which the router tells apart.
         reason = f"The connection to {self.name} dropped before it answered."
-        return BackendError(reason, kind="connect")
+        return BackendError(reason, kind="dropped")
 
     def first_token_timeout_error(self) -> BackendError:
         reason = f"The model did not start answering within {seconds(self.first_token_timeout)}."
@@ -237,12 +253,19 @@ class HttpBackend:
     # --- requests --------------------------------------------------------------------------------
 
     async def request_json(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        base: str | None = None,
     ) -> tuple[int, Any]:
-        """A small JSON call. Returns (status, parsed body); raises for transport and 5xx."""
+        """A small JSON call to `base` (the backend URL) + `path`. Returns (status, parsed
+        body); raises for transport failures and error statuses other than 404."""
+        url = (self._base if base is None else base) + path
         try:
             async with asyncio.timeout(self.request_timeout):
-                async with self._client().request(method, self._base + path, json=body) as resp:
+                async with self._client().request(method, url, json=body) as resp:
                     status, content = resp.status, await resp.read()
         except TimeoutError:
             reason = f"{self.name} did not answer within {seconds(self.request_timeout)}."
@@ -252,19 +275,19 @@ class HttpBackend:
         if status >= 400:
             if status == 404:
                 return 404, None
-            raise self.status_error(status, error_text(content), None)
+            raise self.answer_error(status, content, None)
         try:
             return status, json.loads(content)
         except ValueError:
             reason = f"{self.name} sent an answer that is not JSON (GET {path})."
             raise BackendError(reason, kind="protocol") from None
 
-    async def _error_body(self, response: aiohttp.ClientResponse) -> str:
+    async def _error_body(self, response: aiohttp.ClientResponse) -> bytes:
         try:
             async with asyncio.timeout(self.request_timeout):
-                return error_text(await response.read())
+                return await response.read()
         except (TimeoutError, aiohttp.ClientError):
-            return ""
+            return b""
 
     async def _open(self, path: str, body: Mapping[str, Any], deadline: float) -> ClientResponse:
         """Send the POST; the answer's status and headers must come before `deadline`."""
@@ -294,7 +317,7 @@ class HttpBackend:
         watchdog, splitter = ReadWatchdog(), LineSplitter()
         try:
             if response.status >= 400:
-                raise self.status_error(response.status, await self._error_body(response), model)
+                raise self.answer_error(response.status, await self._error_body(response), model)
             started = False
             while True:
                 when = loop.time() + self.chunk_timeout if started else deadline

@@ -116,7 +116,12 @@ CREATE TABLE settings (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1),)
+# Usage records say how many of their tokens are the hub's estimates (servers that report none).
+_V2 = """
+ALTER TABLE usage ADD COLUMN estimated_tokens INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2))
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:
