@@ -8,8 +8,9 @@ Taken from the servers' own source and documentation:
   `/v1/models` included. No usage in streams (`stream_options` is ignored), no window anywhere
   (`/v1/models` items are id/object/owned_by/permissions; `/props` and LM Studio's lists are
   404). A prompt of `n_ctx` tokens or more raises "Requested tokens (N) exceed context window of
-  M" inside the stream: the SSE headers are out already, so the connection just drops; without
-  streaming the error handler answers 400 "This model's maximum context length is M tokens…".
+  M" inside the stream: the SSE headers are out already, so the stream ends without a single
+  event (checked against the real server, 0.3.36); without streaming the error handler answers
+  400 "This model's maximum context length is M tokens…".
 - llama.cpp's `llama-server` (`tools/server`): `/props` has `default_generation_settings.n_ctx`
   (the window per slot); `/v1/models` items carry `meta.n_ctx_train` (the training length, not
   the window); a prompt of `n_ctx` tokens or more is a 400 of type `exceed_context_size_error`

@@ -48,8 +48,8 @@ def _sse(obj: Any) -> bytes:
 class FakeOpenAIServer:
     """The fake server; an async context manager, or `start()` / `stop()`.
 
-    `recorded` outcomes of generation requests: complete, dropped (connection closed before any
-    token, as llama-cpp-python on an overflow), interrupted (ended with a bare `[DONE]` because
+    `recorded` outcomes of generation requests: complete, empty (the stream ended before any
+    event, as llama-cpp-python's on an overflow), interrupted (ended with a bare `[DONE]` because
     another request arrived), rejected (an error status), error_event (LM Studio's SSE error),
     client_closed.
     """
@@ -318,10 +318,9 @@ class FakeOpenAIServer:
         model, window = body["model"], self.window
         if self.flavour.name == "llama-cpp-python" and prompt >= window:
             # "Requested tokens (N) exceed context window of M" is raised inside the stream:
-            # the server logs it and the connection closes with the chunked body unfinished.
-            rec.outcome = "dropped"
-            if request.transport is not None:
-                request.transport.close()
+            # the server logs it and ends the stream without a single event (observed with
+            # 0.3.36 and sse-starlette 3.7: the chunked body is terminated properly).
+            rec.outcome = "empty"
             return
         if self.flavour.name == "lmstudio" and prompt > window:
             await resp.write(_sse({"error": self.flavour.overflow_message(prompt, window)}))
@@ -344,7 +343,11 @@ class FakeOpenAIServer:
                 return
         await resp.write(_sse(chunk(completion_id, model, {}, finish)))
         options = body.get("stream_options")
-        if self.flavour.reports_usage and isinstance(options, dict) and options.get("include_usage"):
+        if (
+            self.flavour.reports_usage
+            and isinstance(options, dict)
+            and options.get("include_usage")
+        ):
             usage = {
                 "prompt_tokens": prompt,
                 "completion_tokens": len(tokens),

@@ -187,6 +187,7 @@ class OllamaBackend(HttpBackend):
         """Stream `/api/chat` (or `/api/generate` for a completion): `Delta`s as lines arrive,
         then one `Final` with the metrics."""
         final: Final | None = None
+        lines_seen = 0
         if request.completion is None:
             lines = self.stream_lines("/api/chat", self.chat_body(request), request.model)
             delta_of = self._delta
@@ -195,6 +196,7 @@ class OllamaBackend(HttpBackend):
             delta_of = self._completion_delta
         try:
             async for line in lines:
+                lines_seen += 1
                 if final is not None:
                     continue  # read to the end so the connection can be reused
                 chunk = self._parse(line)
@@ -213,6 +215,9 @@ class OllamaBackend(HttpBackend):
                 raise
         finally:
             await lines.aclose()
+        if final is None and not lines_seen:
+            reason = f"The connection to {self.name} dropped before it answered."
+            raise BackendError(reason, kind="dropped")
         if final is None:
             reason = f"{self.name} ended the reply before it was complete."
             raise BackendError(reason, kind="stream")

@@ -51,6 +51,7 @@ class _Reply:
         self.start = time.perf_counter_ns()
         self.first = 0
         self.finish: str | None = None
+        self.events = 0
         self.usage: Mapping[str, Any] = {}
         self.tools = ToolCallAssembler()
 
@@ -142,6 +143,7 @@ class OpenAIBackend(HttpBackend):
             async for data in events:
                 if done:
                     continue  # read to the end so the connection can be reused
+                reply.events += 1
                 if data.strip() == "[DONE]":
                     done = True
                 elif delta := reply.feed(self._parse(data)):
@@ -157,12 +159,15 @@ class OpenAIBackend(HttpBackend):
             await events.aclose()
             await lines.aclose()
         if reply.finish is None:
-            raise self._unfinished(request.model, done)
+            raise self._unfinished(request.model, done, reply.events)
         if calls := reply.tools.take():
             yield Delta("", {"tool_calls": calls})
         yield Final(reply.metrics())
 
-    def _unfinished(self, model: str, done: bool) -> BackendError:
+    def _unfinished(self, model: str, done: bool, events: int) -> BackendError:
+        if not events:  # llama-cpp-python ends the stream so when the prompt overflows
+            reason = f"The connection to {self.name} dropped before it answered."
+            return BackendError(reason, kind="dropped")
         if not done:
             reason = f"{self.name} ended the reply before it was complete."
             return BackendError(reason, kind="stream")
