@@ -25,14 +25,8 @@ from hub.core.commands import (
     PromptCommands,
     parse_command,
 )
-from hub.core.context import (
-    OVERFLOW_SHRINK,
-    TRIMMED_NOTICE,
-    NoticeMemory,
-    TokenEstimator,
-    prompt_budget,
-    trim_history,
-)
+from hub.core.context import TokenEstimator
+from hub.core.fitting import ContextFitter, Fitting, past_messages
 from hub.core.generation import Generator, Run, backend_failed, overflow_failed, refused
 from hub.core.models import (
     ChatMessage,
@@ -67,16 +61,6 @@ EMPTY = "There is nothing to answer yet: send me some text."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
 
 
-def _past(history: list[Turn]) -> list[ChatMessage]:
-    """Stored turns as history to send: users' and the model's, a reply cut short before any
-    text left out."""
-    return [
-        ChatMessage(t.role, t.text)
-        for t in history
-        if t.role in ("user", "assistant") and (t.text or not t.interrupted)
-    ]
-
-
 class ChatService:
     """The chat pipeline: identity, commands, limits, context, routing, streaming, persistence."""
 
@@ -100,9 +84,9 @@ class ChatService:
         self._expand_history = expand_history_commands
         self._slots = ConversationSlots()
         self._estimator = TokenEstimator(config.chars_per_token)
-        self._told = NoticeMemory()
         self._commands = CommandHandler(stores, router, prompts, self.stop)
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
+        self._fitter = ContextFitter(router, config, self._estimator, self._generator)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -281,11 +265,11 @@ class ChatService:
             run.user_turn = await self._stores.conversations.append(conversation.id, turn)
 
         terminal: ReplyEvent | None = None
-        past = _past(history)
+        fitting = Fitting(conversation.id, past_messages(history), text, msg, emit)
         try:
             await run_to_completion(store_user_turn())
-            run.sent = await self._context(conversation.id, run.model, past, text, msg, emit)
-            terminal = await self._fitting(ctx, run, msg, emit, conversation.id, past, text)
+            run.sent = await self._fitter.messages(fitting, run.model)
+            terminal = await self._fitter.generate(ctx, run, fitting)
         except asyncio.CancelledError:
             terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
         finally:
@@ -293,66 +277,6 @@ class ChatService:
                 await run_to_completion(self._store_reply(conversation.id, user, run))
             if terminal is not None:
                 emit(terminal)
-
-    async def _fitting(
-        self,
-        ctx: RouteContext,
-        run: Run,
-        msg: IncomingMessage,
-        emit: Emit,
-        conversation_id: str,
-        past: list[ChatMessage],
-        text: str,
-    ) -> ReplyEvent:
-        """Generate; when the model says the prompt does not fit its window, trim harder (to
-        what it said, and to less than what overflowed) and try once more."""
-        try:
-            return await self._generator.generate(ctx, run, msg, emit)
-        except ContextOverflow:
-            overflowed = self._estimator.count(run.model, run.sent)
-            cap = int(overflowed * OVERFLOW_SHRINK)
-            shorter = await self._context(conversation_id, run.model, past, text, msg, emit, cap)
-            if len(shorter) < len(run.sent):
-                run.sent = shorter
-                try:
-                    return await self._generator.generate(ctx, run, msg, emit)
-                except ContextOverflow as again:
-                    return await self._overflow_failed(again, run.model)
-        # Only the new message (and the system prompt) is left, and it is still too long.
-        window = await self._router.context_window(run.model)
-        return overflow_failed(ContextOverflow(""), run.model, window, chat=True)
-
-    async def _overflow_failed(self, exc: ContextOverflow, model: str) -> Failed:
-        window = await self._router.context_window(model)
-        return overflow_failed(exc, model, window, chat=True)
-
-    async def _context(
-        self,
-        conversation_id: str,
-        model: str,
-        past: list[ChatMessage],
-        text: str,
-        msg: IncomingMessage,
-        emit: Emit,
-        cap: int | None = None,
-    ) -> tuple[ChatMessage, ...]:
-        """The messages to send: system prompt, the newest turns that fit, the new message.
-
-        `cap` bounds the prompt's estimated tokens further (after an overflow)."""
-        prompt = self._config.system_prompt
-        system = (ChatMessage("system", prompt),) if prompt else ()
-        window = await self._router.context_window(model) or self._config.default_context_tokens
-        num_ctx = msg.options.get("num_ctx")
-        if isinstance(num_ctx, int) and num_ctx > 0:
-            window = min(window, num_ctx)
-        budget = prompt_budget(window, self._config.reply_reserve_tokens)
-        if cap is not None:
-            budget = min(budget, cap)
-        ratio = self._estimator.ratio(model)
-        trimmed = trim_history(system, past, ChatMessage("user", text), budget, ratio)
-        if trimmed.dropped and self._told.first_time(conversation_id):
-            emit(Notice(TRIMMED_NOTICE))
-        return trimmed.messages
 
     async def _store_reply(self, conversation_id: str, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
