@@ -173,3 +173,20 @@ async def test_a_bot_reply_stopped_while_queued_is_never_sent(tmp_path: Path) ->
         await serving
         await asyncio.sleep(0.2)
         assert len(fake.chat_requests) == 1
+
+
+async def test_ready_and_show_during_a_reply_do_not_interrupt_it(tmp_path: Path) -> None:
+    async with (
+        FakeOpenAIServer("llama-cpp-python", token_count=200, tokens_per_second=400) as fake,
+        hub_for(tmp_path, fake) as hub,
+    ):
+        token, _ = await person(hub, "Ann")
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "Go."}], "stream": False}
+        async with hub.client(token) as http:
+            answer = asyncio.ensure_future(http.post("/ollama/api/chat", json=body))
+            await fake.wait_for(lambda: any(r.chunks_sent >= 3 for r in fake.chat_requests))
+            ready = await http.get("/ready")
+            shown = await http.post("/ollama/api/show", json={"model": MODEL})
+            assert (await answer).status_code == 200
+        assert ready.status_code == 200 and shown.status_code == 200
+        assert fake.outcomes() == ["complete"] and fake.interrupted == 0

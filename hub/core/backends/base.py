@@ -166,6 +166,7 @@ class HttpBackend:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
+        self.streaming = 0  # replies being streamed from this server right now
 
     def __repr__(self) -> str:  # never shows the api key
         return f"{type(self).__name__}(name={self.name!r}, url={self.url!r})"
@@ -313,7 +314,12 @@ class HttpBackend:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.first_token_timeout
-        response = await self._open(path, body, deadline)
+        self.streaming += 1
+        try:
+            response = await self._open(path, body, deadline)
+        except BaseException:
+            self.streaming -= 1
+            raise
         watchdog, splitter = ReadWatchdog(), LineSplitter()
         try:
             if response.status >= 400:
@@ -339,6 +345,7 @@ class HttpBackend:
                 if not chunk:
                     return
         finally:
+            self.streaming -= 1
             watchdog.close()
             if response.content.at_eof():
                 response.release()  # back to the pool for the next request

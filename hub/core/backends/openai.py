@@ -118,6 +118,7 @@ class OpenAIBackend(HttpBackend):
         base = self._base
         self._root = base[: -len(_V1)] if base.endswith(_V1) else base
         self._window_source: str | None = None  # "" once no source answered
+        self._listing: list[Mapping[str, Any]] | None = None  # the last /models answer
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
         """Stream `/chat/completions`: `Delta`s, then whole tool calls, then one `Final`.
@@ -202,6 +203,11 @@ class OpenAIBackend(HttpBackend):
         return super().status_error(status, text, model)
 
     async def _models(self) -> list[Mapping[str, Any]]:
+        """`/models`, or its last answer while a reply streams: a server that serves one
+        request at a time (llama-cpp-python) would cut that reply short to answer it, so a
+        health check, `/ready` or `/api/show` must not ask it meanwhile."""
+        if self.streaming and self._listing is not None:
+            return self._listing
         status, body = await self.request_json("GET", "/models")
         if status == 404 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
             reason = (
@@ -209,7 +215,8 @@ class OpenAIBackend(HttpBackend):
                 "The backend URL should be the API base, usually ending in /v1."
             )
             raise BackendError(reason, kind="protocol")
-        return [item for item in body["data"] if isinstance(item, dict) and item.get("id")]
+        self._listing = [item for item in body["data"] if isinstance(item, dict) and item.get("id")]
+        return self._listing
 
     async def list_models(self) -> list[ModelInfo]:
         """`/models`; `raw` keeps every field (owned_by, max_model_len…)."""
