@@ -23,16 +23,18 @@ import contextlib
 import signal
 import time
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from tests.fakes.slack_api import WebApi
+from tests.fakes.slack_control import Control
 from tests.fakes.slack_delivery import ACK_TIMEOUT, KINDS, Delivery, SocketServer, post_http
 from tests.fakes.slack_payloads import Payloads
 from tests.fakes.slack_state import (
+    GENERAL,
     Call,
     Channel,
     File,
@@ -47,7 +49,6 @@ from tests.fakes.slack_state import (
 BOT_TOKEN = "xoxb-1-fake-bot-token"
 APP_TOKEN = "xapp-1-A0FAKEAPP-1-fake-app-token"
 SIGNING_SECRET = "fake-signing-secret"
-GENERAL = "C0GENERAL"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Ping:
     who: str
 
 
-class FakeSlack(WebApi, Payloads):
+class FakeSlack(WebApi, Payloads, Control):
     """Start with `await fake.start()`; point slack_sdk at `fake.api_url`."""
 
     def __init__(
@@ -362,45 +363,6 @@ class FakeSlack(WebApi, Payloads):
     async def _response_url(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["token"], await request.json()))
         return web.Response(text="ok")
-
-    # --- control routes (when the fake runs as its own process) --------------------------------
-
-    async def _control_event(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        kind = body.get("kind", "mention")
-        channel = body.get("channel") or (self.dm(body.get("user")) if kind == "dm" else GENERAL)
-        args = {"user": body.get("user"), "thread_ts": body.get("thread_ts")}
-        if kind == "command":
-            payload = self.slash_command(body.get("text", ""), channel=channel, user=args["user"])
-            delivery = await self.send("slash_commands", payload, via=body.get("via"))
-        else:
-            build = self.app_mention if kind == "mention" else self.user_message
-            payload = build(channel, body.get("text", ""), **args)
-            delivery = await self.send("events_api", payload, via=body.get("via"))
-        event = payload.get("event", {})
-        return web.json_response(
-            {"ts": event.get("ts", ""), "channel": channel, "status": delivery.status}
-        )
-
-    async def _control_configure(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        for key in ("events_url", "stream_ttl", "stream_append_limit", "stream_refusal"):
-            if key in body:
-                setattr(self, key, body[key])
-        if "limits_enabled" in body:
-            self.limits.enabled = bool(body["limits_enabled"])
-        return web.json_response({"ok": True})
-
-    async def _control_state(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "enforced_429": self.enforced_429,
-                "calls": [asdict(c) for c in self.calls],
-                "messages": [{**asdict(m), "content": m.content} for m in self.messages.values()],
-                "pings": [asdict(p) for p in self.pings],
-                "socket_connected": self.socket.connected,
-            }
-        )
 
 
 async def _serve(port: int) -> None:

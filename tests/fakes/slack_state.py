@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+GENERAL = "C0GENERAL"  # the channel every fake workspace has, the bot a member
 TEAM_SCOPES = (
     "app_mentions:read,assistant:write,channels:history,chat:write,commands,files:read,"
     "groups:history,im:history,im:read,im:write,mpim:history,users:read"

@@ -226,3 +226,20 @@ async def test_http_retries_carry_their_number_until_acked(
     assert attempts[0].status is None and attempts[1].status == 200
     await until(lambda: len(seen.retries) == 2)
     assert sorted(seen.retries, key=str) == ["1", None]  # HTTP: no header on the first try
+
+
+async def test_control_routes_deliver_for_a_benchmark(
+    fake_slack: FakeSlack, http_app: tuple[AsyncApp, Seen], session: aiohttp.ClientSession
+) -> None:
+    _, seen = http_app
+    root = fake_slack.root_url
+    async with session.post(f"{root}/_fake/configure", json={"stream_ttl": 30}) as resp:
+        assert resp.status == 200
+    async with session.post(f"{root}/_fake/event", json={"kind": "mention", "text": "hi"}) as resp:
+        sent = await resp.json()
+    assert (sent["channel"], sent["status"]) == (GENERAL, 200)
+    await until(lambda: len(fake_slack.bot_messages(GENERAL)) == 1)
+    async with session.get(f"{root}/_fake/state") as resp:
+        state = await resp.json()
+    assert [m["content"] for m in state["messages"] if m["bot_id"]] == ["on it"]
+    assert fake_slack.stream_ttl == 30 and seen.mentions[0]["ts"] == sent["ts"]
