@@ -55,7 +55,11 @@ class Payloads:
         thread_ts: str | None = None,
         files: Sequence[File] = (),
     ) -> Message:
-        """Record that a person (or another bot, by its user id) posted `text`."""
+        """Record that a person (or another bot, by its user id) posted `text`.
+
+        `text` is as Slack stores it: `&lt;` `&gt;` `&amp;` for what people typed, `<@U…>` for
+        mentions, `<url|label>` for links.
+        """
         sender = self.users[user or self.default_user]
         where = self.channel(channel)
         message = Message(
