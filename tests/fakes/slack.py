@@ -312,16 +312,29 @@ class FakeSlack(WebApi, Payloads, Control):
         self._scan_pings(message, params)
 
     def _scan_pings(self, message: Message, params: dict[str, Any]) -> None:
-        """Record who a write would notify: `text` and mrkdwn sections always, markdown too."""
+        """Record who a write would notify, as Slack parses it.
+
+        `text` and mrkdwn sections always parse `<!here>`, `<@U…>`…; bare `@here` counts in
+        `text` with `link_names`/`parse=full`, and in a mrkdwn section unless it is `verbatim`
+        ("certain mentions will be automatically parsed"). Stream markdown is scanned like text.
+        """
         link_names = str(params.get("link_names", "")).lower() in ("1", "true") or (
             params.get("parse") == "full"
         )
-        texts = [str(params.get("text") or "")]
-        texts += [t for kind, t in section_texts(params.get("blocks") or []) if kind == "mrkdwn"]
-        texts.append(str(params.get("markdown_text") or ""))
-        texts += [str(c.get("text", "")) for c in params.get("chunks") or [] if isinstance(c, dict)]
-        for text in texts:
-            for who in pings_in(text, link_names=link_names):
+        texts = [(str(params.get("text") or ""), link_names)]
+        texts += [
+            (text, link_names or not verbatim)
+            for kind, text, verbatim in section_texts(params.get("blocks") or [])
+            if kind == "mrkdwn"
+        ]
+        texts.append((str(params.get("markdown_text") or ""), link_names))
+        texts += [
+            (str(c.get("text", "")), link_names)
+            for c in params.get("chunks") or []
+            if isinstance(c, dict)
+        ]
+        for text, bare in texts:
+            for who in pings_in(text, link_names=bare):
                 self.pings.append(Ping(message.channel, message.ts, who))
 
     def _expire_if_due(self, message: Message) -> None:

@@ -1,14 +1,17 @@
 """What the fake Slack keeps: users, channels, files, messages as users see them, calls, limits.
 
-Limits are Slack's documented tiers (docs.slack.dev/apis/web-api/rate-limits), applied per method
-per workspace, plus per-channel pacing of `chat.postMessage` ("about 1 per second per channel,
-short bursts tolerated") and `chat.update`. Each is a GCRA bucket: `count` per `period` seconds,
-`burst` extra calls at once. Lengths are counted in UTF-16 units, as Slack's clients do.
+Limits follow docs.slack.dev/apis/web-api/rate-limits. A method's tier is a budget per workspace
+("Tier 3: 50+ per minute, sporadic bursts welcome"): at most `count` calls in any `period`
+seconds, all at once if need be (a sliding window). `chat.postMessage` and `chat.update` are also
+paced per channel ("about 1 per second per channel, short bursts tolerated"): a GCRA bucket of
+`count` per `period` with `burst` extra calls at once. Lengths are counted in UTF-16 units, as
+Slack's clients do.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,25 +28,27 @@ def len16(text: str) -> int:
 
 @dataclass(frozen=True)
 class Rate:
+    """`count` per `period` seconds: a sliding window, or (`window=False`) GCRA with `burst`."""
+
     count: int
     period: float
     burst: int = 0
+    window: bool = False
 
 
-TIER1, TIER2, TIER3, TIER4 = (
-    Rate(1, 60.0),
-    Rate(20, 60.0, 2),
-    Rate(50, 60.0, 5),
-    Rate(100, 60.0, 10),
-)
+def tier(per_minute: int) -> Rate:
+    return Rate(per_minute, 60.0, window=True)
+
+
+TIER1, TIER2, TIER3, TIER4 = tier(1), tier(20), tier(50), tier(100)
 
 
 def default_workspace_limits() -> dict[str, Rate]:
     return {
-        "chat.postMessage": Rate(600, 60.0, 10),  # "several hundred per minute" per workspace
+        "chat.postMessage": tier(300),  # "several hundred per minute" per workspace
         "chat.update": TIER3,
         "chat.delete": TIER3,
-        "chat.postEphemeral": Rate(100, 60.0, 10),
+        "chat.postEphemeral": TIER4,
         "chat.startStream": TIER2,
         "chat.appendStream": TIER4,
         "chat.stopStream": TIER2,
@@ -51,7 +56,7 @@ def default_workspace_limits() -> dict[str, Rate]:
         "conversations.replies": TIER3,
         "files.info": TIER4,
         "users.info": TIER4,
-        "apps.connections.open": Rate(1, 60.0, 5),  # Tier 1, a few reconnects at once
+        "apps.connections.open": tier(5),  # Tier 1, "a small amount of burst behavior tolerated"
     }
 
 
@@ -69,23 +74,31 @@ class SlackLimits:
 
 
 class Limiter:
-    """GCRA buckets by key; a call passes every bucket of its method or none is charged."""
+    """Buckets by key; a call passes every bucket of its method or none is charged."""
 
     def __init__(self) -> None:
         self._tat: dict[tuple[str, ...], float] = {}
+        self._log: dict[tuple[str, ...], deque[float]] = {}
+
+    def _wait(self, key: tuple[str, ...], rate: Rate, now: float) -> float:
+        if rate.window:
+            log = self._log.setdefault(key, deque())
+            while log and log[0] <= now - rate.period:
+                log.popleft()
+            return log[0] + rate.period - now if len(log) >= rate.count else 0.0
+        interval = rate.period / rate.count
+        return max(self._tat.get(key, now), now) - now - interval * rate.burst
 
     def check(self, buckets: list[tuple[tuple[str, ...], Rate]], now: float) -> float:
         """0 if the call may go (and charge it), else the seconds until it may."""
-        waits = []
+        wait = max((self._wait(key, rate, now) for key, rate in buckets), default=0.0)
+        if wait > 1e-9:
+            return wait
         for key, rate in buckets:
-            interval = rate.period / rate.count
-            tat = max(self._tat.get(key, now), now)
-            waits.append(tat - now - interval * rate.burst)
-        if waits and max(waits) > 1e-9:
-            return max(waits)
-        for key, rate in buckets:
-            tat = max(self._tat.get(key, now), now)
-            self._tat[key] = tat + rate.period / rate.count
+            if rate.window:
+                self._log[key].append(now)
+            else:
+                self._tat[key] = max(self._tat.get(key, now), now) + rate.period / rate.count
         return 0.0
 
 
@@ -187,7 +200,7 @@ class Message:
         if self.markdown:
             return self.markdown
         sections = section_texts(self.blocks or [])
-        return "\n".join(t for _, t in sections) if sections else self.text
+        return "\n".join(t for _, t, _ in sections) if sections else self.text
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -224,13 +237,13 @@ class Message:
         return out
 
 
-def section_texts(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(type, text) of every section block's text object."""
+def section_texts(blocks: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """(type, text, verbatim) of every section block's text object."""
     out = []
     for block in blocks:
         text = block.get("text") if block.get("type") == "section" else None
         if isinstance(text, dict) and isinstance(text.get("text"), str):
-            out.append((str(text.get("type", "")), text["text"]))
+            out.append((str(text.get("type", "")), text["text"], bool(text.get("verbatim"))))
     return out
 
 

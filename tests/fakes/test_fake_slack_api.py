@@ -221,7 +221,9 @@ async def test_update_pool_is_shared_by_the_workspace(
     for channel in channels:
         fake_slack.add_channel(channel, channel.lower())
         posted.append((await client.chat_postMessage(channel=channel, text="v0"))["ts"])
-    fake_slack.limits = SlackLimits(workspace={"chat.update": Rate(3, 60.0, 2)}, channel={})
+    fake_slack.limits = SlackLimits(
+        workspace={"chat.update": Rate(3, 60.0, window=True)}, channel={}
+    )
     outcomes = []
     for channel, ts in zip(channels, posted, strict=True):
         try:
@@ -229,7 +231,22 @@ async def test_update_pool_is_shared_by_the_workspace(
             outcomes.append("ok")
         except SlackApiError as exc:
             outcomes.append(f"{exc.response.status_code} {exc.response.headers['Retry-After']}")
-    assert outcomes == ["ok", "ok", "ok", "429 20"]  # one pool for every channel
+    assert outcomes == ["ok", "ok", "ok", "429 60"]  # one pool for every channel
+
+
+async def test_twenty_streams_may_start_at_once(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Tier 2 is 20 a minute for the workspace, all at once if need be; then 429."""
+    fake_slack.limits = SlackLimits()
+    dm = fake_slack.dm()
+    roots = [fake_slack.says(dm, f"q{i}") for i in range(21)]
+    for root in roots[:20]:
+        await client.chat_startStream(channel=dm, thread_ts=root.ts, markdown_text="…")
+    with pytest.raises(SlackApiError) as info:
+        await client.chat_startStream(channel=dm, thread_ts=roots[20].ts, markdown_text="…")
+    assert info.value.response.status_code == 429
+    assert 40 <= int(info.value.response.headers["Retry-After"]) <= 60  # the window's rest
 
 
 async def test_scripted_failures(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
@@ -295,8 +312,14 @@ async def test_files_and_users(fake_slack: FakeSlack, client: AsyncWebClient) ->
 
 
 async def test_notifications_are_recorded(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
-    await client.chat_postMessage(channel=GENERAL, text="&lt;!channel&gt; and `@here`")
+    verbatim = {"type": "section", "text": {"type": "mrkdwn", "text": "@here", "verbatim": True}}
+    await client.chat_postMessage(
+        channel=GENERAL, text="&lt;!channel&gt; and `@here`", blocks=[verbatim]
+    )
     assert fake_slack.pings == []
+    await client.chat_postMessage(channel=GENERAL, text="x", blocks=[section("hi @everyone")])
+    assert [p.who for p in fake_slack.pings] == ["!everyone"]  # not verbatim: parsed
+    fake_slack.pings.clear()
     await client.chat_postMessage(channel=GENERAL, text="hi", blocks=[section("<!here> <@U0BOB>")])
     await client.chat_postMessage(
         channel=GENERAL, text="x", blocks=[section("<!channel>", "plain_text")]
