@@ -25,6 +25,8 @@ Z = slack.ZWSP
         ("[docs](https://example.com/a?b=1&c=2)", "<https://example.com/a?b=1&amp;c=2|docs>"),
         ("[pipe](https://example.com/a|b)", "<https://example.com/a%7Cb|pipe>"),
         ("<https://example.com>", "<https://example.com>"),
+        ("see https://example.com/a?b=1&c=2.", "see <https://example.com/a?b=1&amp;c=2>."),
+        ("(https://x.io/p)", "(<https://x.io/p>)"),
         ("[me](mailto:a@example.com)", "<mailto:a@example.com|me>"),
         ("![cat](https://example.com/cat.png)", "<https://example.com/cat.png|cat>"),
         ("[**bold** label](https://x.io)", "<https://x.io|bold label>"),

@@ -3,6 +3,8 @@
 mrkdwn has `*bold*`, `_italic_`, `~strike~`, `` `code` ``, ``` fenced blocks ```, `> quotes` and
 `<url|label>` links; no headings, lists or tables. So headings become bold lines, bullets become
 "•", horizontal rules a line of "─", and tables aligned rows in a code block (`tables.py`).
+Bare URLs become `<url>` links, because the sink sends text `verbatim` (Slack then parses
+nothing itself, not even a bare `@here`).
 
 Safety: `&`, `<` and `>` are escaped everywhere, so model output can never form a Slack control
 sequence (`<!channel>`, `<!here>`, `<!everyone>`, `<@U…>`, `<!subteam^…>`, `<#C…>`): the only `<`
@@ -39,6 +41,7 @@ _BULLET = re.compile(r"^([ \t]*)[-*+]([ \t]+)")
 _TASK = re.compile(r"^([ \t]*•[ \t]+)\[([ xX])\]([ \t])")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _TICKS = re.compile(r"`{3,}")
+_BARE_URL = re.compile(r"https?://[^\s<>\"'`|]+")
 _URL_UNSAFE = {" ": "%20", "|": "%7C", "<": "%3C", ">": "%3E", "\n": "", "\r": "", "\t": "%09"}
 _MARKERS = {"strong": "*", "em": "_", "s": "~"}
 RULE_LINE = "─" * 10
@@ -142,7 +145,22 @@ class _Inline:
             self.emit(_break_ticks(escape(t.content)))
             self.link_close()
         else:
-            self.emit(_break_ticks(escape(t.content)))
+            self.text(t.content)
+
+    def text(self, content: str) -> None:
+        """Plain text; bare URLs become links (messages are sent `verbatim`, unparsed)."""
+        if self.label is not None:
+            self.emit(_break_ticks(escape(content)))
+            return
+        pos = 0
+        for match in _BARE_URL.finditer(content):
+            url = match.group(0).rstrip(".,;:!?")
+            if url.endswith(")") and "(" not in url:
+                url = url[:-1]
+            self.emit(_break_ticks(escape(content[pos : match.start()])))
+            self.emit(f"<{_url(url)}>")
+            pos = match.start() + len(url)
+        self.emit(_break_ticks(escape(content[pos:])))
 
     def open_style(self, marker: str) -> None:
         if self.label is not None or (marker == "*" and not self.bold) or marker in self.styles:
