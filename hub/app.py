@@ -22,7 +22,7 @@ from hub.api import api_routers, exception_handlers
 from hub.api.ops import ops_routes
 from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
-from hub.core.readiness import readiness
+from hub.readiness import readiness
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
