@@ -12,12 +12,13 @@ import hub.core.chat as chat_module
 import hub.core.limits.none as limits_module
 from hub.bootstrap import build_router
 from hub.connectors.telegram.bot import TelegramConnector
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.core.chat_config import ChatConfig
 from hub.core.markup import telegram as tg
 from hub.core.markup.split import split_markdown
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.core.stores.sqlite import open_sqlite
-from hub.settings import HubSettings, TelegramSettings
+from hub.settings import HubSettings
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.support.wait import until
