@@ -151,14 +151,6 @@ class Payloads:
         if not buttons:
             raise LookupError(f"message {ts} has no button {action_id or ''}".strip())
         button = buttons[0]
-        block_id = next(
-            (
-                b.get("block_id", "")
-                for b in message.blocks or []
-                if b.get("type") == "actions" and button in b.get("elements", [])
-            ),
-            "",
-        )
         sender = self.users[user or self.default_user]
         where = self.channel(channel)
         return {
@@ -190,10 +182,17 @@ class Payloads:
                 {
                     "type": "button",
                     "action_id": button.get("action_id", ""),
-                    "block_id": block_id,
+                    "block_id": _block_id_of(message, button),
                     "text": button.get("text"),
                     "value": button.get("value", ""),
                     "action_ts": f"{time.time():.6f}",
                 }
             ],
         }
+
+
+def _block_id_of(message: Message, button: dict[str, Any]) -> str:
+    for block in message.blocks or []:
+        if block.get("type") == "actions" and button in block.get("elements", []):
+            return str(block.get("block_id", ""))
+    return ""
