@@ -138,8 +138,10 @@ def test_slack_markup_becomes_readable_text() -> None:
         "ask @bob and @ada in #general about the site (https://example.com) <tag> & @here a@b.c @S1"
     )
     assert plain_text("see <http://example.com|example.com>") == "see http://example.com"
-    assert plain_text("line one  \n<@U0FAKEBOT>   line two", bot_user_id="U0FAKEBOT") == (
-        "line one\nline two"
+    assert plain_text("<@U0FAKEBOT>   hi <@U0FAKEBOT> there", bot_user_id="U0FAKEBOT") == "hi there"
+    code = "<@U0FAKEBOT> fix this:\n```\ndef f():\n    return a &lt; b\n```"
+    assert plain_text(code, bot_user_id="U0FAKEBOT") == (
+        "fix this:\n```\ndef f():\n    return a < b\n```"
     )
 
 

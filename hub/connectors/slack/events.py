@@ -31,7 +31,8 @@ PLATFORM = "slack"
 STOP_ACTION = "hub_stop"  # action_id of the Stop button
 _ANSWERED_SUBTYPES = {None, "file_share", "thread_broadcast"}
 _CONTROL = re.compile(r"<([^<>\n]+)>")
-_SPACES = re.compile(r"[ \t]{2,}")
+_DROPPED = "\x00"
+_AROUND_DROPPED = re.compile(r"[ \t]*\x00[ \t]*")
 ThreadCheck = Callable[[str, str], bool]  # (channel, thread_ts) → the bot answers in it
 
 
@@ -120,7 +121,7 @@ def plain_text(text: str, *, names: Mapping[str, str] | None = None, bot_user_id
         target, _, label = match.group(1).partition("|")
         if target.startswith("@"):
             user = target[1:]
-            return "" if user == bot_user_id else "@" + (label or known.get(user) or user)
+            return _DROPPED if user == bot_user_id else "@" + (label or known.get(user) or user)
         if target.startswith("#"):
             return "#" + (label or target[1:])
         if target.startswith("!subteam^"):
@@ -133,8 +134,8 @@ def plain_text(text: str, *, names: Mapping[str, str] | None = None, bot_user_id
         return target.removeprefix("mailto:")
 
     cleaned = html.unescape(_CONTROL.sub(readable, text)) if "<" in text or "&" in text else text
-    lines = [_SPACES.sub(" ", line).strip() for line in cleaned.split("\n")]
-    return "\n".join(lines).strip()
+    # Only the space the bot's mention leaves goes; indentation (pasted code) stays.
+    return _AROUND_DROPPED.sub(" ", cleaned).strip()
 
 
 def _bare(url: str) -> str:
