@@ -20,6 +20,7 @@ from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
 from hub.api.ops import ops_routes
+from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
 from hub.core.readiness import readiness
@@ -56,12 +57,15 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
     )
+    if settings.log_requests:
+        install_request_log(app)
+    return app
 
 
 def _warn_about_missing_connectors(settings: HubSettings, installed: set[str]) -> None:

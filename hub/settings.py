@@ -130,6 +130,7 @@ class HubSettings(BaseSettings):
     api_keys: SecretStr | None = None  # comma separated
     webui_dir: Path | None = None
     log_level: str = "INFO"
+    log_requests: bool = True  # one line per HTTP request (hub/api/request_log.py)
 
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()

@@ -28,6 +28,7 @@ from litestar import Request
 
 from hub.api.errors import ApiError
 from hub.api.passwords import Passwords
+from hub.api.request_log import note_caller
 from hub.core.models import PlatformUser, User
 
 if TYPE_CHECKING:
@@ -134,14 +135,20 @@ class Authenticator:
             if found is None:
                 raise ApiError(401, "This account no longer exists. Sign up again.")
             user = found
+        note_caller(user_id=user.id, key_fingerprint=None if key is None else _key_id(key))
         # Cached for seconds only, and dropped at once when this process disables the user.
         if user.disabled:
             raise ApiError(401, DISABLED)
         return user
 
     async def _key_user(self, key: bytes) -> User:
-        ident = PlatformUser(API_KEY_PLATFORM, key.hex()[:16], f"API key {key.hex()[:8]}")
+        ident = PlatformUser(API_KEY_PLATFORM, _key_id(key), f"API key {key.hex()[:8]}")
         return await self._users.for_identity(ident)
+
+
+def _key_id(fingerprint: bytes) -> str:
+    """How an API key is known (its hub identity, `chathub users`, the request log)."""
+    return fingerprint.hex()[:16]
 
 
 def _credential(request: Request[Any, Any, Any]) -> str | None:
