@@ -19,6 +19,7 @@ from typing import Any
 from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
+from hub.api.docs import openapi_config
 from hub.api.ops import ops_routes
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
@@ -62,6 +63,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
     )
     if settings.log_requests:
         install_request_log(app)
