@@ -32,7 +32,7 @@ def run_with_stores(settings: HubSettings, work: Work) -> int:
 
 
 async def _run(settings: HubSettings, work: Work) -> int:
-    from hub.core.stores import open_stores
+    from hub.bootstrap import open_stores
 
     try:
         stores = await open_stores(settings)

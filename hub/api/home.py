@@ -43,15 +43,21 @@ def _running(services: Services) -> list[tuple[str, str, bool]]:
 
 
 def _bots(services: Services) -> list[tuple[str, str]]:
+    """Each chat platform: running, configured but not running, off, or not installed."""
     settings = services.settings
+    installed = {plugin.name: plugin for plugin in type(settings).plugins}
+    running = services.extras.get("connectors", {})
     out = []
-    for title, section, setting, page in _BOTS:
-        configured = any(
-            value is not None
-            for name, value in vars(getattr(settings, section)).items()
-            if name.endswith("token")
-        )
-        state = "on" if configured else f"off: set {setting} (see {page})"
+    for title, name, setting, page in _BOTS:
+        plugin = installed.get(name)
+        if name in running:
+            state = "running"
+        elif plugin is None:
+            state = "not installed in this hub"
+        elif plugin.enabled(settings.section(name)):
+            state = "configured but not running: see /ready"
+        else:
+            state = f"off: set {setting} (see {page})"
         out.append((title, state))
     return out
 

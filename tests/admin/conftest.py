@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import pytest
 from pymongo import MongoClient
 
+from hub.bootstrap import open_stores
 from hub.cli import main
 from hub.core.ports import Stores
-from hub.core.stores import open_stores
 from hub.settings import load_settings
 from tests.services.mongo_server import unique_db_name
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
+from pathlib import Path
 
 import yaml
 
+from hub.api.home import _bots
+from hub.connectors.plugin import discover_plugins
+from hub.runtime import Services
+from hub.settings import settings_class
 from tests.api.conftest import Hub
 
 _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]|url\(\s*['"]?([^'")]+)""")
@@ -78,6 +83,18 @@ async def test_home_page_says_what_runs_and_how_to_connect(hub: Hub) -> None:
         assert f'href="{link}"' in text
     assert f"OLLAMA_BASE_URL={hub.url}/ollama" in text
     assert f'host="{hub.url}/ollama"' in text and f'base_url="{hub.url}/ollama/v1"' in text
-    assert "Telegram</td><td>off: set HUB_TELEGRAM__TOKEN" in text
+    # These settings have no connector plugins; `chathub serve` loads the installed ones.
+    assert "Telegram</td><td>not installed in this hub" in text
     assert "Discord" in text and "Slack" in text
     assert "test-secret" not in text and "sk-hub-test" not in text
+
+
+def test_home_page_tells_how_to_turn_each_installed_bot_on(tmp_path: Path) -> None:
+    hub_settings = settings_class(discover_plugins())
+    off = Services(hub_settings(_env_file=None, data_dir=tmp_path), None, None, None)  # type: ignore[arg-type]
+    assert ("Telegram", "off: set HUB_TELEGRAM__TOKEN (see docs/telegram.md)") in _bots(off)
+    on = hub_settings(_env_file=None, data_dir=tmp_path, telegram={"token": "123:abc"})
+    running = Services(on, None, None, None, extras={"connectors": {"telegram": object()}})  # type: ignore[arg-type]
+    assert ("Telegram", "running") in _bots(running)
+    stopped = Services(on, None, None, None)  # type: ignore[arg-type]
+    assert ("Telegram", "configured but not running: see /ready") in _bots(stopped)

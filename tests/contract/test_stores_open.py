@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from hub.bootstrap import open_stores
 from hub.core.models import ConversationKey, PlatformUser, Turn
 from hub.core.ports import StoreError
-from hub.core.stores import open_stores
 from hub.core.stores.fronted import FrontedStores
 from hub.core.stores.mongo import MongoStores, open_mongo
 from hub.core.stores.sqlite import DB_FILE, SqliteStores, open_sqlite

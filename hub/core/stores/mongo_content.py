@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
 from hub.core.stores.common import new_id, owner_key, prompt_taken, to_utc
-from hub.core.stores.mongo import Doc, MongoDb
+from hub.core.stores.mongo_db import Doc, MongoDb
 
 
 def _prompt(doc: Doc) -> Prompt:

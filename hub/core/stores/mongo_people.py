@@ -20,7 +20,7 @@ from hub.core.models import (
 )
 from hub.core.ports import DuplicateError, StoreError
 from hub.core.stores.common import new_id, normalise_email, now_utc, to_utc, user_for_identity
-from hub.core.stores.mongo import Doc, MongoDb
+from hub.core.stores.mongo_db import Doc, MongoDb
 
 
 def _user_doc(user: User) -> Doc:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
 from hub.core.stores.common import new_id, now_utc, owner_key, prompt_taken
-from hub.core.stores.sqlite import Row, SqliteDb, dump_time, load_time
+from hub.core.stores.sqlite_db import Row, SqliteDb, dump_time, load_time
 
 
 def _prompt(row: Row) -> Prompt:

@@ -17,7 +17,7 @@ from hub.core.models import (
 )
 from hub.core.ports import DuplicateError, StoreError
 from hub.core.stores.common import new_id, normalise_email, now_utc, user_for_identity
-from hub.core.stores.sqlite import Row, SqliteDb, Tx, dump_time, load_time
+from hub.core.stores.sqlite_db import Row, SqliteDb, Tx, dump_time, load_time
 
 _USER_BY_IDENTITY = (
     "SELECT u.* FROM identities i JOIN users u ON u.id = i.user_id "
