@@ -19,6 +19,7 @@ from anyio import create_task_group
 from litestar import Request
 
 from hub.api.errors import ApiError, error_from_failed
+from hub.api.request_log import note_done, note_model
 from hub.core.models import (
     Done,
     Extra,
@@ -111,6 +112,8 @@ class Reply:
             self._sent_text = True
         elif isinstance(event, (Done, Failed)):
             self._ended = True
+            if isinstance(event, Done):
+                note_done(event)  # model and tokens for the request log
         return event
 
     async def aclose(self) -> None:
@@ -155,6 +158,7 @@ async def start_reply(
     With `request`, a client that disconnects meanwhile (while its request waits in a queue,
     typically) ends the reply there: the request is dropped from the queue, never sent upstream.
     """
+    note_model(msg.model)
     channel = chat.start(msg)
     gone = asyncio.ensure_future(_disconnected(request)) if request is not None else None
     try:
@@ -180,6 +184,7 @@ async def _until_content(channel: ReplyChannel, gone: asyncio.Future[None] | Non
                 if not started:
                     notices.append(Text(event.text))
             elif isinstance(event, Failed):
+                note_model(event.model)
                 raise error_from_failed(event)
             else:
                 if isinstance(event, Done) and notices and event.text:
