@@ -15,6 +15,7 @@ import pytest
 
 from hub.core.models import Done, Failed
 from hub.core.routing_config import BackendModelConfig
+from tests.api.conftest import API_KEY
 from tests.api.real_servers import (
     BACKEND,
     MODEL,
@@ -34,6 +35,10 @@ TRIMMED = "Older messages no longer fit"
 
 def _chat(text: str) -> dict[str, Any]:
     return {"model": MODEL, "messages": [{"role": "user", "content": text}], "stream": False}
+
+
+def hub_auth(hub: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}"}
 
 
 def _up(hub: Any) -> bool:
@@ -150,12 +155,6 @@ async def test_windows_are_shown_and_can_be_configured(tmp_path: Path) -> None:
         async with hub_for(tmp_path / "c", fake, backend={"context_window": 256}) as hub:
             assert await hub.app.state.services.router.context_window(MODEL) == 256
             assert hub.app.state.services.router.status()[0].name == BACKEND
-
-
-def hub_auth(hub: Any) -> dict[str, str]:
-    from tests.api.conftest import API_KEY
-
-    return {"Authorization": f"Bearer {API_KEY}"}
 
 
 async def test_empty_tools_and_ollama_only_fields_are_not_sent(tmp_path: Path) -> None:

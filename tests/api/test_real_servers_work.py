@@ -4,13 +4,15 @@ tokens counted, abandoned requests never sent, health checks that never disturb 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from hub.core.models import ConversationKey, Done, Failed
+from hub.core.models import ConversationKey, Done, Failed, PlatformUser, User
+from tests.api.conftest import Hub
 from tests.api.real_servers import MODEL, bot_message, bot_turn, ended, hub_for, person
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.unit.router_doubles import eventually
@@ -69,8 +71,6 @@ async def test_both_apis_return_counts_for_a_server_that_reports_none(tmp_path: 
 
 
 def _today() -> str:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).date().isoformat()
 
 
@@ -119,11 +119,10 @@ async def test_a_reply_cut_without_a_finish_reason_is_not_taken_as_complete(
         assert fake.interrupted == 1
 
 
-async def _bot_user(hub: object) -> object:
-    users = hub.app.state.services.stores.users  # type: ignore[attr-defined]
-    from hub.core.models import PlatformUser
-
-    return await users.for_identity(PlatformUser("telegram", "7", "Ann"))
+async def _bot_user(hub: Hub) -> User:
+    users = hub.app.state.services.stores.users
+    user: User = await users.for_identity(PlatformUser("telegram", "7", "Ann"))
+    return user
 
 
 async def test_a_queued_request_abandoned_by_its_client_never_reaches_the_server(
