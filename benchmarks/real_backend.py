@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -191,34 +192,50 @@ async def conversation(server: str, data: Path) -> dict[str, Any]:
     return out
 
 
-async def budget(server: str, data: Path) -> tuple[str, str]:
-    """With `tokens_per_day: 100`, the message after a longer reply is refused."""
+async def budget(server: str, data: Path) -> tuple[list[int], str]:
+    """With `tokens_per_day: 100`, messages are answered until the day's counted tokens (the
+    hub's estimates: the server reports none) pass 100, then refused."""
+    spent: list[int] = []
     async with hub(server, data, limits={"tokens_per_day": 100}) as (app, _):
-        first = await turn(app, "Write a long story about a lighthouse keeper.", who="2")
-        second = await turn(app, "And then?", who="2")
-    one = first[-1]
-    two = second[-1]
-    return type(one).__name__, getattr(two, "reason", type(two).__name__)
+        services = app.state.services
+        for _ in range(6):
+            events = await turn(app, "Write a long story about a lighthouse keeper.", who="2")
+            last = events[-1]
+            if isinstance(last, Failed) and last.code == "rate_limited":
+                return spent, last.reason
+            user = await services.stores.users.for_identity(PlatformUser("console", "2"))
+            day = time.strftime("%Y-%m-%d", time.gmtime())
+            spent.append(
+                sum(u.total_tokens for u in await services.stores.usage.for_user(user.id, day))
+            )
+    return spent, "never refused"
 
 
 # --- latency ------------------------------------------------------------------------------------
 
 
-async def stream_once(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str]
-) -> tuple[float, float, int]:
-    """(time to first token, tokens/s after it, content chunks) of one streamed completion."""
+@dataclass
+class Sample:
+    """One streamed completion: time to first token, first to last token, text, chunks."""
+
+    ttft: float
+    span: float
+    text: str
+    chunks: int
+
+
+async def stream_once(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Sample:
     body = {
         "model": MODEL,
         "messages": [{"role": "user", "content": "Once upon a time, in a small village,"}],
         "stream": True,
         "max_tokens": 64,
-        "temperature": 0,
+        "temperature": 0,  # greedy: the same text both ways, so the same tokens
         "seed": 1,
     }
     start = time.perf_counter()
     first = last = 0.0
-    chunks = 0
+    parts: list[str] = []
     async with http.stream("POST", url, json=body, headers=headers) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
@@ -229,30 +246,23 @@ async def stream_once(
             if delta.get("content"):
                 last = time.perf_counter()
                 first = first or last
-                chunks += 1
-    ttft = first - start
-    rate = (chunks - 1) / (last - first) if chunks > 1 and last > first else 0.0
-    return ttft, rate, chunks
+                parts.append(delta["content"])
+    return Sample(first - start, last - first, "".join(parts), len(parts))
 
 
-async def latency(server: str, data: Path, runs: int) -> dict[str, list[tuple[float, float, int]]]:
-    results: dict[str, list[tuple[float, float, int]]] = {"direct": [], "hub": []}
+async def latency(server: str, data: Path, runs: int) -> dict[str, list[Sample]]:
+    results: dict[str, list[Sample]] = {"direct": [], "hub": []}
     # The hub's own health checks would interrupt the direct requests it does not know about.
-    routing = RoutingConfig(
-        backends=[
-            BackendConfig(
-                name="llama", kind="openai", url=f"{server}/v1", max_concurrency=1,
-                probe_interval=3600,
-            )
-        ]
-    )  # fmt: skip
+    backend = BackendConfig(
+        name="llama", kind="openai", url=f"{server}/v1", max_concurrency=1, probe_interval=3600
+    )
     async with (
-        hub(server, data, routing=routing) as (_, base),
+        hub(server, data, routing=RoutingConfig(backends=[backend])) as (_, base),
         httpx.AsyncClient(timeout=300) as http,
     ):
         auth = {"Authorization": f"Bearer {KEY}"}
         await stream_once(http, f"{server}/v1/chat/completions", {})  # warm-up
-        for _ in range(runs):
+        for _ in range(runs):  # interleaved, so both see the same machine load
             results["direct"].append(await stream_once(http, f"{server}/v1/chat/completions", {}))
             results["hub"].append(
                 await stream_once(http, f"{base}/ollama/v1/chat/completions", auth)
@@ -260,10 +270,12 @@ async def latency(server: str, data: Path, runs: int) -> dict[str, list[tuple[fl
     return results
 
 
-def summary(samples: list[tuple[float, float, int]]) -> str:
-    ttft = statistics.median(s[0] for s in samples) * 1000
-    rate = statistics.median(s[1] for s in samples)
-    return f"TTFT median {ttft:.0f} ms, {rate:.1f} tokens/s, {samples[0][2]} chunks"
+def summary(samples: list[Sample], tokens: int) -> str:
+    """Medians; `tokens` is how many the server generated (its chunks, one token each, seen
+    directly): through the hub chunks may be coalesced, the text is the same."""
+    ttft = statistics.median(s.ttft for s in samples) * 1000
+    rate = statistics.median((tokens - 1) / s.span for s in samples if s.span > 0)
+    return f"time to first token {ttft:.0f} ms (median), {rate:.1f} tokens/s after it"
 
 
 def main() -> int:
@@ -271,25 +283,36 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/chathub/real-backend")
     parser.add_argument("--cmake-args", default=PORTABLE)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--server", default=None, help="use this running llama-cpp-python server (512 window)"
+    )
     args = parser.parse_args()
+    if args.server:
+        return asyncio.run(run(args, None, None))
     python = install(args.cache, args.cmake_args)
     model = model_file(python, args.cache)
     return asyncio.run(run(args, python, model))
 
 
-async def run(args: argparse.Namespace, python: Path, model: Path) -> int:
-    log = args.cache / "server.log"
-    proc, server = launch(python, model, log)
+async def run(args: argparse.Namespace, python: Path | None, model: Path | None) -> int:
+    proc: subprocess.Popen[bytes] | None = None
+    if python is None or model is None:
+        server = args.server.rstrip("/")
+    else:
+        log = args.cache / "server.log"
+        proc, server = launch(python, model, log)
     failures: list[str] = []
     try:
-        await ready(proc, server, log)
+        if proc is not None:
+            await ready(proc, server, log)
         with tempfile.TemporaryDirectory() as tmp:
             talk = await conversation(server, Path(tmp) / "a")
             spent, refused = await budget(server, Path(tmp) / "b")
             timing = await latency(server, Path(tmp) / "c", args.runs)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"20-turn conversation: {talk['answered']}/20 answered, notices {talk['notices']}, "
@@ -297,9 +320,12 @@ async def run(args: argparse.Namespace, python: Path, model: Path) -> int:
     )
     print(f"  learned window (hub estimate units): {talk['window']}; status {talk['status']}")
     print(f"  usage (requests, tokens, estimated): {talk['usage']}")
-    print(f"budget 100 tokens/day: first reply {spent}; next message: {refused}")
-    print(f"direct: {summary(timing['direct'])}")
-    print(f"hub:    {summary(timing['hub'])}")
+    print(f"budget 100 tokens/day: tokens counted after each reply {spent}; then: {refused}")
+    tokens = timing["direct"][0].chunks
+    same = all(h.text == d.text for h, d in zip(timing["hub"], timing["direct"], strict=True))
+    print(f"{args.runs} runs each, {tokens} tokens a reply, same text both ways: {same}")
+    print(f"direct: {summary(timing['direct'], tokens)}")
+    print(f"hub:    {summary(timing['hub'], tokens)}")
     if talk["answered"] != 20 or talk["failed"]:
         failures.append("not every turn was answered")
     if talk["notices"] != 1:
@@ -308,8 +334,9 @@ async def run(args: argparse.Namespace, python: Path, model: Path) -> int:
         failures.append("the backend went down")
     if not talk["usage"] or talk["usage"][0][0] != 20 or talk["usage"][0][2] == 0:
         failures.append("usage was not recorded for every reply")
-    if "token" not in refused.lower():
-        failures.append("the token budget was not enforced")
+    in_time = bool(spent) and spent[-1] >= 100 and all(t < 100 for t in spent[:-1])
+    if "token" not in refused.lower() or not in_time:
+        failures.append("the token budget was not enforced as counted")
     for failure in failures:
         print(f"FAILED: {failure}")
     return 1 if failures else 0
