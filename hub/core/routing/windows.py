@@ -6,7 +6,9 @@ vLLM and LM Studio model lists). Below all of them sits a learned upper bound: a
 dropped before its first token right after a prompt larger than any that had worked says the
 window is smaller than that prompt (llama-cpp-python reports its window nowhere and answers an
 overflow that way). The bound is in the hub's estimated tokens, the unit trimming counts in, and
-is forgotten once a prompt that large gets an answer after all.
+is forgotten only when a clearly larger prompt gets an answer after all: estimates of different
+texts are not equally accurate, so a prompt a little over the bound may fit while the next one,
+estimated smaller, does not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # A drop after a prompt smaller than this says nothing about the window: no model has less.
 MIN_DROPPED_PROMPT = MIN_CONTEXT_WINDOW
+# A bound is dropped when a prompt this much larger is answered.
+BOUND_DISPROVED = 1.25
 
 
 @dataclass
@@ -79,7 +83,7 @@ class ContextWindows:
         """A prompt of `prompt_estimate` tokens got its first token: the window holds it."""
         facts = self._of(target.state, target.model)
         facts.largest_ok = max(facts.largest_ok, prompt_estimate)
-        if facts.below is not None and prompt_estimate >= facts.below:
+        if facts.below is not None and prompt_estimate >= facts.below * BOUND_DISPROVED:
             facts.below = None  # that bound was wrong (the drop was something else)
 
     def overflowed(self, target: Target, overflow: ContextOverflow) -> None:
@@ -96,15 +100,18 @@ class ContextWindows:
 
     def dropped(self, target: Target, prompt_estimate: int) -> ContextOverflow | None:
         """The overflow a stream dropped before its first token most likely was, or None when
-        the drop says nothing about the window (the prompt was small, or one that large has
-        worked before) and so counts as a failure of the backend."""
+        the drop says nothing about the window and so counts as a failure of the backend: the
+        prompt was small, or under half the known window (or of the largest prompt answered,
+        when no window is known). Half, because estimates are rough: a prompt estimated a bit
+        smaller than one that worked may still be the larger one for the server."""
         if prompt_estimate < MIN_DROPPED_PROMPT:
             return None
         known = self.window(target)
         if known is not None and prompt_estimate > known:
             return ContextOverflow(dropped_reason(target), window=known)
         facts = self._of(target.state, target.model)
-        if prompt_estimate <= facts.largest_ok:
+        reference = known if known is not None else facts.largest_ok
+        if prompt_estimate <= reference // 2:
             return None
         return ContextOverflow(dropped_reason(target), below=prompt_estimate)
 
