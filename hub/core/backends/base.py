@@ -32,6 +32,7 @@ from hub.core.urls import without_credentials
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 30.0  # list, show, probe: small JSON answers
+KEEPALIVE_SECONDS = 4.0
 _ERROR_TEXT_LIMIT = 300
 
 
@@ -178,7 +179,11 @@ class HttpBackend:
                 # Reads are timed per phase by `stream_lines`; aiohttp only bounds the connect.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
                 # The router bounds concurrency per backend; the pool must not queue on top of it.
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                # Idle connections are let go before uvicorn's 5 s keep-alive closes them from
+                # the server's side (llama-cpp-python, vLLM), which would race a new request.
+                connector=aiohttp.TCPConnector(
+                    limit=0, limit_per_host=0, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
                 proxy=env_proxy(self._base),
             )
         return self._session
@@ -291,17 +296,31 @@ class HttpBackend:
             return b""
 
     async def _open(self, path: str, body: Mapping[str, Any], deadline: float) -> ClientResponse:
-        """Send the POST; the answer's status and headers must come before `deadline`."""
-        try:
-            async with asyncio.timeout_at(deadline):
-                # msgspec encodes the body in a few µs; aiohttp's `json=` uses the json module.
-                return await self._client().post(
-                    self._base + path, data=msgspec.json.encode(body), headers=_JSON_BODY
+        """Send the POST; the answer's status and headers must come before `deadline`.
+
+        A pooled connection the server closed just before it was reused answers nothing at all
+        (`ServerDisconnectedError` before any status line): the request is sent once more on a
+        new connection, as no server has seen it.
+        """
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    # msgspec encodes the body in a few µs; aiohttp's `json=` uses json.
+                    return await self._client().post(
+                        self._base + path, data=msgspec.json.encode(body), headers=_JSON_BODY
+                    )
+            except TimeoutError:
+                raise self.first_token_timeout_error() from None
+            except aiohttp.ServerDisconnectedError as exc:
+                if attempt == 2:
+                    raise self.transport_error(exc, started=False) from None
+                log.info(
+                    "connection closed by the server before use; sending again",
+                    extra={"backend": self.name},
                 )
-        except TimeoutError:
-            raise self.first_token_timeout_error() from None
-        except aiohttp.ClientError as exc:
-            raise self.transport_error(exc, started=False) from None
+            except aiohttp.ClientError as exc:
+                raise self.transport_error(exc, started=False) from None
+        raise AssertionError("unreachable")
 
     async def stream_lines(
         self, path: str, body: Mapping[str, Any], model: str, *, keep_blank: bool = False
@@ -321,10 +340,10 @@ class HttpBackend:
             self.streaming -= 1
             raise
         watchdog, splitter = ReadWatchdog(), LineSplitter()
+        started = False
         try:
             if response.status >= 400:
                 raise self.answer_error(response.status, await self._error_body(response), model)
-            started = False
             while True:
                 when = loop.time() + self.chunk_timeout if started else deadline
                 try:
@@ -347,7 +366,9 @@ class HttpBackend:
         finally:
             self.streaming -= 1
             watchdog.close()
-            if response.content.at_eof():
-                response.release()  # back to the pool for the next request
+            # Back to the pool for the next request, unless the stream ended without a line:
+            # a server that does that (llama-cpp-python on an overflow) closes it after.
+            if response.content.at_eof() and (started or response.status >= 400):
+                response.release()
             else:
                 response.close()
