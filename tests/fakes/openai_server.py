@@ -319,8 +319,12 @@ class FakeOpenAIServer:
         if self.flavour.name == "llama-cpp-python" and prompt >= window:
             # "Requested tokens (N) exceed context window of M" is raised inside the stream:
             # the server logs it and ends the stream without a single event (observed with
-            # 0.3.36 and sse-starlette 3.7: the chunked body is terminated properly).
+            # 0.3.36 and sse-starlette 3.7: the chunked body is terminated properly), then
+            # uvicorn closes the keep-alive connection, without having said so in a header.
             rec.outcome = "empty"
+            await resp.write_eof()
+            if request.transport is not None:
+                request.transport.close()
             return
         if self.flavour.name == "lmstudio" and prompt > window:
             await resp.write(_sse({"error": self.flavour.overflow_message(prompt, window)}))

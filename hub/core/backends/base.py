@@ -298,9 +298,10 @@ class HttpBackend:
     async def _open(self, path: str, body: Mapping[str, Any], deadline: float) -> ClientResponse:
         """Send the POST; the answer's status and headers must come before `deadline`.
 
-        A pooled connection the server closed just before it was reused answers nothing at all
-        (`ServerDisconnectedError` before any status line): the request is sent once more on a
-        new connection, as no server has seen it.
+        A pooled connection the server closed just before it was reused (uvicorn does after
+        llama-cpp-python failed a stream, and at its 5 s keep-alive) fails the write or answers
+        nothing at all: the request is sent once more on a new connection, as no server has
+        seen it. A connection that cannot be made at all is not retried.
         """
         for attempt in (1, 2):
             try:
@@ -311,7 +312,9 @@ class HttpBackend:
                     )
             except TimeoutError:
                 raise self.first_token_timeout_error() from None
-            except aiohttp.ServerDisconnectedError as exc:
+            except aiohttp.ClientConnectorError as exc:
+                raise self.transport_error(exc, started=False) from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 if attempt == 2:
                     raise self.transport_error(exc, started=False) from None
                 log.info(
@@ -366,9 +369,7 @@ class HttpBackend:
         finally:
             self.streaming -= 1
             watchdog.close()
-            # Back to the pool for the next request, unless the stream ended without a line:
-            # a server that does that (llama-cpp-python on an overflow) closes it after.
-            if response.content.at_eof() and (started or response.status >= 400):
-                response.release()
+            if response.content.at_eof():
+                response.release()  # back to the pool for the next request
             else:
                 response.close()
