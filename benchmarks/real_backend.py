@@ -317,8 +317,9 @@ async def run(args: argparse.Namespace, python: Path | None, model: Path | None)
             proc.wait(10)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
-        f"20-turn conversation: {talk['answered']}/20 answered, notices {talk['notices']}, "
-        f"failed {talk['failed']}, backend down after a turn {talk['down']} times"
+        f"20-turn conversation: {talk['answered']}/20 answered ({talk['empty']} of them empty: "
+        f"the base model's end-of-text at once), notices {talk['notices']}, failed "
+        f"{talk['failed']}, backend down after a turn {talk['down']} times"
     )
     print(f"  learned window (hub estimate units): {talk['window']}; status {talk['status']}")
     print(f"  usage (requests, tokens, estimated): {talk['usage']}")
