@@ -19,6 +19,7 @@ from typing import Any
 from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
+from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
 from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
@@ -56,11 +57,13 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
+        request_class=HubRequest,
     )
 
 
