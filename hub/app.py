@@ -24,6 +24,7 @@ from hub.api.ops import ops_routes
 from hub.bootstrap import open_services
 from hub.connectors.registry import load_connector_plugins, start_connectors
 from hub.core.readiness import readiness
+from hub.http_server import uvicorn_config
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -92,15 +93,7 @@ async def _serve(settings: HubSettings) -> None:
         raise StartupError(str(exc)) from exc
     try:
         app = create_app(settings, services)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            http="httptools" if _importable("httptools") else "h11",
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=30,
-        )
+        config = uvicorn_config(app, settings.host, settings.port, settings.server)
         settle_gc()
         await uvicorn.Server(config).serve()
     finally:

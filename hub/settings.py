@@ -30,6 +30,7 @@ from hub.core.chat_config import ChatConfig
 from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
+from hub.http_server import ServerSettings
 
 
 class SettingsError(Exception):
@@ -139,6 +140,8 @@ class HubSettings(BaseSettings):
     routing: RoutingConfig = RoutingConfig()
     limits: LimitsConfig = LimitsConfig()
     prompts: list[SeedPrompt] = Field(default_factory=list)
+    # HTTP connection limits (header/keep-alive timeouts, connection cap, header size).
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(
