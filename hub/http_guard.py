@@ -14,6 +14,8 @@ of descriptors, the event loop drops new connections outright.
   (408 if part of a request came, else just closed);
 - a head size limit: past `max_header_bytes` before the headers end, 431 and close, without
   feeding the parser the rest;
+- a fixed kernel send buffer (`send_buffer`), so a reply runs at most that far ahead of a slow
+  reader (the kernel's auto-tuning lets it grow to 4 MB);
 - a connection cap shared by all connections (`ConnectionGuard`), kept below the descriptor
   limit: a connection that would exceed it closes the oldest connection still waiting for its
   request's headers (idle or trickling), or, when every open connection is busy with a request,
@@ -24,7 +26,9 @@ of descriptors, the event loop drops new connections outright.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -47,8 +51,16 @@ LINGER = 5.0
 class ConnectionGuard:
     """Limits and bookkeeping shared by the connections of one server."""
 
-    def __init__(self, *, max_connections: int, header_timeout: float, max_header_bytes: int):
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        header_timeout: float,
+        max_header_bytes: int,
+        send_buffer: int | None = None,
+    ):
         self.max_connections = max_connections
+        self.send_buffer = send_buffer
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
         self.open = 0
@@ -90,6 +102,12 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         guard = self.guard
+        if guard.send_buffer is not None:
+            # The kernel grows a loopback or LAN send buffer to 4 MB: a reply would run that far
+            # ahead of a slow reader, and the hub keeps what it generated meanwhile.
+            sock = transport.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, guard.send_buffer)
         guard.open += 1
         self._counted = True
         guard.waiting[self] = None

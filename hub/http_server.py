@@ -40,6 +40,9 @@ class ServerSettings(BaseModel):
     max_connections: int | None = Field(default=None, ge=1)
     # Bytes of request line plus headers; a larger head is answered 431.
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Kernel send buffer per connection (SO_SNDBUF): how far a streamed reply may run ahead of
+    # a slow reader. null leaves it to the kernel's auto-tuning (up to 4 MB per connection).
+    send_buffer: int | None = Field(default=256 * 1024, ge=4096)
 
 
 def descriptor_limit() -> int:
@@ -75,6 +78,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
         max_connections=cap,
         header_timeout=settings.header_timeout,
         max_header_bytes=settings.max_header_bytes,
+        send_buffer=settings.send_buffer,
     )
     log.info(
         "http limits",
@@ -83,6 +87,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
             "header_timeout": settings.header_timeout,
             "keep_alive_timeout": settings.keep_alive_timeout,
             "max_header_bytes": settings.max_header_bytes,
+            "send_buffer": settings.send_buffer,
         },
     )
     return uvicorn.Config(
