@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes.discord import FakeDiscord, pointed_at
 from tests.fakes.telegram import FakeTelegram
 
 # Every server a test talks to is on loopback: never send that traffic through a proxy the
@@ -23,4 +24,14 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
     await fake.start()
     yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord on an ephemeral port, with discord.py pointed at it for the test."""
+    fake = FakeDiscord()
+    await fake.start()
+    with pointed_at(fake):
+        yield fake
     await fake.stop()

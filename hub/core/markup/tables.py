@@ -133,8 +133,10 @@ def layout(table: Table, cell_text: Callable[[str], str]) -> list[str]:
 
     header = cells(table.header) if table.header is not None else None
     body = [cells(r) for r in table.rows]
-    sizes = [max([width(r[c]) for r in body] + ([width(header[c])] if header else []) + [1])
-             for c in range(columns)]  # fmt: skip
+    sizes = [
+        max([width(r[c]) for r in body] + ([width(header[c])] if header else []) + [1])
+        for c in range(columns)
+    ]
 
     def line(row: list[str], row_aligns: tuple[Align, ...]) -> str:
         return " | ".join(_pad(t, s, a) for t, s, a in zip(row, sizes, row_aligns, strict=True))
