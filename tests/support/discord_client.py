@@ -59,3 +59,18 @@ async def running(client: C, fake: FakeDiscord, within: float = 20.0) -> AsyncIt
         await client.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
+
+
+class Inbox:
+    """The messages people send, as discord.py delivers them to `on_message`."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.queue: asyncio.Queue[discord.Message] = asyncio.Queue()
+        client.event(self.on_message)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if not message.author.bot:
+            self.queue.put_nowait(message)
+
+    async def next(self, within: float = 10.0) -> discord.Message:
+        return await asyncio.wait_for(self.queue.get(), within)
