@@ -297,3 +297,41 @@ async def test_a_deferred_slash_command_streams_through_follow_ups(
 
 async def _ignore(interaction: discord.Interaction) -> None:
     return None
+
+
+async def test_an_interaction_whose_original_is_gone_continues_in_a_follow_up(
+    fake_discord: FakeDiscord, lab: tuple[Guild, User]
+) -> None:
+    guild, ada = lab
+    client = make_client()
+    tree = discord.app_commands.CommandTree(client)
+    outcome: list[object] = []
+
+    @tree.command(name="quick", description="Answer", guild=discord.Object(guild.id))
+    async def quick(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.delete_original_response()  # e.g. dismissed by the user
+        sink = InteractionSink(
+            interaction, budget=interaction_budget(BudgetPools(), interaction.id)
+        )
+        handle = await sink.send(SinkText("the answer"), final=True)
+        outcome.append(handle.original)
+
+    @tree.command(name="silent", description="Never answered", guild=discord.Object(guild.id))
+    async def silent(interaction: discord.Interaction) -> None:
+        sink = InteractionSink(
+            interaction, budget=interaction_budget(BudgetPools(), interaction.id)
+        )
+        try:
+            await sink.send(SinkText("too late"), final=True)
+        except SinkError as exc:
+            outcome.append(type(exc))
+
+    async with running(client, fake_discord):
+        await tree.sync(guild=discord.Object(guild.id))
+        found = await fake_discord.slash(fake_discord.channel(guild), ada, "quick")
+        await until(lambda: len(outcome) == 1)
+        await fake_discord.slash(fake_discord.channel(guild), ada, "silent")
+        await until(lambda: len(outcome) == 2)
+    assert outcome == [False, SinkError]  # a follow-up; then a plain error, not "gone"
+    assert [fake_discord.world.messages[i].content for i in found.followups] == ["the answer"]

@@ -93,6 +93,7 @@ def test_mass_mentions_are_neutralised_and_user_mentions_kept() -> None:
     assert out == f"Hey @{ZW}everyone and @{ZW}here, ask <@123> or <@&456>."
     assert dc.to_plain("@everyone look") == f"@{ZW}everyone look"
     assert "@everyone" in dc.to_discord("`@everyone`")  # code never pings: left as typed
+    assert dc.to_discord("https://x.com/@here") == "https://x.com/@here"  # a link stays whole
 
 
 def test_never_empty_for_non_blank_input() -> None:

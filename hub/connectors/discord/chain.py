@@ -27,13 +27,13 @@ DEFAULT_LIMIT = 25
 
 async def _parent(message: discord.Message) -> discord.Message | None:
     ref = message.reference
-    if ref is None or ref.message_id is None:
-        return None
+    if ref is None or ref.message_id is None or ref.type is not discord.MessageReferenceType.reply:
+        return None  # a forward quotes a message; it does not continue a branch
     known = replied_message(message)
     if known is not None:
         return known
     if ref.channel_id != message.channel.id:
-        return None  # a forward or a cross-channel reference: not a reply in this branch
+        return None  # e.g. a thread's starter message in the parent channel
     try:
         return await message.channel.fetch_message(ref.message_id)
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:

@@ -42,7 +42,6 @@ PER_BOT = Rate(limit=45, period=1.0)  # under the global 50 requests a second
 PER_INTERACTION = Rate(limit=5, period=5.0)  # interaction webhooks: outside the global limit
 NO_PINGS = discord.AllowedMentions.none()
 UNKNOWN_MESSAGE = 10008
-UNKNOWN_WEBHOOK = 10015
 
 
 def channel_budget(pools: BudgetPools, channel_id: int) -> ChatBudget:
@@ -69,7 +68,7 @@ async def call_api(call: Awaitable[T]) -> T:
     except discord.RateLimited as exc:
         raise SinkRateLimited(exc.retry_after, "Discord asked to wait") from exc
     except discord.NotFound as exc:
-        if exc.code in (UNKNOWN_MESSAGE, UNKNOWN_WEBHOOK):
+        if exc.code == UNKNOWN_MESSAGE:
             raise SinkMessageGone(f"Discord {exc.code}: {exc.text}") from exc
         raise SinkError(f"Discord 404 {exc.code}: {exc.text}") from exc
     except discord.HTTPException as exc:
@@ -212,12 +211,14 @@ class InteractionSink(_Formatting):
     async def send(self, text: SinkText, *, reply_to: Any = None, final: bool = False) -> Any:
         view = None if final or self.stop is None else self.stop.view()
         if not self._original_used:
-            self._original_used = True
             try:
                 message = await call_api(self._edit_original(text, view))
-                return InteractionHandle(True, message, text, view)
             except SinkMessageGone:
                 log.info("no deferred response to fill; sending a follow-up")
+            else:
+                self._original_used = True
+                return InteractionHandle(True, message, text, view)
+            self._original_used = True
         message = await call_api(self._followup(text, view))
         return InteractionHandle(False, message, text, view)
 

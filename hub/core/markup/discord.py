@@ -65,12 +65,12 @@ def neutralise_mass_mentions(text: str) -> str:
 def _escape_text(text: str, *, at_line_start: bool) -> str:
     out: list[str] = []
     pos = 0
-    for m in _URL.finditer(text):
-        out.append(_ESCAPE.sub(r"\\\1", text[pos : m.start()]))
+    for m in _URL.finditer(text):  # bare URLs stay as typed, or the link would break
+        out.append(neutralise_mass_mentions(_ESCAPE.sub(r"\\\1", text[pos : m.start()])))
         out.append(m.group(0))
         pos = m.end()
-    out.append(_ESCAPE.sub(r"\\\1", text[pos:]))
-    escaped = neutralise_mass_mentions("".join(out))
+    out.append(neutralise_mass_mentions(_ESCAPE.sub(r"\\\1", text[pos:])))
+    escaped = "".join(out)
     if at_line_start:
         # A "* " bullet must stay a bullet; "-# " (subtext in Discord) must stay text.
         escaped = re.sub(r"^([ \t\uE000-\uF8FF]*)\\\*(?=[ \t])", r"\1*", escaped)
