@@ -24,8 +24,10 @@ from typing import Any
 
 import yarl
 from aiohttp import web
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
 
-from tests.fakes.discord_control import add_control_routes
+from tests.fakes.discord_control import RemoteFake, add_control_routes
 from tests.fakes.discord_gateway import MESSAGE_CONTENT, Gateway
 from tests.fakes.discord_interactions import InteractionApi
 from tests.fakes.discord_messages import MessageApi
@@ -323,15 +325,12 @@ class FakeDiscord:
 
 
 @contextlib.contextmanager
-def pointed_at(fake: FakeDiscord) -> Iterator[None]:
+def pointed_at(fake: FakeDiscord | RemoteFake) -> Iterator[None]:
     """discord.py's REST base and gateway URL aimed at `fake`, restored afterwards.
 
     Both are process-wide class attributes, so tests using them must not run in parallel
     within one process.
     """
-    from discord.gateway import DiscordWebSocket
-    from discord.http import Route
-
     base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     Route.BASE = fake.api_base
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)

@@ -3,19 +3,61 @@
 They let another process (a benchmark) act as users and read what happened: `GET /_fake/state`
 gives the ids (guilds, channels, members, the bot and its token), the recorded calls (times on
 the fake's monotonic clock) and the messages; `POST /_fake/message` with `channel_id`, `user_id`
-and `content` (`mention: true` prefixes the bot's mention) posts as that user.
+and `content` (`mention: true` prefixes the bot's mention) posts as that user. `RemoteFake`
+is the other process's handle on them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.discord_world import DM
 
 if TYPE_CHECKING:
     from tests.fakes.discord import FakeDiscord
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFake:
+    """A fake Discord running in another process, by the root URL it printed."""
+
+    root: str
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.root}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.root.replace("http://", "ws://", 1) + "/"
+
+    async def state(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        async with session.get(f"{self.root}/_fake/state") as response:
+            body: dict[str, Any] = await response.json()
+            return body
+
+    async def post(
+        self,
+        session: aiohttp.ClientSession,
+        channel_id: str,
+        user_id: str,
+        content: str,
+        *,
+        mention: bool = True,
+    ) -> str:
+        """Post as `user_id`; the new message's id."""
+        body = {
+            "channel_id": channel_id,
+            "user_id": user_id,
+            "content": content,
+            "mention": mention,
+        }
+        async with session.post(f"{self.root}/_fake/message", json=body) as response:
+            return str((await response.json())["id"])
 
 
 def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:

@@ -13,7 +13,6 @@ mention the bot (the privileged-intent rules).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import secrets
@@ -79,7 +78,6 @@ class Gateway:
         self.heartbeats = 0
         self.connections: list[Connection] = []
         self.closed_codes: list[int] = []
-        self.ready = asyncio.Event()
 
     # --- the websocket --------------------------------------------------------------------------
 
@@ -155,8 +153,6 @@ class Gateway:
         )
         for guild in guilds:
             await self.send(session, "GUILD_CREATE", world.guild_create(guild))
-        if len(self.sessions) >= self.fake.shard_count:
-            self.ready.set()
 
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> None:
         self.resumes.append({**data, "path": conn.path})

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import discord
 
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, pointed_at
+from tests.fakes.discord_control import RemoteFake
+from tests.fakes.process import fake_process
 from tests.support.discord_client import make_client, running
 from tests.support.wait import until
 
@@ -133,3 +136,24 @@ async def test_a_bad_token_fails_login(fake_discord: FakeDiscord) -> None:
         raise AssertionError("expected LoginFailure")
     finally:
         await client.close()
+
+
+async def test_the_fake_runs_as_its_own_process_for_benchmarks() -> None:
+    with fake_process("tests.fakes.discord", "--channels", "2", "--users", "1") as root:
+        remote = RemoteFake(root)
+        async with aiohttp.ClientSession() as session:
+            state = await remote.state(session)
+            guild = state["guilds"][0]
+            client = make_client()
+            got: list[discord.Message] = []
+            client.event(_collector(got))
+            with pointed_at(remote):
+                async with running(client, state["bot"]["token"]):
+                    user_id = guild["members"][-1]
+                    await remote.post(session, guild["channels"][1], user_id, "hello")
+                    await until(lambda: len(got) == 1)
+                    await got[0].reply("hi back")
+                    after = await remote.state(session)
+    assert got[0].content == f"<@{state['bot']['id']}> hello"
+    assert [m["content"] for m in after["messages"]][-1] == "hi back"
+    assert any(c["kind"] == "messages.create" for c in after["calls"])

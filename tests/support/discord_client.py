@@ -42,9 +42,10 @@ def make_client(**options: Any) -> QuickClient:
 
 
 @contextlib.asynccontextmanager
-async def running(client: C, fake: FakeDiscord, within: float = 20.0) -> AsyncIterator[C]:
-    """`client` logged in to `fake` and ready (READY and every GUILD_CREATE seen)."""
-    task = asyncio.create_task(client.start(fake.token))
+async def running(client: C, fake: FakeDiscord | str, within: float = 20.0) -> AsyncIterator[C]:
+    """`client` logged in to `fake` (or with that token) and ready (READY, every GUILD_CREATE)."""
+    token = fake if isinstance(fake, str) else fake.token
+    task = asyncio.create_task(client.start(token))
     ready = asyncio.create_task(client.wait_until_ready())
     try:
         done, _ = await asyncio.wait({task, ready}, timeout=within,
