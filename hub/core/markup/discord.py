@@ -178,7 +178,10 @@ def _code_block(lines: list[str], language: str = "") -> str:
     return f"```{lang}\n{body}\n```"
 
 
-def _paragraph(lines: list[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _paragraph(text: str) -> str:
+    """One paragraph (cached: splitting measures the same paragraphs again and again)."""
+    lines = text.split("\n")
     out: list[str] = []
     run: list[str] = []
 
@@ -219,7 +222,7 @@ def _block(block: Block) -> str:
         return "\n".join(f"> {line}" for line in inner.split("\n"))
     if block.kind == "code":
         return _code_block(list(block.lines), block.fence.language if block.fence else "")
-    return _paragraph(list(block.lines))
+    return _paragraph("\n".join(block.lines))
 
 
 @functools.lru_cache(maxsize=512)
