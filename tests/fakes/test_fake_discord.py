@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 import discord
+import pytest
 
 from tests.fakes.discord import FakeDiscord, pointed_at
 from tests.fakes.discord_control import RemoteFake
@@ -157,3 +158,26 @@ async def test_the_fake_runs_as_its_own_process_for_benchmarks() -> None:
     assert got[0].content == f"<@{state['bot']['id']}> hello"
     assert [m["content"] for m in after["messages"]][-1] == "hi back"
     assert any(c["kind"] == "messages.create" for c in after["calls"])
+
+
+async def test_a_thread_started_from_a_message(fake_discord: FakeDiscord) -> None:
+    guild = fake_discord.add_guild()
+    ada = fake_discord.add_user("Ada", guild=guild)
+    general = fake_discord.channel(guild)
+    client = make_client()
+    got: list[discord.Message] = []
+    client.event(_collector(got))
+    async with running(client, fake_discord):
+        asked = await fake_discord.user_message(general, ada, "start here")
+        await until(lambda: len(got) == 1)
+        thread = await got[0].create_thread(name="A conversation")
+        assert thread.id == asked.id and thread.owner_id == fake_discord.bot.id
+        await until(lambda: client.get_channel(thread.id) is not None)  # THREAD_CREATE
+        sent = await thread.send("inside")
+        await sent.delete()
+        with pytest.raises(discord.HTTPException) as again:
+            await got[0].create_thread(name="Twice")
+    assert again.value.code == 160004
+    assert fake_discord.world.channels[thread.id].parent_id == general.id
+    assert fake_discord.world.messages[sent.id].deleted
+    assert fake_discord.calls_of("threads.create")[0].status == 201
