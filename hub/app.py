@@ -1,7 +1,10 @@
 """create_app(settings) -> Litestar, plus the `serve` and `check` entry points of the CLI.
 
-One lifespan builds every client on the running loop and tears it down in reverse order:
-services (stores, limiter, backends, router, ChatService) → router health task → connectors.
+Everything is built on the running loop and torn down in reverse order: services (stores,
+limiter, backends, router, ChatService) → connectors → the HTTP server. `serve` builds the
+services and starts the connectors before the server, so a start-up failure is one line and an
+exit code (1 a dependency down, 2 a configuration error, refused credentials included), never
+a traceback from inside the server.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from typing import Any
 from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
+from hub.api.docs import openapi_config
 from hub.api.ops import ops_routes
+from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
-from hub.connectors.registry import load_connector_plugins, start_connectors
-from hub.core.readiness import readiness
+from hub.connectors.plugin import ConnectorError
+from hub.connectors.registry import start_connectors
+from hub.readiness import readiness
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -34,9 +40,12 @@ class StartupError(Exception):
 
 
 def create_app(settings: HubSettings, services: Services | None = None) -> Litestar:
-    """Build the ASGI app. With `services` given (by `serve`), the lifespan reuses them."""
-    plugins = load_connector_plugins()
-    _warn_about_missing_connectors(settings, {p.name for p in plugins})
+    """Build the ASGI app for `settings` and the connector plugins it was loaded with.
+
+    Without `services`, the lifespan opens them and starts the enabled connectors; with them
+    (from `serve`), the caller did both and closes them.
+    """
+    plugins = type(settings).plugins
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -44,50 +53,39 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
             svc = services
             if svc is None:
                 svc = await stack.enter_async_context(open_services(settings))
+                await stack.enter_async_context(start_connectors(plugins, svc))
             app.state.services = svc
-            await stack.enter_async_context(start_connectors(plugins, svc))
             log.info("chathub ready", extra={"host": settings.host, "port": settings.port})
             yield
             log.info("chathub stopping")
 
     handlers: list[Any] = [*ops_routes()]
     for plugin in plugins:
-        handlers.extend(plugin.routes(settings))
+        handlers.extend(plugin.routes(settings.section(plugin.name)))
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
     )
-
-
-def _warn_about_missing_connectors(settings: HubSettings, installed: set[str]) -> None:
-    """Say so when a platform is configured but no connector plugin for it is installed."""
-    configured = {
-        "slack": settings.slack.bot_token is not None or settings.slack.app_token is not None,
-        "discord": settings.discord.token is not None,
-    }
-    for name, wanted in configured.items():
-        if wanted and name not in installed:
-            log.warning(
-                f"HUB_{name.upper()}__* is set but no {name} connector is installed; "
-                "those settings are ignored",
-                extra={"connector": name},
-            )
+    if settings.log_requests:
+        install_request_log(app)
+    return app
 
 
 async def _serve(settings: HubSettings) -> None:
     import uvicorn
 
-    try:
-        services_cm = open_services(settings)
-        services = await services_cm.__aenter__()
-    except Exception as exc:  # every start-up failure becomes one actionable line
-        raise StartupError(str(exc)) from exc
-    try:
+    async with AsyncExitStack() as stack:
+        try:
+            services = await stack.enter_async_context(open_services(settings))
+        except Exception as exc:  # every start-up failure becomes one actionable line
+            raise StartupError(str(exc)) from exc
+        await stack.enter_async_context(start_connectors(type(settings).plugins, services))
         app = create_app(settings, services)
         config = uvicorn.Config(
             app,
@@ -100,8 +98,6 @@ async def _serve(settings: HubSettings) -> None:
         )
         settle_gc()
         await uvicorn.Server(config).serve()
-    finally:
-        await services_cm.__aexit__(None, None, None)
 
 
 def settle_gc() -> None:
@@ -154,7 +150,10 @@ def serve(settings: HubSettings) -> int:
     except StartupError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 1
-    except SettingsError as exc:  # found while wiring connectors, e.g. a missing webhook secret
+    except ConnectorError as exc:  # refused credentials (2) or a platform not answering (1)
+        print(f"chathub: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SettingsError as exc:  # found while wiring the app
         print(f"chathub: {exc}", file=sys.stderr)
         return 2
     except (_Terminated, KeyboardInterrupt):

@@ -1,4 +1,4 @@
-"""`chathub` command line: serve | chat | check.
+"""`chathub` command line: serve | chat | check | users | prompts | usage.
 
 Settings are loaded once here; a bad one prints `chathub: <what is wrong>` and exits with 2.
 Subcommands import their machinery lazily so `chathub --help` stays fast.
@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check that every dependency answers")
     check.set_defaults(run=_check)
+
+    from hub.admin import add_admin_commands  # users, prompts, usage (hub/admin/)
+
+    add_admin_commands(commands)
     return parser
 
 
@@ -96,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "chat":  # the terminal chat keeps the screen for the conversation
         from hub.logging_setup import configure_logging
 
-        # `check` prints its own report; only problems should interleave with it.
-        configure_logging("WARNING" if args.command == "check" else settings.log_level)
+        # `check` and the admin commands print reports; only problems should interleave.
+        report = args.command == "check" or getattr(args, "admin_command", False)
+        configure_logging("WARNING" if report else settings.log_level)
     code: int = args.run(settings, args)
     return code
 

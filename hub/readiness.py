@@ -79,6 +79,10 @@ async def readiness(services: Services) -> list[CheckResult]:
     results = list(await asyncio.gather(*checks))
     if backends and not any(r.ok for r in results if r.name.startswith("backend ")):
         results.append(CheckResult("backends", False, "no model backend is answering"))
+    # A connector that is down here was allowed to be (`required: false`): it is reported, and
+    # the hub stays ready for everything else.
+    for name, state in services.connector_states.items():
+        results.append(CheckResult(f"connector {name}", state.ok, state.detail, required=False))
     return results
 
 
