@@ -80,12 +80,12 @@ def test_tables_become_aligned_columns_in_a_code_block() -> None:
 
 def test_table_rows_without_their_header_still_align() -> None:
     out = dc.to_discord("| 1 | first |\n| 22 | second |")
-    assert out == "```\n1  | first\n22 | second\n```"
+    assert out == "```\n1   | first\n22  | second\n```"  # columns at least 3 wide
 
 
 def test_wide_characters_count_two_columns() -> None:
     out = dc.to_discord("| 名前 | x |\n|---|---|\n| ab | y |")
-    assert out.split("\n")[1:4] == ["名前 | x", "-----+--", "ab   | y"]
+    assert out.split("\n")[1:4] == ["名前 | x", "-----+----", "ab   | y"]
 
 
 def test_mass_mentions_are_neutralised_and_user_mentions_kept() -> None:

@@ -38,7 +38,7 @@ from markdown_it.token import Token
 from hub.core.markup.blocks import Block, parse_blocks
 from hub.core.markup.inline import Indent, parse_inline
 from hub.core.markup.split import split_markdown
-from hub.core.markup.tables import find_tables, layout
+from hub.core.markup.tables import render_table, table_spans
 
 MAX_LEN = 2000
 ZWSP = "\u200b"
@@ -190,14 +190,14 @@ def _paragraph(text: str) -> str:
             out.append(_inline("\n".join(run)))
             run.clear()
 
-    tables = {t.start: t for t in find_tables(lines)}
+    tables = dict(table_spans(lines))
     i = 0
     while i < len(lines):
-        table = tables.get(i)
-        if table is not None:
+        end = tables.get(i)
+        if end is not None:
             flush()
-            out.append(_code_block(layout(table, _cell_text)))
-            i = table.end
+            out.append(_code_block(render_table(lines[i:end], _cell_text)))
+            i = end
             continue
         if _HR.match(lines[i]):
             flush()

@@ -1,120 +1,98 @@
-"""Markdown pipe tables as aligned monospace text, for platforms that do not render tables.
+"""Markdown pipe tables as aligned monospace rows, for platforms that cannot draw tables.
 
-Discord and Slack show a GFM table as raw pipes in a proportional font. Laid out in a code block
-with padded columns it reads as a table again. A table is a header row, a delimiter row
-(`|---|:--:|`) with as many cells, and the rows after it that contain a pipe; a run of two or
-more lines that start with a pipe (the rows of a table whose header went into an earlier
-message) is a table without a header. Widths count East Asian wide characters as two columns.
+A table is a header row, a delimiter row (`| --- | :-: |`) and any following rows that contain a
+`|`. Cells keep their text without inline markup (`<br>` becomes " / "); columns are padded to a
+common width and aligned as the delimiter row asks. A converter puts the rows in a code block,
+so they line up (Slack, Discord). A run of two or more lines that start with a pipe is a table
+without a header: the rest of a long table whose header went into the previous message.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Sequence
 
-Align = Literal["left", "right", "center"]
-
-_DELIM_CELL = re.compile(r"^\s*(:?)-+(:?)\s*$")
-_PIPE = re.compile(r"(?<!\\)\|")
+_DELIMITER_CELL = re.compile(r"^\s*:?-{1,}:?\s*$")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_ESCAPED_PIPE = "\\|"
+_PIPE_STANDIN = "\x00"
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A table found in a paragraph: `lines[start:end]` of it."""
-
-    start: int
-    end: int
-    header: tuple[str, ...] | None
-    aligns: tuple[Align, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-def split_cells(line: str) -> list[str]:
-    """The cells of a table row, outer pipes dropped, `\\|` kept as a literal pipe."""
-    text = line.strip()
-    if text.startswith("|"):
-        text = text[1:]
-    if text.endswith("|") and not text.endswith("\\|"):
-        text = text[:-1]
-    return [cell.strip().replace("\\|", "|") for cell in _PIPE.split(text)]
+def split_row(line: str) -> list[str]:
+    """The cells of a table row (outer pipes optional, `\\|` is a literal pipe)."""
+    body = line.strip().replace(_ESCAPED_PIPE, _PIPE_STANDIN)
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|"):
+        body = body[:-1]
+    return [cell.strip().replace(_PIPE_STANDIN, "|") for cell in body.split("|")]
 
 
-def _delimiter(line: str, columns: int) -> tuple[Align, ...] | None:
-    if "-" not in line:
-        return None
-    cells = split_cells(line)
-    if len(cells) != columns:
-        return None
-    aligns: list[Align] = []
-    for cell in cells:
-        m = _DELIM_CELL.match(cell)
-        if m is None:
-            return None
-        left, right = bool(m.group(1)), bool(m.group(2))
-        aligns.append("center" if left and right else "right" if right else "left")
-    return tuple(aligns)
+def is_delimiter_row(line: str) -> bool:
+    if "|" not in line or "-" not in line:
+        return False
+    cells = split_row(line)
+    return bool(cells) and all(_DELIMITER_CELL.match(cell) for cell in cells)
 
 
-def _is_pipe_row(line: str) -> bool:
+def _has_header(lines: Sequence[str]) -> bool:
+    return (
+        len(lines) >= 2
+        and "|" in lines[0]
+        and is_delimiter_row(lines[1])
+        and len(split_row(lines[0])) == len(split_row(lines[1]))
+    )
+
+
+def _pipe_row(line: str) -> bool:
     text = line.strip()
     return len(text) > 1 and text.startswith("|")
 
 
-def find_tables(lines: list[str]) -> list[Table]:
-    """The tables among a paragraph's lines, in order, not overlapping."""
-    found: list[Table] = []
+def table_spans(lines: Sequence[str]) -> list[tuple[int, int]]:
+    """[start, end) line ranges of the tables in `lines` (a paragraph's lines)."""
+    spans: list[tuple[int, int]] = []
     i = 0
-    while i < len(lines):
-        table = _table_at(lines, i)
-        if table is None:
-            i += 1
-            continue
-        found.append(table)
-        i = table.end
-    return found
+    while i + 1 < len(lines):
+        if _has_header(lines[i : i + 2]):
+            j = i + 2
+            while j < len(lines) and "|" in lines[j] and lines[j].strip():
+                j += 1
+        else:
+            j = i
+            while j < len(lines) and _pipe_row(lines[j]):
+                j += 1
+            if j - i < 2:
+                i += 1
+                continue
+        spans.append((i, j))
+        i = j
+    return spans
 
 
-def _table_at(lines: list[str], i: int) -> Table | None:
-    if "|" not in lines[i]:
-        return None
-    header = split_cells(lines[i])
-    aligns = _delimiter(lines[i + 1], len(header)) if i + 1 < len(lines) else None
-    if aligns is not None:
-        end = i + 2
-        while end < len(lines) and "|" in lines[end] and lines[end].strip():
-            end += 1
-        rows = tuple(tuple(split_cells(line)) for line in lines[i + 2 : end])
-        return Table(i, end, tuple(header), aligns, rows)
-    end = i
-    while end < len(lines) and _is_pipe_row(lines[end]):
-        end += 1
-    if end - i < 2:
-        return None
-    rows = tuple(tuple(split_cells(line)) for line in lines[i:end])
-    return Table(i, end, None, _lefts(max(len(r) for r in rows)), rows)
+def display_width(text: str) -> int:
+    """Columns a monospace font gives `text` (wide East Asian characters take two, combining
+    marks and format characters none)."""
+    return sum(
+        0
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
+        for ch in text
+    )
 
 
-def _lefts(count: int) -> tuple[Align, ...]:
-    left: Align = "left"
-    return (left,) * count
+def _alignment(cell: str) -> str:
+    cell = cell.strip()
+    if cell.startswith(":") and cell.endswith(":"):
+        return "center"
+    return "right" if cell.endswith(":") else "left"
 
 
-def width(text: str) -> int:
-    """Columns `text` takes in a monospace font."""
-    total = 0
-    for ch in text:
-        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-            continue
-        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return total
-
-
-def _pad(text: str, size: int, align: Align) -> str:
-    gap = size - width(text)
+def _pad(text: str, width: int, align: str) -> str:
+    gap = width - display_width(text)
     if align == "right":
         return " " * gap + text
     if align == "center":
@@ -122,28 +100,38 @@ def _pad(text: str, size: int, align: Align) -> str:
     return text + " " * gap
 
 
-def layout(table: Table, cell_text: Callable[[str], str]) -> list[str]:
-    """The table as aligned lines; `cell_text` turns a cell's Markdown into plain text."""
-    columns = max([len(table.aligns)] + [len(r) for r in table.rows])
-    aligns = table.aligns + _lefts(columns - len(table.aligns))
+def render_table(lines: Sequence[str], cell_text: Callable[[str], str]) -> list[str]:
+    """Aligned rows of one table: header, a rule, then the body rows.
 
-    def cells(row: tuple[str, ...]) -> list[str]:
-        texts = [cell_text(_BREAK.sub(" / ", c)) for c in row]
-        return texts + [""] * (columns - len(texts))
+    `cell_text` turns a cell's Markdown into the plain text shown (inline markup removed).
+    A table without a header row (see the module docstring) has neither header nor rule.
+    """
 
-    header = cells(table.header) if table.header is not None else None
-    body = [cells(r) for r in table.rows]
-    sizes = [
-        max([width(r[c]) for r in body] + ([width(header[c])] if header else []) + [1])
-        for c in range(columns)
+    def texts(line: str) -> list[str]:
+        return [cell_text(_BREAK.sub(" / ", c)) for c in split_row(line)]
+
+    if _has_header(lines):
+        header: list[str] | None = texts(lines[0])
+        aligns = [_alignment(c) for c in split_row(lines[1])]
+        body = lines[2:]
+    else:
+        header, body = None, lines
+        aligns = ["left"] * max(len(split_row(line)) for line in lines)
+    columns = len(aligns)
+    rows = []
+    for line in body:
+        cells = texts(line)[:columns]
+        rows.append(cells + [""] * (columns - len(cells)))
+    widths = [
+        max([display_width(header[k]) if header else 0, 3, *(display_width(r[k]) for r in rows)])
+        for k in range(columns)
     ]
 
-    def line(row: list[str], row_aligns: tuple[Align, ...]) -> str:
-        return " | ".join(_pad(t, s, a) for t, s, a in zip(row, sizes, row_aligns, strict=True))
+    def line_of(cells: Sequence[str]) -> str:
+        return " | ".join(_pad(c, w, a) for c, w, a in zip(cells, widths, aligns, strict=True))
 
-    out: list[str] = []
-    if header is not None:
-        out.append(line(header, _lefts(columns)).rstrip())
-        out.append("-+-".join("-" * s for s in sizes))
-    out += [line(r, aligns).rstrip() for r in body]
-    return out
+    body_lines = [line_of(r).rstrip() for r in rows]
+    if header is None:
+        return body_lines
+    rule = "-+-".join("-" * w for w in widths)
+    return [line_of(header).rstrip(), rule, *body_lines]
