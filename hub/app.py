@@ -1,4 +1,4 @@
-"""create_app(settings) -> Litestar, plus the `serve` and `check` entry points of the CLI.
+"""create_app(settings) -> Litestar, and `serve`, the CLI's entry point that runs it.
 
 Everything is built on the running loop and torn down in reverse order: services (stores,
 limiter, backends, router, ChatService) → connectors → the HTTP server. `serve` builds the
@@ -25,8 +25,7 @@ from hub.api import api_routers, exception_handlers
 from hub.api.ops import ops_routes
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
-from hub.connectors.registry import start_connectors
-from hub.readiness import readiness
+from hub.connectors.registry import start_connectors, verify_enabled
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -74,12 +73,15 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
 async def _serve(settings: HubSettings) -> None:
     import uvicorn
 
+    plugins = type(settings).plugins
+    # Credentials first: a refused token is then the one line start-up prints.
+    verified = await verify_enabled(plugins, settings)
     async with AsyncExitStack() as stack:
         try:
             services = await stack.enter_async_context(open_services(settings))
         except Exception as exc:  # every start-up failure becomes one actionable line
             raise StartupError(str(exc)) from exc
-        await stack.enter_async_context(start_connectors(type(settings).plugins, services))
+        await stack.enter_async_context(start_connectors(plugins, services, verified))
         app = create_app(settings, services)
         config = uvicorn.Config(
             app,
@@ -155,20 +157,3 @@ def serve(settings: HubSettings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-async def _check(settings: HubSettings) -> bool:
-    try:
-        async with open_services(settings) as services:
-            results = await readiness(services)
-    except Exception as exc:
-        print(f"FAIL  start-up: {exc}")
-        return False
-    for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
-    return all(r.ok for r in results)
-
-
-def check(settings: HubSettings) -> int:
-    """Print readiness per dependency with an actionable message; 0 when all are ready."""
-    return 0 if asyncio.run(_check(settings)) else 1

@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import inspect
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.settings import HubSettings
+
+# Subcommands that live in modules of their own: each has `register(commands)`, which adds its
+# parser (from argparse's `add_subparsers()`) with `set_defaults(run=fn)`, where
+# `fn(settings, args) -> int`. Keep those modules cheap to import: `--help` loads them all.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,8 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Self-hosted chat-bot hub for your Ollama models.",
         epilog=(
             "Settings come from HUB_* environment variables, a .env file and the YAML file "
-            "named by HUB_CONFIG (see README.md and docs/configuration.md). Exit codes: "
-            "0 ok, 1 a dependency failed, 2 a setting is invalid."
+            "named by HUB_CONFIG (see README.md and docs/configuration.md); an unknown HUB_* "
+            "name is refused. Exit codes: 0 ok; 1 a dependency is down (store, Redis, a "
+            "platform that does not answer; for check: anything not ok); 2 a setting is "
+            "invalid or credentials were refused (e.g. a Telegram token Telegram does not "
+            "accept)."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,8 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="ask for this model or alias instead of the default")
     chat.set_defaults(run=_chat)
 
-    check = commands.add_parser("check", help="check that every dependency answers")
+    check = commands.add_parser(
+        "check",
+        help="check every dependency: store, limiter, backends and their models, the default "
+        "model, each enabled connector's credentials",
+    )
     check.set_defaults(run=_check)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
     return parser
 
 
@@ -50,28 +63,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in found.items() if value is not None}
 
 
-def _outcome(result: Any) -> int:
-    """Run what an app entry point returned (a coroutine or an exit code)."""
-    if inspect.isawaitable(result):
-        result = asyncio.run(_awaited(result))
-    return int(result) if isinstance(result, int) else 0
-
-
-async def _awaited(result: Any) -> Any:
-    return await result
-
-
-def _app() -> Any:
-    # The app module pulls in the web framework: only `serve` and `check` need it.
-    return importlib.import_module("hub.app")
-
-
 def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _outcome(_app().serve(settings))
+    from hub.app import serve  # the web framework: only `serve` pays for importing it
+
+    return serve(settings)
 
 
 def _check(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _outcome(_app().check(settings))
+    from hub.check import check
+
+    return check(settings)
 
 
 def _chat(settings: HubSettings, args: argparse.Namespace) -> int:
