@@ -10,10 +10,12 @@ a traceback from inside the server.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -74,9 +76,12 @@ async def _serve(settings: HubSettings) -> None:
     import uvicorn
 
     plugins = type(settings).plugins
-    # Credentials first: a refused token is then the one line start-up prints.
+    # Credentials and the address first: a refused token or a port in use is then the one
+    # line start-up prints.
     verified = await verify_enabled(plugins, settings)
+    listener = _listening_socket(settings.host, settings.port)
     async with AsyncExitStack() as stack:
+        stack.callback(listener.close)
         try:
             services = await stack.enter_async_context(open_services(settings))
         except Exception as exc:  # every start-up failure becomes one actionable line
@@ -93,7 +98,32 @@ async def _serve(settings: HubSettings) -> None:
             timeout_graceful_shutdown=30,
         )
         settle_gc()
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[listener])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so a bad address is one line (uvicorn would log it and
+    exit 3). Raises StartupError (in use: exit 1) or SettingsError (not ours: exit 2)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise SettingsError(f"HUB_HOST: cannot listen on {host!r} ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{host}:{port} is already in use by another process; stop it or set HUB_PORT"
+            ) from None
+        reason = f"cannot listen on {host}:{port} ({exc.strerror})"
+        raise SettingsError(f"HUB_HOST/HUB_PORT: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def settle_gc() -> None:

@@ -4,6 +4,7 @@ stderr naming the setting, exit 2 (configuration) or 1 (a dependency down), neve
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -207,3 +208,16 @@ def test_help_names_the_exit_codes() -> None:
     flat = " ".join(out.split())
     assert "2 a setting is invalid or credentials were refused" in flat
     assert "1 a dependency is down" in flat
+
+
+def test_a_port_in_use_and_an_address_not_ours_are_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line(run_cli("serve", env=hub_env(tmp_path, HUB_PORT=str(port))), 1)
+    in_use = f"127.0.0.1:{port} is already in use by another process; stop it or set HUB_PORT"
+    assert line == f"chathub: {in_use}"
+    # TEST-NET-2: never an address of this machine.
+    line = one_line(run_cli("serve", env=hub_env(tmp_path, HUB_HOST="198.51.100.7")), 2)
+    assert line.startswith("chathub: HUB_HOST/HUB_PORT: cannot listen on 198.51.100.7:8000")
