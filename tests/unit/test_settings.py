@@ -175,6 +175,8 @@ def test_empty_values_mean_unset_everywhere(
 ) -> None:
     monkeypatch.setenv("HUB_TELEGRAM__TOKEN", "")
     monkeypatch.setenv("HUB_PORT", "")
+    # docker-compose.yml passes these, empty, before the Slack connector is installed.
+    monkeypatch.setenv("HUB_SLACK__BOT_TOKEN", "")
     monkeypatch.setenv("HUB_REDIS_URL", "")
     path = write(tmp_path, 'default_model: ""\ntelegram:\n  token: ""\n  mode:\n')
     monkeypatch.setenv("HUB_CONFIG", str(path))
