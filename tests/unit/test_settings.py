@@ -140,6 +140,7 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path:
             "(installed connectors: console, telegram), so it has no settings",
         ),
         ("HUB_ROUTING__BACKENDS", "gpu-box", "HUB_ROUTING__BACKENDS: expects JSON"),
+        ("HUB_CONSOLE__PROMPT", "you> ", "unknown setting; the console connector has no settings"),
     ],
 )
 def test_unknown_variables_are_refused_with_a_suggestion(
