@@ -24,7 +24,9 @@ from typing import Any
 from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
+from hub.api.docs import openapi_config
 from hub.api.ops import ops_routes
+from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
 from hub.connectors.registry import start_connectors, verify_enabled
@@ -64,12 +66,16 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
     )
+    if settings.log_requests:
+        install_request_log(app)
+    return app
 
 
 async def _serve(settings: HubSettings) -> None:

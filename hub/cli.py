@@ -1,4 +1,4 @@
-"""`chathub` command line: serve | chat | check.
+"""`chathub` command line: serve | chat | check | users | prompts | usage.
 
 Settings are loaded once here; a bad one prints `chathub: <what is wrong>` and exits with 2.
 Subcommands import their machinery lazily so `chathub --help` stays fast.
@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.settings import HubSettings
-
-# Subcommands that live in modules of their own: each has `register(commands)`, which adds its
-# parser (from argparse's `add_subparsers()`) with `set_defaults(run=fn)`, where
-# `fn(settings, args) -> int`. Keep those modules cheap to import: `--help` loads them all.
-COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,8 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         "model, each enabled connector's credentials",
     )
     check.set_defaults(run=_check)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(commands)
+
+    from hub.admin import add_admin_commands  # users, prompts, usage (hub/admin/)
+
+    add_admin_commands(commands)
     return parser
 
 
@@ -97,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "chat":  # the terminal chat keeps the screen for the conversation
         from hub.logging_setup import configure_logging
 
-        # `check` prints its own report; only problems should interleave with it.
-        configure_logging("WARNING" if args.command == "check" else settings.log_level)
+        # `check` and the admin commands print reports; only problems should interleave.
+        report = args.command == "check" or getattr(args, "admin_command", False)
+        configure_logging("WARNING" if report else settings.log_level)
     code: int = args.run(settings, args)
     return code
 

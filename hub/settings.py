@@ -121,6 +121,7 @@ class HubSettings(BaseSettings):
     api_keys: SecretStr | None = None  # comma separated
     webui_dir: Path | None = None
     log_level: str = "INFO"
+    log_requests: bool = True  # one line per HTTP request (hub/api/request_log.py)
 
     webui: WebUISettings = WebUISettings()
     chat: ChatConfig = ChatConfig()

@@ -85,6 +85,7 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
         [("user_id", ASCENDING), ("day", ASCENDING), ("model", ASCENDING)],
         {"name": "usage_unique", "unique": True},
     ),
+    ("usage", [("day", ASCENDING)], {"name": "usage_by_day"}),
 )
 
 
