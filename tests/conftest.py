@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
 # Every server a test talks to is on loopback: never send that traffic through a proxy the
@@ -21,6 +22,15 @@ pytest_plugins = [
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     """The fake Bot API on an ephemeral port (in this test's loop)."""
     fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack (Web API, Socket Mode, signed HTTP delivery) on an ephemeral port."""
+    fake = FakeSlack()
     await fake.start()
     yield fake
     await fake.stop()
