@@ -294,8 +294,8 @@ def _check_names(
     cls: type[HubSettings], variables: dict[str, str], where: str, overrides: dict[str, Any]
 ) -> None:
     for written, value in variables.items():
-        if not written.upper().startswith(PREFIX):
-            continue
+        if not value or not written.upper().startswith(PREFIX):
+            continue  # empty is unset: compose passes every optional variable, most empty
         if written[len(PREFIX) :].lower() in overrides:
             continue  # an explicit argument wins over the variable
         problem = check_variable(cls, written, value, connectors=cls.connector_names())
