@@ -37,7 +37,7 @@ async def _parent(message: discord.Message) -> discord.Message | None:
     try:
         return await message.channel.fetch_message(ref.message_id)
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-        log.info("reply chain ends early", extra={"message": ref.message_id, "error": str(exc)})
+        log.info("reply chain ends early", extra={"message_id": ref.message_id, "error": str(exc)})
         return None
 
 
