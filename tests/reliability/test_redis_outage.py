@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from hub.connectors.plugin import discover_plugins
 from hub.core.limits.messages import LimitMessages
-from hub.settings import TelegramSettings
+from hub.settings import settings_class
 from tests.api.conftest import API_KEY, Hub, fake_ollama, hub_settings, running_hub
 from tests.fakes.ollama_wire import numbered_tokens
 from tests.fakes.telegram import FakeTelegram
@@ -85,12 +86,14 @@ async def _run_outage(
     policy: str, tmp_path: Path, redis_server: RedisServer, redis_url: str, telegram: FakeTelegram
 ) -> tuple[Traffic, dict[str, list[str | None]]]:
     limits = {"per_user": "10000/minute", "on_redis_error": policy}
-    tg = TelegramSettings(token=telegram.token, base_url=telegram.base_url, poll_timeout=1)
+    tg = {"token": telegram.token, "base_url": telegram.base_url, "poll_timeout": 1}
     chat_ids = itertools.count(5001)
     traffic = Traffic()
     async with fake_ollama() as ollama:
-        settings = hub_settings(
-            tmp_path, ollama, redis_url=redis_url, limits=limits, telegram=tg, default_model=MODEL
+        base = hub_settings(tmp_path, ollama, redis_url=redis_url, default_model=MODEL)
+        with_plugins = settings_class(discover_plugins())  # the Telegram section is a plugin's
+        settings = with_plugins(
+            **base.model_dump(exclude_defaults=True), _env_file=None, limits=limits, telegram=tg
         )
         async with running_hub(settings, ollama) as hub:
             await until(lambda: bool(telegram.calls_of("getUpdates")), within=30)

@@ -27,12 +27,13 @@ from telegram.ext import (
 )
 
 from hub.connectors.telegram.commands import BUILTIN_COMMANDS, telegram_commands
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import PLATFORM, BotIdentity, to_incoming
 from hub.core.budget import BudgetPools, Clock
 from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
 from hub.core.render import render
-from hub.settings import SettingsError, TelegramSettings
+from hub.settings import SettingsError
 
 if TYPE_CHECKING:
     from hub.runtime import Services

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter, LimiterUnavailable
 from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
@@ -26,9 +26,6 @@ from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
 from hub.core.models import Failed, User
 from hub.core.ports import Admission, Decision, LimitCheck
-
-if TYPE_CHECKING:
-    from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +75,8 @@ class PolicyLimitGate:
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._policies: dict[str, EffectivePolicy] = {}  # per role; the config never changes
+        for name in config.deprecated_names():
+            log.warning(f"setting renamed, update your config: {name}", extra={"setting": name})
 
     def _policy(self, role: str) -> EffectivePolicy:
         policy = self._policies.get(role)
@@ -309,22 +308,3 @@ def rate_limit_headers(verdict: Admission | Failed) -> dict[str, str]:
         headers["RateLimit-Remaining"] = str(verdict.remaining)
         headers["RateLimit-Reset"] = str(max(0, math.ceil(verdict.reset_after - 1e-9)))
     return headers
-
-
-async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limiter]:
-    """The gate for `settings`: Redis when `HUB_REDIS_URL` is set, else the in-memory limiter.
-
-    Returns the limiter too, for readiness (`ping`) and shutdown (`aclose`). Nothing connects
-    here: redis-py connects on first use and reconnects by itself.
-    """
-    for name in settings.limits.deprecated_names():
-        log.warning(f"setting renamed, update your config: {name}", extra={"setting": name})
-    limiter: Limiter
-    if settings.redis_url is not None:
-        # redis-py costs ~200 ms to import: only pay it when Redis is configured.
-        from hub.core.limits.redis import RedisRateLimiter
-
-        limiter = await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
-    else:
-        limiter = MemoryRateLimiter()
-    return PolicyLimitGate(settings.limits, limiter), limiter
