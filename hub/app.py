@@ -1,4 +1,4 @@
-"""create_app(settings) -> Litestar, plus the `serve` and `check` entry points of the CLI.
+"""create_app(settings) -> Litestar, and `serve`, the CLI's entry point that runs it.
 
 Everything is built on the running loop and torn down in reverse order: services (stores,
 limiter, backends, router, ChatService) → connectors → the HTTP server. `serve` builds the
@@ -10,10 +10,12 @@ a traceback from inside the server.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,12 +25,13 @@ from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
+from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
-from hub.connectors.registry import start_connectors
-from hub.readiness import readiness
+from hub.connectors.registry import start_connectors, verify_enabled
+from hub.http_server import uvicorn_config
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -65,12 +68,14 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
+        request_class=HubRequest,
     )
     if settings.log_requests:
         install_request_log(app)
@@ -80,24 +85,47 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
 async def _serve(settings: HubSettings) -> None:
     import uvicorn
 
+    plugins = type(settings).plugins
+    # Credentials and the address first: a refused token or a port in use is then the one
+    # line start-up prints.
+    verified = await verify_enabled(plugins, settings)
+    listener = _listening_socket(settings.host, settings.port)
     async with AsyncExitStack() as stack:
+        stack.callback(listener.close)
         try:
             services = await stack.enter_async_context(open_services(settings))
         except Exception as exc:  # every start-up failure becomes one actionable line
             raise StartupError(str(exc)) from exc
-        await stack.enter_async_context(start_connectors(type(settings).plugins, services))
+        await stack.enter_async_context(start_connectors(plugins, services, verified))
         app = create_app(settings, services)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            http="httptools" if _importable("httptools") else "h11",
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=30,
-        )
+        config = uvicorn_config(app, settings.host, settings.port, settings.server)
         settle_gc()
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[listener])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so a bad address is one line (uvicorn would log it and
+    exit 3). Raises StartupError (in use: exit 1) or SettingsError (not ours: exit 2)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise SettingsError(f"HUB_HOST: cannot listen on {host!r} ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{host}:{port} is already in use by another process; stop it or set HUB_PORT"
+            ) from None
+        reason = f"cannot listen on {host}:{port} ({exc.strerror})"
+        raise SettingsError(f"HUB_HOST/HUB_PORT: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def settle_gc() -> None:
@@ -161,20 +189,3 @@ def serve(settings: HubSettings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-async def _check(settings: HubSettings) -> bool:
-    try:
-        async with open_services(settings) as services:
-            results = await readiness(services)
-    except Exception as exc:
-        print(f"FAIL  start-up: {exc}")
-        return False
-    for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
-    return all(r.ok for r in results)
-
-
-def check(settings: HubSettings) -> int:
-    """Print readiness per dependency with an actionable message; 0 when all are ready."""
-    return 0 if asyncio.run(_check(settings)) else 1

@@ -129,7 +129,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         prompts = PromptService(stores.prompts)
         if settings.prompts:
             created = await prompts.seed(settings.prompts, SEED_OWNER)
-            log.info("prompts seeded", extra={"created": created})
+            log.info("prompts seeded", extra={"prompts_created": created})
 
         chat = ChatService(
             stores,

@@ -138,6 +138,8 @@ def yaml_hint(
 
 
 def _no_connector(name: str, connectors: Iterable[str]) -> str:
+    if name in connectors:
+        return f"; the {name} connector has no settings"
     installed = ", ".join(sorted(connectors)) or "none"
     return (
         f"; no `{name}` connector is installed (installed connectors: {installed}), "

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes.discord import FakeDiscord, pointed_at
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
@@ -33,4 +34,14 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     await fake.start()
     yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord on an ephemeral port, with discord.py pointed at it for the test."""
+    fake = FakeDiscord()
+    await fake.start()
+    with pointed_at(fake):
+        yield fake
     await fake.stop()

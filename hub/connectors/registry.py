@@ -30,6 +30,7 @@ from hub.settings import SettingsError
 
 if TYPE_CHECKING:
     from hub.runtime import Services
+    from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,36 @@ def _required(settings: Any) -> bool:
     return bool(getattr(settings, "required", True))
 
 
+# What verifying an enabled connector found: what its credentials belong to, or why not.
+Verified = dict[str, "str | ConnectorError"]
+
+
+async def verify_enabled(plugins: Sequence[ConnectorPlugin], settings: HubSettings) -> Verified:
+    """Verify every enabled connector's credentials at once, before anything else starts, so a
+    refused token is the only line start-up prints. Raises the first required one's error."""
+    enabled = [(p, settings.section(p.name)) for p in plugins]
+    enabled = [(p, section) for p, section in enabled if p.enabled(section)]
+
+    async def outcome(plugin: ConnectorPlugin, section: Any) -> str | ConnectorError:
+        try:
+            return await verify_credentials(plugin, section)
+        except ConnectorError as exc:
+            return exc
+
+    results = await asyncio.gather(*(outcome(p, section) for p, section in enabled))
+    for (_, section), result in zip(enabled, results, strict=True):
+        if isinstance(result, ConnectorError) and _required(section):
+            raise result
+    return {p.name: result for (p, _), result in zip(enabled, results, strict=True)}
+
+
 @asynccontextmanager
 async def start_connectors(
-    plugins: Sequence[ConnectorPlugin], services: Services
+    plugins: Sequence[ConnectorPlugin], services: Services, verified: Verified | None = None
 ) -> AsyncIterator[list[Connector]]:
     """Start the enabled connectors; stop them in reverse order on exit.
 
+    `verified`: what `verify_enabled` found (else each connector is verified as it starts).
     Raises `ConnectorError` for a required connector that cannot start.
     """
     running: list[Connector] = []
@@ -88,7 +113,8 @@ async def start_connectors(
             settings = services.settings.section(plugin.name)
             if not plugin.enabled(settings):
                 continue
-            connector = await _start(plugin, settings, services)
+            found = (verified or {}).get(plugin.name)
+            connector = await _start(plugin, settings, services, found)
             if connector is not None:
                 running.append(connector)
         yield running
@@ -100,10 +126,17 @@ async def start_connectors(
                 log.exception("connector failed to stop", extra={"connector": connector.name})
 
 
-async def _start(plugin: ConnectorPlugin, settings: Any, services: Services) -> Connector | None:
+async def _start(
+    plugin: ConnectorPlugin,
+    settings: Any,
+    services: Services,
+    verified: str | ConnectorError | None,
+) -> Connector | None:
     connector: Connector | None = None
     try:
-        detail = await verify_credentials(plugin, settings)
+        if isinstance(verified, ConnectorError):
+            raise verified
+        detail = verified if verified is not None else await verify_credentials(plugin, settings)
         connector = plugin.create(services, settings)
         await connector.start()
     except Exception as exc:
@@ -125,4 +158,4 @@ async def _start(plugin: ConnectorPlugin, settings: Any, services: Services) -> 
     return connector
 
 
-__all__ = ["as_connector_error", "start_connectors", "verify_credentials"]
+__all__ = ["as_connector_error", "start_connectors", "verify_credentials", "verify_enabled"]

@@ -115,7 +115,7 @@ class ChatService:
         `aclose()` the channel, which cancels the reply if it is still running.
         """
         channel = ReplyChannel()
-        task = asyncio.create_task(self._produce(msg, channel.put))
+        task = asyncio.create_task(self._produce(msg, channel))
         channel.attach(task)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -140,6 +140,7 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path:
             "(installed connectors: console, telegram), so it has no settings",
         ),
         ("HUB_ROUTING__BACKENDS", "gpu-box", "HUB_ROUTING__BACKENDS: expects JSON"),
+        ("HUB_CONSOLE__PROMPT", "you> ", "unknown setting; the console connector has no settings"),
     ],
 )
 def test_unknown_variables_are_refused_with_a_suggestion(
@@ -175,6 +176,8 @@ def test_empty_values_mean_unset_everywhere(
 ) -> None:
     monkeypatch.setenv("HUB_TELEGRAM__TOKEN", "")
     monkeypatch.setenv("HUB_PORT", "")
+    # docker-compose.yml passes these, empty, before the Slack connector is installed.
+    monkeypatch.setenv("HUB_SLACK__BOT_TOKEN", "")
     monkeypatch.setenv("HUB_REDIS_URL", "")
     path = write(tmp_path, 'default_model: ""\ntelegram:\n  token: ""\n  mode:\n')
     monkeypatch.setenv("HUB_CONFIG", str(path))
