@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,22 @@ async def test_probe_interval_per_backend() -> None:
     assert seldom.probes == 1
     await router.aclose()
     await asyncio.sleep(0)
+
+
+async def test_windows_that_cannot_be_read_are_no_health_failure_and_are_read_later() -> None:
+    class ShowFails(ScriptedBackend):
+        failing = True
+
+        async def show(self, model: str) -> Any:
+            if self.failing:
+                raise BackendError("no answer within 5 s", kind="timeout")
+            return await super().show(model)
+
+    body = {"model_info": {"general.architecture": "llama", "llama.context_length": 8192}}
+    gpu = ShowFails("gpu", show_body=body)
+    router = make_router([gpu], failure_threshold=1)
+    await router.probe_now()
+    assert router.status()[0].up and await router.context_window("llama3") is None
+    gpu.failing = False
+    await router.probe_now()
+    assert await router.context_window("llama3") == 8192

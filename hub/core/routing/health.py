@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from hub.core.ports import BackendError
+from hub.core.ports import BackendError, ModelInfo
 from hub.core.routing.state import BackendState
 from hub.core.routing.windows import ContextWindows, read_windows
 from hub.core.routing_config import RoutingConfig
@@ -182,8 +182,6 @@ class Health:
             async with asyncio.timeout(self._config.probe_timeout):
                 await state.backend.probe()
                 infos = await state.backend.list_models()
-                if self._windows.due(state):
-                    self._windows.reported(state, await read_windows(state.backend, infos))
         except BackendError as exc:
             self.record_failure(state, exc.reason, probe=True)
             return
@@ -195,6 +193,8 @@ class Health:
             log.exception("backend probe crashed", extra={"backend": state.name})
             self.record_failure(state, f"health check crashed: {exc}", probe=True)
             return
+        if self._windows.due(state):
+            await self._read_windows(state, infos)
         before = None if state.models is None else list(state.models)
         state.set_models(infos)
         state.probe_failures = 0
@@ -205,6 +205,18 @@ class Health:
                 self._recover(state)
         elif before != list(state.models or {}):
             self._on_change()
+
+    async def _read_windows(self, state: BackendState, infos: list[ModelInfo]) -> None:
+        """Read the models' context windows (one `/api/show` per model on Ollama): its own
+        time limit, and a failure here is no health failure; it is tried at the next probe."""
+        try:
+            async with asyncio.timeout(self._config.probe_timeout):
+                self._windows.reported(state, await read_windows(state.backend, infos))
+        except (BackendError, TimeoutError) as exc:
+            reason = exc.reason if isinstance(exc, BackendError) else "no answer in time"
+            log.info("context windows not read", extra={"backend": state.name, "error": reason})
+        except Exception:  # a broken adapter must not kill the probe loop
+            log.exception("reading context windows crashed", extra={"backend": state.name})
 
     def _recover(self, state: BackendState) -> None:
         state.down = False
