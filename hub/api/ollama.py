@@ -167,7 +167,7 @@ async def ollama_generate(
 async def _respond(
     request: Request[Any, Any, Any], msg: IncomingMessage, encoder: ChunkEncoder, *, stream: bool
 ) -> Response[Any]:
-    reply = await start_reply(services_of(request).chat, msg)
+    reply = await start_reply(services_of(request).chat, msg, request)
     if stream:
         return ReplyStream(reply, _ndjson(encoder), media_type=NDJSON)
     gathered = await gather_reply(request, reply)

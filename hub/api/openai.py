@@ -50,7 +50,7 @@ async def chat_completions(
             "think": think,
         },
     )
-    reply = await start_reply(services_of(request).chat, msg)
+    reply = await start_reply(services_of(request).chat, msg, request)
     encoder = SseEncoder(data.model)
     if data.stream:
         include_usage = bool(data.stream_options and data.stream_options.include_usage)

@@ -9,6 +9,8 @@ the upstream request, so a client that disconnects stops the generation.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -127,14 +129,52 @@ class Reply:
             log.exception("closing a reply failed")
 
 
-async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
-    """Run `msg` up to its first content; raise `ApiError` if it fails before that."""
+async def _disconnected(request: Request[Any, Any, Any]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _next_event(
+    channel: ReplyChannel, gone: asyncio.Future[None] | None
+) -> ReplyEvent | None:
+    """The channel's next event, or `ApiError(499)` as soon as the client has left."""
+    if gone is None:
+        return await channel.get()
+    getter = asyncio.ensure_future(channel.get())
+    waiting: set[asyncio.Future[Any]] = {getter, gone}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        return getter.result()
+    getter.cancel()  # the event, if one comes, stays in the channel
+    log.info("client disconnected while its request waited")
+    raise ApiError(499, "The client disconnected before the reply started.")
+
+
+async def start_reply(
+    chat: ChatReplier, msg: IncomingMessage, request: Request[Any, Any, Any] | None = None
+) -> Reply:
+    """Run `msg` up to its first content; raise `ApiError` if it fails before that.
+
+    With `request`, a client that disconnects meanwhile (while its request waits in a queue,
+    typically) ends the reply there: the request is dropped from the queue, never sent upstream.
+    """
     note_model(msg.model)
     channel = chat.start(msg)
+    gone = asyncio.ensure_future(_disconnected(request)) if request is not None else None
+    try:
+        return await _until_content(channel, gone)
+    finally:
+        if gone is not None:
+            gone.cancel()
+            with contextlib.suppress(BaseException):
+                await gone
+
+
+async def _until_content(channel: ReplyChannel, gone: asyncio.Future[None] | None) -> Reply:
     notices: list[ContentEvent] = []
     started = False
     try:
-        while (event := await channel.get()) is not None:
+        while (event := await _next_event(channel, gone)) is not None:
             if isinstance(event, Queued):
                 continue
             if isinstance(event, Started):

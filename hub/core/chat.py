@@ -25,8 +25,9 @@ from hub.core.commands import (
     PromptCommands,
     parse_command,
 )
-from hub.core.context import TRIMMED_NOTICE, NoticeMemory, TokenEstimator, trim_history
-from hub.core.generation import Generator, Run, backend_failed, refused
+from hub.core.context import TokenEstimator
+from hub.core.fitting import ContextFitter, Fitting, past_messages
+from hub.core.generation import Generator, Run, backend_failed, overflow_failed, refused
 from hub.core.models import (
     ChatMessage,
     ConversationKey,
@@ -43,6 +44,7 @@ from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
     BackendError,
     Completion,
+    ContextOverflow,
     LimitGate,
     ModelRouter,
     RouteContext,
@@ -83,9 +85,9 @@ class ChatService:
         self._expand_history = expand_history_commands
         self._slots = ConversationSlots()
         self._estimator = TokenEstimator(config.chars_per_token)
-        self._told = NoticeMemory()
         self._commands = CommandHandler(stores, router, prompts, self.stop)
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
+        self._fitter = ContextFitter(router, config, self._estimator, self._generator)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -267,10 +269,11 @@ class ChatService:
             run.user_turn = await self._stores.conversations.append(conversation.id, turn)
 
         terminal: ReplyEvent | None = None
+        fitting = Fitting(conversation.id, past_messages(history), text, msg, emit)
         try:
             await run_to_completion(store_user_turn())
-            run.sent = await self._context(conversation.id, run.model, history, text, msg, emit)
-            terminal = await self._generator.generate(ctx, run, msg, emit)
+            run.sent = await self._fitter.messages(fitting, run.model)
+            terminal = await self._fitter.generate(ctx, run, fitting)
         except asyncio.CancelledError:
             terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
         finally:
@@ -278,34 +281,6 @@ class ChatService:
                 await run_to_completion(self._store_reply(conversation.id, user, run))
             if terminal is not None:
                 emit(terminal)
-
-    async def _context(
-        self,
-        conversation_id: str,
-        model: str,
-        history: list[Turn],
-        text: str,
-        msg: IncomingMessage,
-        emit: Emit,
-    ) -> tuple[ChatMessage, ...]:
-        """The messages to send: system prompt, the newest turns that fit, the new message."""
-        prompt = self._config.system_prompt
-        system = (ChatMessage("system", prompt),) if prompt else ()
-        past = [
-            ChatMessage(t.role, t.text)
-            for t in history
-            if t.role in ("user", "assistant") and (t.text or not t.interrupted)
-        ]
-        window = await self._router.context_window(model) or self._config.default_context_tokens
-        num_ctx = msg.options.get("num_ctx")
-        if isinstance(num_ctx, int) and num_ctx > 0:
-            window = min(window, num_ctx)
-        budget = max(window - self._config.reply_reserve_tokens, 1)
-        ratio = self._estimator.ratio(model)
-        trimmed = trim_history(system, past, ChatMessage("user", text), budget, ratio)
-        if trimmed.dropped and self._told.first_time(conversation_id):
-            emit(Notice(TRIMMED_NOTICE))
-        return trimmed.messages
 
     async def _store_reply(self, conversation_id: str, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
@@ -374,6 +349,9 @@ class ChatService:
         run.sent = msg.history
         try:
             emit(await self._generator.generate(ctx, run, msg, emit))
+        except ContextOverflow as exc:
+            window = await self._router.context_window(run.model)
+            emit(overflow_failed(exc, run.model, window, chat=False))
         except asyncio.CancelledError:
             emit(Failed(STOPPED, run.text, code="cancelled", model=run.model))
         finally:

@@ -209,9 +209,10 @@ class CommandHandler:
 def _listing_line(entry: ModelListing, current: str) -> str:
     mark = "• " if entry.name != current else "✓ "
     where = ", ".join(entry.backends) or "no backend up"
+    window = f"; {entry.context_window}-token window" if entry.context_window else ""
     if entry.alias_of:
-        return f"{mark}{entry.name} (alias of {', '.join(entry.alias_of)}; on {where})"
-    return f"{mark}{entry.name} (on {where})"
+        return f"{mark}{entry.name} (alias of {', '.join(entry.alias_of)}; on {where}{window})"
+    return f"{mark}{entry.name} (on {where}{window})"
 
 
 def _ctx(user: User, msg: IncomingMessage) -> RouteContext:

@@ -34,6 +34,9 @@ MAX_TRACKED_MODELS = 256
 TRIMMED_NOTICE = (
     "Older messages no longer fit the model's context and were left out. Send /new to start fresh."
 )
+# After a context overflow the retry's prompt may use at most this share of the prompt that
+# overflowed (the estimate was evidently too low).
+OVERFLOW_SHRINK = 0.75
 
 
 class TokenEstimator:
@@ -72,6 +75,13 @@ class TokenEstimator:
         self._ratios[model] = (average, observed)
         while len(self._ratios) > MAX_TRACKED_MODELS:
             self._ratios.popitem(last=False)
+
+
+def prompt_budget(window: int, reply_reserve: int) -> int:
+    """Tokens the prompt may use in a `window`-token context: what is left after keeping
+    `reply_reserve` tokens for the reply, but never more than a quarter of a small window for
+    it (a 512-token window would otherwise leave no room for any history at all)."""
+    return max(window - min(reply_reserve, window // 4), 1)
 
 
 def message_tokens(message: ChatMessage, ratio: float) -> int:

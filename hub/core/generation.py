@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from hub.core.ports import (
     Admission,
     BackendError,
     ChatRequest,
+    ContextOverflow,
     Delta,
     Final,
     LimitGate,
@@ -67,6 +68,29 @@ def backend_failed(exc: BackendError, partial: str = "", model: str | None = Non
     """The user-facing event for a backend or routing error."""
     code = "bad_request" if is_request_fault(exc) else _CODES.get(exc.kind, "unavailable")
     return Failed(exc.reason, partial, code=code, model=model)
+
+
+def overflow_failed(exc: ContextOverflow, model: str, window: int | None, *, chat: bool) -> Failed:
+    """The event for a conversation that does not fit `model`'s context window (`window`: the
+    best known size when the server did not state it)."""
+    size = exc.window or window
+    if size is not None:
+        fits = f"{model}'s {size}-token context window"
+    elif exc.below is not None:
+        fits = f"{model}'s context window (fewer than about {exc.below} tokens)"
+    else:
+        fits = f"{model}'s context window"
+    if chat:
+        reason = (
+            f"This conversation no longer fits {fits}, even with older messages left out. "
+            "Send a shorter message, or /new to start fresh."
+        )
+    else:
+        reason = (
+            f"The conversation exceeds {fits}. Send fewer or shorter messages, or choose a "
+            "model with a larger window."
+        )
+    return Failed(reason, code="bad_request", model=model)
 
 
 def refused(admission: Admission, model: str) -> Failed:
@@ -113,21 +137,46 @@ class Generator:
             think=passthrough.get("think"),
             tools=passthrough.get("tools"),
             completion=passthrough.get("completion"),
+            prompt_estimate=self._estimator.count(run.model, run.sent),
         )
 
     async def generate(
         self, ctx: RouteContext, run: Run, msg: IncomingMessage, emit: Emit
     ) -> ReplyEvent:
-        """Stream the reply; returns the final event (Done, or Failed for a backend error)."""
+        """Stream the reply; returns the final event (Done, or Failed for a backend error).
+
+        Raises `ContextOverflow` (before anything was streamed) when the request does not fit
+        the model's context window, so the caller can trim and retry or refuse.
+        """
         request = self.request(run, msg)
         try:
             await self._stream(ctx, request, run, emit)
+        except ContextOverflow as exc:
+            if exc.prompt_tokens:  # the server counted the prompt: learn its tokenizer
+                self._estimator.observe(request.model, request.messages, exc.prompt_tokens)
+            raise
         except BackendError as exc:
             return backend_failed(exc, run.text, run.model)
         if run.metrics is None:
             return Failed(UNFINISHED, run.text, model=run.model)
         self._estimator.observe(request.model, request.messages, run.metrics.prompt_tokens)
+        run.metrics = self._complete(run.metrics, run, request.prompt_estimate)
         return Done(run.text, run.model, run.backend, run.metrics, run.final)
+
+    def _complete(self, metrics: Metrics, run: Run, prompt_estimate: int) -> Metrics:
+        """`metrics` with the hub's estimates for the token counts the server did not send."""
+        prompt, completion = metrics.prompt_tokens, metrics.completion_tokens
+        if prompt and (completion or not run.text):
+            return metrics
+        return replace(
+            metrics,
+            prompt_tokens=prompt or prompt_estimate,
+            completion_tokens=completion or self._completion_estimate(run),
+            estimated=True,
+        )
+
+    def _completion_estimate(self, run: Run) -> int:
+        return int(len(run.text) / self._estimator.ratio(run.model)) + 1 if run.text else 0
 
     async def _stream(self, ctx: RouteContext, request: ChatRequest, run: Run, emit: Emit) -> None:
         stream = self._router.stream(ctx, request)
@@ -154,19 +203,27 @@ class Generator:
                 await aclose()
 
     async def count_usage(self, user: User, run: Run) -> None:
-        """Count real usage, or an estimate for a reply cut short (it used the GPU too)."""
+        """Count the reply's tokens: the server's counts, else the hub's estimate (also for a
+        reply cut short: it used the GPU too), marked as estimated."""
         if run.metrics is not None:
             prompt, completion = run.metrics.prompt_tokens, run.metrics.completion_tokens
+            estimated = prompt + completion if run.metrics.estimated else 0
         elif run.parts:
             prompt = self._estimator.count(run.model, run.sent)
-            completion = int(len(run.text) / self._estimator.ratio(run.model)) + 1
+            completion = self._completion_estimate(run)
+            estimated = prompt + completion
         else:
             return
         day = self._clock().date().isoformat()  # YYYY-MM-DD, the usage key's day
         try:
             await self._limits.record_usage(user, run.model, prompt, completion)
             await self._stores.usage.add(
-                user.id, run.model, day, prompt_tokens=prompt, completion_tokens=completion
+                user.id,
+                run.model,
+                day,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                estimated_tokens=estimated,
             )
         except StoreError as exc:
             log.error("could not count usage", extra={"user": user.id, "error": str(exc)})

@@ -164,6 +164,7 @@ class Metrics:
     prompt_eval_duration: int = 0
     eval_duration: int = 0
     done_reason: str = "stop"
+    estimated: bool = False  # the token counts are the hub's estimate: the server sent none
 
 
 # --- reply events -----------------------------------------------------------------------------
@@ -278,6 +279,8 @@ class Usage:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Tokens of replies whose counts are the hub's estimate (the server reported none).
+    estimated_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

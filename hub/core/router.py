@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hub.core.backends.ollama import show_with_window
 from hub.core.models import Queued, Started, User
 from hub.core.ports import (
     BackendChunk,
     BackendError,
     ChatBackend,
     ChatRequest,
+    ContextOverflow,
     Delta,
     Final,
     ModelListing,
@@ -31,17 +32,16 @@ from hub.core.ports import (
 from hub.core.routing import failover
 from hub.core.routing.catalog import Catalog
 from hub.core.routing.fair_queue import Scheduler, Ticket
-from hub.core.routing.health import Health, counts_against_health
+from hub.core.routing.health import Health, blame
 from hub.core.routing.selection import Selector, rank
 from hub.core.routing.state import Attempt, BackendState, Target, canonical
+from hub.core.routing.windows import ContextWindows
 from hub.core.routing_config import BackendConfig, RoutingConfig
 
 log = logging.getLogger(__name__)
 
 RouterEvent = Queued | Started | Delta | Final
 BackendFactory = Callable[[BackendConfig], ChatBackend]
-
-_NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,8 @@ class Router:
         self._catalog = Catalog(config, self._states)
         self._selector = Selector(config, self._catalog, default_model)
         self._scheduler = Scheduler(config.queue_limit)
-        self._health = Health(self._states, config, clock, self._scheduler.dispatch)
-        self._context: dict[str, tuple[int | None, float]] = {}
+        self._windows = ContextWindows(config.context_cache_ttl, clock)
+        self._health = Health(self._states, config, clock, self._scheduler.dispatch, self._windows)
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -121,14 +121,14 @@ class Router:
                 )
 
     async def probe_now(self) -> None:
-        """Run one probe round now (the background task does this every `probe_interval`)."""
+        """Probe every idle backend now (the background task probes each every interval)."""
         await self._health.probe_all()
 
     async def _monitor(self) -> None:
         while True:
             await asyncio.sleep(self._health.next_wait())
             try:
-                await self._health.probe_all()
+                await self._health.probe_due()
             except Exception:  # keep probing whatever one round did
                 log.exception("health probe round failed")
 
@@ -191,7 +191,8 @@ class Router:
                 down = [t for t in pending if t.state.down]
                 raise failover.exhausted(name, failed, down, self._retry_in)
             try:
-                async with contextlib.aclosing(self._attempt(ctx.user.id, pending, request)) as ev:
+                attempt = self._attempt(ctx.user.id, pending, request)
+                async with contextlib.aclosing(attempt) as ev:
                     async for event in ev:
                         yield event
                 return
@@ -214,22 +215,42 @@ class Router:
                     yield queued
             target = ticket.target
             assert target is not None  # _wait_for_slot returns only once a slot is granted
+            await target.state.quiet()  # never alongside a health check of the same server
             chunks = _open(target, request)
             try:
-                chunk = await failover.first_chunk(target, chunks, self._failure)
+                chunk = await failover.first_chunk(
+                    target,
+                    chunks,
+                    lambda t, error: self._failure(t, error, user_id),
+                    lambda error: self._classify(target, request, error),
+                )
                 self._health.record_success(target.state)
+                self._windows.answered(target, request.prompt_estimate)
                 yield Started(model=target.model, backend=target.state.name)
                 yield chunk
                 while not isinstance(chunk, Final):
-                    chunk = await self._next_chunk(target, chunks)
+                    chunk = await self._next_chunk(target, chunks, user_id)
                     yield chunk
             finally:
                 await failover.close_quietly(chunks)
         finally:
             ticket.close()
 
+    def _classify(self, target: Target, request: ChatRequest, error: BackendError) -> BackendError:
+        """An error before the first token, as the context overflow it may really be."""
+        if isinstance(error, ContextOverflow):
+            self._windows.overflowed(target, error)
+            return error
+        if error.kind == "dropped":
+            overflow = self._windows.dropped(target, request.prompt_estimate)
+            if overflow is not None:
+                if overflow.below is not None:
+                    self._windows.overflowed(target, overflow)
+                return overflow
+        return error
+
     async def _next_chunk(
-        self, target: Target, chunks: AsyncIterator[BackendChunk]
+        self, target: Target, chunks: AsyncIterator[BackendChunk], user_id: str
     ) -> BackendChunk:
         try:
             return await anext(chunks)
@@ -239,12 +260,14 @@ class Router:
             )
         except Exception as exc:
             error = failover.as_backend_error(target, exc)
-        self._failure(target, error)
+        self._failure(target, error, user_id)
         raise failover.broke_off(target, error)
 
-    def _failure(self, target: Target, error: BackendError) -> None:
-        if counts_against_health(error):
-            self._health.record_failure(target.state, error.reason)
+    def _failure(self, target: Target, error: BackendError, user_id: str) -> None:
+        verdict = blame(error)
+        if verdict != "request":
+            who = user_id if verdict == "unclear" else None
+            self._health.record_failure(target.state, error.reason, user=who)
 
     def _retry_in(self, target: Target) -> float:
         return self._health.retry_in(target.state)
@@ -252,8 +275,12 @@ class Router:
     # --- model information --------------------------------------------------------------------
 
     async def models(self) -> list[ModelListing]:
-        """Aliases with an up candidate, then every up backend's models, each once."""
-        return self._catalog.listings()
+        """Aliases with an up candidate, then every up backend's models, each once, with the
+        context window where known."""
+        return [
+            replace(listing, context_window=self._window(listing.name))
+            for listing in self._catalog.listings()
+        ]
 
     async def running(self) -> list[dict[str, Any]]:
         """Models loaded on the up backends now (`/api/ps` items, upstream fields kept), named
@@ -280,29 +307,25 @@ class Router:
             return []
 
     async def show(self, model: str) -> Mapping[str, Any] | None:
-        """The `/api/show` body from the least busy up backend that has `model`."""
+        """The `/api/show` body from the least busy up backend that has `model`, its
+        `parameters` stating the window the hub uses (`num_ctx`, as Ollama's do)."""
         for target in self._up_targets(model):
             body = await self._show(target)
             if body is not None:
-                return body
+                return show_with_window(body, self._windows.window(target))
         return None
 
     async def context_window(self, model: str) -> int | None:
-        """The model's context length; for an alias, the smallest among its candidates."""
-        key = canonical(model)
-        cached = self._context.get(key)
-        if cached is not None and (cached[0] is not None or self._clock() < cached[1]):
-            return cached[0]
-        windows: list[int] = []
-        for target in self._up_targets(model):
-            window = context_length(await self._show(target))
-            if window is not None:
-                windows.append(window)
-                if not self._catalog.is_alias(model):
-                    break  # the same model everywhere: one answer is enough
-        result = min(windows) if windows else None
-        self._context[key] = (result, self._clock() + self._config.context_cache_ttl)
-        return result
+        """The model's context window; for an alias, the smallest among its candidates.
+
+        Read from what the hub knows (the YAML, the servers' reports read by the health
+        checks, overflows): no request goes to a backend for it.
+        """
+        return self._window(model)
+
+    def _window(self, model: str) -> int | None:
+        windows = [w for t in self._up_targets(model) if (w := self._windows.window(t))]
+        return min(windows) if windows else None
 
     def _up_targets(self, model: str) -> list[Target]:
         try:
@@ -340,24 +363,6 @@ def _open(target: Target, request: ChatRequest) -> AsyncIterator[BackendChunk]:
 async def _raising(exc: Exception) -> AsyncIterator[BackendChunk]:
     raise exc
     yield  # unreachable; makes this an async generator
-
-
-def context_length(body: Mapping[str, Any] | None) -> int | None:
-    """The context window from an `/api/show` body: the Modelfile's `num_ctx` when set (that is
-    what Ollama really uses), else `<arch>.context_length` from `model_info`."""
-    if not body:
-        return None
-    params = body.get("parameters")
-    if isinstance(params, str) and (match := _NUM_CTX.search(params)):
-        return int(match.group(1))
-    info = body.get("model_info")
-    if not isinstance(info, Mapping):
-        return None
-    arch = info.get("general.architecture")
-    value = info.get(f"{arch}.context_length") if arch else None
-    if value is None:  # an architecture key we cannot name: take any "*.context_length"
-        value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
-    return value if isinstance(value, int) and value > 0 else None
 
 
 __all__ = ["BackendFactory", "BackendStatus", "Router", "RouterEvent"]

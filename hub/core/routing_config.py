@@ -17,10 +17,17 @@ from pydantic import (
 from hub.core.urls import http_url
 
 DEFAULT_BACKEND = "ollama"  # the backend built from HUB_OLLAMA_URL when none is configured
+MIN_CONTEXT_WINDOW = 64  # tokens; no chat model has less, so a smaller number is a typo
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendModelConfig(_Strict):
+    """Settings of one model on one backend (`routing.backends[].models`)."""
+
+    context_window: int | None = Field(default=None, ge=MIN_CONTEXT_WINDOW)
 
 
 class BackendConfig(_Strict):
@@ -28,6 +35,8 @@ class BackendConfig(_Strict):
 
     `url`: for `ollama`, the server root (`http://127.0.0.1:11434`); for `openai`, the API base
     as the openai client's `base_url` takes it, version included (`http://gpu:8000/v1`).
+    `context_window` (every model here) and `models.<name>.context_window` override what the
+    server reports or the hub learns. `probe_interval` overrides `routing.probe_interval`.
     """
 
     name: str
@@ -36,6 +45,17 @@ class BackendConfig(_Strict):
     api_key: SecretStr | None = None
     max_concurrency: int = Field(default=4, ge=1)
     priority: int = 0  # higher wins among equally busy candidates
+    probe_interval: float | None = Field(default=None, gt=0)
+    context_window: int | None = Field(default=None, ge=MIN_CONTEXT_WINDOW)
+    models: dict[str, BackendModelConfig] = Field(default_factory=dict)
+
+    def configured_window(self, model: str) -> int | None:
+        """The window the YAML sets for `model` here (`name` and `name:latest` alike)."""
+        for name in (model, model.removesuffix(":latest"), f"{model}:latest"):
+            entry = self.models.get(name)
+            if entry is not None and entry.context_window is not None:
+                return entry.context_window
+        return self.context_window
 
     @field_validator("url")
     @classmethod
@@ -76,7 +96,7 @@ class RoutingConfig(_Strict):
     failure_threshold: int = Field(default=3, ge=1)
     cooldown: float = Field(default=30.0, gt=0)
     queue_limit: int = Field(default=100, ge=0)
-    context_cache_ttl: float = Field(default=300.0, ge=0)  # unknown context windows are re-asked
+    context_cache_ttl: float = Field(default=300.0, ge=0)  # reported windows are re-asked after
 
     @model_validator(mode="after")
     def _check_references(self) -> RoutingConfig:

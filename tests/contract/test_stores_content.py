@@ -248,6 +248,16 @@ async def test_usage_adds_several_requests_at_once(stores: Stores) -> None:
     assert (row.requests, row.prompt_tokens, row.completion_tokens) == (4, 39, 68)
 
 
+async def test_usage_marks_estimated_tokens(stores: Stores) -> None:
+    # Replies from a server that reports no usage are counted with the hub's estimate.
+    await stores.usage.add("ann", "m", "2025-06-03", prompt_tokens=10, completion_tokens=5)
+    await stores.usage.add(
+        "ann", "m", "2025-06-03", prompt_tokens=40, completion_tokens=110, estimated_tokens=150
+    )
+    (row,) = await stores.usage.for_user("ann", "2025-06-03")
+    assert (row.total_tokens, row.estimated_tokens) == (165, 150)
+
+
 async def test_settings_get_and_put(stores: Stores) -> None:
     assert await stores.settings.get("default_models") is None
     await stores.settings.put("default_models", "alpha:latest,beta")

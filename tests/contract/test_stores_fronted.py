@@ -120,6 +120,7 @@ class FlakyUsage:
         prompt_tokens: int,
         completion_tokens: int,
         requests: int = 1,
+        estimated_tokens: int = 0,
     ) -> None:
         if self.failures:
             self.failures -= 1
@@ -131,6 +132,7 @@ class FlakyUsage:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             requests=requests,
+            estimated_tokens=estimated_tokens,
         )
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]:

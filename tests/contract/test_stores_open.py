@@ -75,6 +75,24 @@ async def test_older_file_is_migrated_and_keeps_its_data(tmp_path: Path) -> None
     assert versions == [*range(1, latest + 1), latest + 1]
 
 
+async def test_version_1_usage_is_carried_forward_with_nothing_estimated(tmp_path: Path) -> None:
+    await (await open_sqlite(tmp_path, migrations=MIGRATIONS[:1])).aclose()  # before v2
+    with sqlite3.connect(tmp_path / DB_FILE) as conn:  # a row as version 1 wrote it
+        conn.execute(
+            "INSERT INTO usage (user_id, model, day, requests, prompt_tokens, completion_tokens)"
+            " VALUES ('ann', 'm', '2025-06-01', 1, 3, 4)"
+        )
+    current = await open_sqlite(tmp_path)
+    try:
+        await current.usage.add(
+            "ann", "m", "2025-06-01", prompt_tokens=10, completion_tokens=20, estimated_tokens=30
+        )
+        (row,) = await current.usage.for_user("ann", "2025-06-01")
+        assert (row.requests, row.total_tokens, row.estimated_tokens) == (2, 37, 30)
+    finally:
+        await current.aclose()
+
+
 async def test_failed_migration_leaves_the_file_unchanged(tmp_path: Path) -> None:
     await (await open_sqlite(tmp_path)).aclose()  # a file at the current version
     latest = max(m.version for m in MIGRATIONS)

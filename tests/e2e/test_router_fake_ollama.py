@@ -77,11 +77,11 @@ async def test_requests_go_to_the_healthy_backend(running: list[Router]) -> None
         status = {s.name: s for s in router.status()}
         assert not status["dead"].up and "not reachable" in status["dead"].last_error
         assert status["slow"].up and status["healthy"].up
-        for _ in range(4):
-            started, text, final = await _ask(router)
+        for i in range(4):
+            started, text, final = await _ask(router, ("ann", "bob")[i % 2])
             assert started == Started(model=MODEL, backend="healthy")
             assert text == "fine thanks" and isinstance(final, Final)
-        # The slow one timed out before its first token twice, then went into cooldown.
+        # The slow one timed out before its first token for two people, then went into cooldown.
         assert len(slow.chat_requests) == 2
         assert not next(s for s in router.status() if s.name == "slow").up
         assert len(healthy.chat_requests) == 4

@@ -111,6 +111,7 @@ def make_router(
     priority: dict[str, int] | None = None,
     clock: Callable[[], float] | None = None,
     default_model: str | None = None,
+    backend_settings: dict[str, dict[str, Any]] | None = None,
     **routing: Any,
 ) -> Router:
     def cap(name: str) -> int:
@@ -124,6 +125,7 @@ def make_router(
             url=f"http://{b.name}.invalid",
             max_concurrency=cap(b.name),
             priority=(priority or {}).get(b.name, 0),
+            **(backend_settings or {}).get(b.name, {}),
         )
         for b in backends
     ]

@@ -3,6 +3,7 @@ tool-call helpers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,8 @@ from hub.core.models import ChatMessage
 from hub.core.ports import BackendError, ChatRequest, Delta, Final
 from hub.core.routing_config import BackendConfig
 from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai_flavours import FlavourName
+from tests.fakes.openai_server import FakeOpenAIServer
 
 MODEL = "gemma3:270m"
 TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
@@ -138,6 +141,54 @@ async def test_models_show_and_context_window(backend: OpenAIBackend, fake: Fake
     shown = await backend.show(MODEL)
     assert shown is not None and context_length(shown) is None
     assert await backend.show("absent") is None
+
+
+@pytest.mark.parametrize(
+    ("flavour", "window"),
+    [("llama-server", 512), ("vllm", 512), ("lmstudio", 512), ("llama-cpp-python", None)],
+)
+async def test_context_windows_as_each_server_states_them(
+    flavour: FlavourName, window: int | None
+) -> None:
+    async with FakeOpenAIServer(flavour, window=512) as server:
+        backend = OpenAIBackend("srv", server.v1_url)
+        models = await backend.list_models()
+        for _ in range(2):  # the second time, only the source that answered is asked
+            windows = await backend.context_windows(models)
+            assert windows.get("gemma-3-270m") == window
+        asked = [r.path for r in server.requests if r.path != "/v1/models"]
+        expected = {
+            "llama-server": ["/props", "/props"],
+            "vllm": [],  # stated in the model list itself
+            "lmstudio": ["/props", "/api/v1/models", "/api/v1/models"],
+            "llama-cpp-python": ["/props", "/api/v1/models", "/api/v0/models"],  # then no more
+        }
+        assert asked == expected[flavour]
+        await backend.aclose()
+
+
+async def test_an_empty_stream_is_dropped_and_a_bare_done_is_incomplete() -> None:
+    async with FakeOpenAIServer("llama-cpp-python", window=64, token_count=50) as server:
+        backend = OpenAIBackend("srv", server.v1_url)
+        long = ChatRequest("gemma-3-270m", (ChatMessage("user", "x" * 400),))
+        with pytest.raises(BackendError) as dropped:
+            [c async for c in backend.chat(long)]
+        assert dropped.value.kind == "dropped"
+        server.tokens_per_second = 500
+        chunks: list[object] = []
+
+        async def read() -> None:
+            async for c in backend.chat(ChatRequest("gemma-3-270m", (ChatMessage("user", "hi"),))):
+                chunks.append(c)
+
+        reading = asyncio.ensure_future(read())
+        await server.wait_for(lambda: any(r.chunks_sent >= 2 for r in server.chat_requests))
+        await backend.list_models()  # another request: llama-cpp-python ends the reply
+        with pytest.raises(BackendError) as cut:
+            await reading
+        assert cut.value.kind == "incomplete" and "no finish reason" in cut.value.reason
+        assert chunks and not any(isinstance(c, Final) for c in chunks)
+        await backend.aclose()
 
 
 async def test_factory_builds_openai_kind(fake: FakeOllama) -> None:

@@ -76,7 +76,7 @@ async def test_models_union_without_duplicates_marked_by_backend() -> None:
     assert info is not None and info.name == "phi3:latest"
 
 
-async def test_show_and_context_window_cached() -> None:
+async def test_show_and_context_window_read_by_the_health_check() -> None:
     clock = FakeClock()
     body = {
         "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
@@ -85,14 +85,15 @@ async def test_show_and_context_window_cached() -> None:
     gpu = ScriptedBackend("gpu", show_body=body)
     router = make_router([gpu], clock=clock, context_cache_ttl=60)
     await router.probe_now()
-    assert await router.show("llama3") == body
+    assert gpu.show_calls == 1  # the health check read the window
     assert await router.context_window("llama3") == 8192
     assert await router.context_window("llama3:latest") == 8192
-    assert gpu.show_calls == 2  # show() once, context_window() once, then cached
+    assert gpu.show_calls == 1  # no request to the backend for it
+    assert await router.show("llama3") == body  # nothing new to say about the window
     assert await router.show("nonexistent") is None
 
 
-async def test_context_window_num_ctx_alias_minimum_and_unknown_retry() -> None:
+async def test_context_window_num_ctx_alias_minimum_and_reread_after_ttl() -> None:
     clock = FakeClock()
     big = ScriptedBackend(
         "big",
@@ -121,7 +122,9 @@ async def test_context_window_num_ctx_alias_minimum_and_unknown_retry() -> None:
     assert await router.context_window("both") == 4096
     assert await router.context_window("m3") is None
     assert await router.context_window("m3") is None
-    assert blank.show_calls == 1  # unknown is cached for the TTL
+    assert blank.show_calls == 1  # asked once by the health check, not per request
+    await router.probe_now()
+    assert blank.show_calls == 1  # read again only after the TTL
     clock.advance(61)
-    assert await router.context_window("m3") is None
+    await router.probe_now()
     assert blank.show_calls == 2

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from hub.core.models import Started
-from hub.core.ports import BackendError
+from hub.core.ports import BackendError, ContextOverflow
 from hub.core.routing.health import counts_against_health
 from tests.unit.router_doubles import (
     FakeClock,
@@ -19,6 +19,7 @@ from tests.unit.router_doubles import (
     make_router,
     request,
     until,
+    user,
 )
 
 REFUSED = BackendError("Could not connect: connection refused.", kind="connect")
@@ -75,8 +76,8 @@ async def test_request_failures_count_towards_cooldown() -> None:
     router = make_router([gpu, laptop], clock=clock, failure_threshold=2, cooldown=30)
     await router.probe_now()
     gpu.default = Plan(fail_before=BackendError("HTTP 500: boom", status=500))
-    for _ in range(2):
-        events = await collect(router.stream(ctx(), request()))
+    for who in ("ann", "bob"):  # two people's requests: the server, not one request, is at fault
+        events = await collect(router.stream(ctx(user(who)), request()))
         assert events[0].backend == "laptop"  # failed over each time
     assert not _up(router, "gpu")
     assert len(gpu.calls) == 2
@@ -141,6 +142,9 @@ async def test_model_list_refresh_moves_plain_names() -> None:
         (BackendError("HTTP 401: check its API key", status=401), True),
         (BackendError("no first token", kind="timeout"), True),
         (BackendError("dropped", kind="stream"), True),
+        (BackendError("dropped before it answered", kind="dropped"), True),
+        (ContextOverflow("maximum context length is 512 tokens", window=512), False),
+        (BackendError("no finish reason", kind="incomplete"), False),
         (BackendError("HTTP 400", status=400), False),
         (BackendError("model not found", kind="not_found", status=404), False),
         (BackendError("busy", kind="busy", status=503), False),
@@ -155,14 +159,14 @@ async def test_passing_probes_do_not_hide_failing_requests() -> None:
     router = make_router([gpu, laptop], failure_threshold=2)
     await router.probe_now()
     gpu.default = Plan(fail_before=BackendError("no first token within 120 s", kind="timeout"))
-    await collect(router.stream(ctx(), request()))
+    await collect(router.stream(ctx(user("ann")), request()))
     await router.probe_now()  # the health check passes…
-    await collect(router.stream(ctx(), request()))
+    await collect(router.stream(ctx(user("bob")), request()))
     assert not _up(router, "gpu")  # …but two requests in a row timed out
     assert len(gpu.calls) == 2
 
 
-async def test_a_probe_that_started_before_the_cooldown_does_not_end_it() -> None:
+async def test_a_request_never_overlaps_a_probe_of_its_backend() -> None:
     class SlowProbe(ScriptedBackend):
         release: asyncio.Event | None = None
         holding = False
@@ -173,16 +177,45 @@ async def test_a_probe_that_started_before_the_cooldown_does_not_end_it() -> Non
                 await self.release.wait()
             await super().probe()
 
-    clock = FakeClock()
     gpu = SlowProbe("gpu")
-    router = make_router([gpu, ScriptedBackend("laptop")], clock=clock, failure_threshold=1)
+    router = make_router([gpu])
     await router.probe_now()
     gpu.release = asyncio.Event()
     probing = asyncio.ensure_future(router.probe_now())
     await until(lambda: gpu.holding)
-    gpu.default = Plan(fail_before=BackendError("HTTP 500", status=500))
-    await collect(router.stream(ctx(), request()))
-    assert not _up(router, "gpu")
+    reply = asyncio.ensure_future(collect(router.stream(ctx(), request())))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert gpu.calls == []  # waits for the health check to finish
     gpu.release.set()
     await probing
-    assert not _up(router, "gpu")
+    assert (await reply)[0] == Started(model="llama3:latest", backend="gpu")
+
+
+async def test_a_busy_backend_is_judged_by_its_requests_not_probed() -> None:
+    gpu = ScriptedBackend("gpu", gate=asyncio.Event())
+    router = make_router([gpu])
+    await router.probe_now()
+    probes = gpu.probes
+    reply = asyncio.ensure_future(collect(router.stream(ctx(), request())))
+    await until(lambda: gpu.active == 1)
+    await router.probe_now()
+    assert gpu.probes == probes  # serving a request: not probed
+    assert gpu.gate is not None
+    gpu.gate.set()
+    await reply
+    await router.probe_now()
+    assert gpu.probes == probes + 1  # idle again: probed
+
+
+async def test_one_persons_failing_requests_never_cool_a_backend_down() -> None:
+    gpu = ScriptedBackend("gpu")
+    router = make_router([gpu], failure_threshold=2)
+    await router.probe_now()
+    boom = BackendError("HTTP 500: boom", status=500)
+    for _ in range(10):
+        gpu.plans = [Plan(fail_before=boom)]
+        with pytest.raises(BackendError):
+            await collect(router.stream(ctx(user("mallory")), request()))
+    assert _up(router, "gpu")
+    assert (await collect(router.stream(ctx(user("ann")), request())))[0].backend == "gpu"

@@ -12,6 +12,7 @@ from hub.core.models import Queued, Started
 from hub.core.ports import BackendError
 from hub.core.router import Router
 from tests.unit.router_doubles import (
+    Plan,
     ScriptedBackend,
     collect,
     ctx,
@@ -152,13 +153,15 @@ async def test_waiting_request_fails_when_its_backends_go_down() -> None:
     gpu = ScriptedBackend("gpu", gate=gate)
     router = make_router([gpu], max_concurrency=1, failure_threshold=1)
     await router.probe_now()
+    # The request being served finds the server gone: that puts it down (a busy backend is
+    # judged by its requests, not probed).
+    gpu.plans = [Plan(fail_before=BackendError("connection refused", kind="connect"))]
     holder = await _hold_slot(router, gpu, "X")
     waiting = await _enqueue(router, "A", "A1")
-    gpu.probe_error = BackendError("connection refused", kind="connect")
-    await router.probe_now()
+    gate.set()
     with pytest.raises(BackendError) as err:
         await waiting
     assert "is down (connection refused)" in err.value.reason
     assert router.queued == 0
-    gate.set()
-    await holder
+    with pytest.raises(BackendError):
+        await holder

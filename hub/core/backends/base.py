@@ -24,6 +24,7 @@ import aiohttp
 import msgspec
 from aiohttp import ClientResponse
 
+from hub.core.backends.overflow import error_object, overflow_in
 from hub.core.backends.watchdog import ReadTimeout, ReadWatchdog
 from hub.core.ports import BackendError
 from hub.core.urls import without_credentials
@@ -31,6 +32,7 @@ from hub.core.urls import without_credentials
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 30.0  # list, show, probe: small JSON answers
+KEEPALIVE_SECONDS = 4.0
 _ERROR_TEXT_LIMIT = 300
 
 
@@ -68,13 +70,18 @@ def connect_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def parse_body(body: bytes) -> Any:
+    """An error body as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def error_text(body: bytes) -> str:
     """The message inside an error body: Ollama `{"error": "…"}`, OpenAI `{"error": {"message"}}`,
     FastAPI `{"detail": …}`, or the raw text, shortened."""
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        data = None
+    data = parse_body(body)
     if isinstance(data, dict):
         for key in ("error", "detail", "message"):
             value = data.get(key)
@@ -160,6 +167,7 @@ class HttpBackend:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
+        self.streaming = 0  # replies being streamed from this server right now
 
     def __repr__(self) -> str:  # never shows the api key
         return f"{type(self).__name__}(name={self.name!r}, url={self.url!r})"
@@ -171,7 +179,11 @@ class HttpBackend:
                 # Reads are timed per phase by `stream_lines`; aiohttp only bounds the connect.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
                 # The router bounds concurrency per backend; the pool must not queue on top of it.
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                # Idle connections are let go before uvicorn's 5 s keep-alive closes them from
+                # the server's side (llama-cpp-python, vLLM), which would race a new request.
+                connector=aiohttp.TCPConnector(
+                    limit=0, limit_per_host=0, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
                 proxy=env_proxy(self._base),
             )
         return self._session
@@ -182,6 +194,14 @@ class HttpBackend:
             self._session = None
 
     # --- error mapping ---------------------------------------------------------------------------
+
+    def answer_error(self, status: int, body: bytes, model: str | None) -> BackendError:
+        """A non-2xx answer: a context overflow when the server says so, else by status."""
+        text = error_text(body)
+        overflow = overflow_in(text, error_object(parse_body(body)))
+        if overflow is not None:
+            return overflow
+        return self.status_error(status, text, model)
 
     def not_found(self, model: str) -> BackendError:
         return BackendError(
@@ -221,8 +241,10 @@ class HttpBackend:
             return BackendError(f"The connection to {self.name} dropped mid-reply.", kind="stream")
         if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP, or not the promised body
             return BackendError(f"{self.name} sent a malformed answer ({exc}).", kind="protocol")
+        # It took the request and broke off before any output: a crash, or a server that drops
+        # a prompt too long for its window (llama-cpp-python), which the router tells apart.
         reason = f"The connection to {self.name} dropped before it answered."
-        return BackendError(reason, kind="connect")
+        return BackendError(reason, kind="dropped")
 
     def first_token_timeout_error(self) -> BackendError:
         reason = f"The model did not start answering within {seconds(self.first_token_timeout)}."
@@ -237,12 +259,19 @@ class HttpBackend:
     # --- requests --------------------------------------------------------------------------------
 
     async def request_json(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        base: str | None = None,
     ) -> tuple[int, Any]:
-        """A small JSON call. Returns (status, parsed body); raises for transport and 5xx."""
+        """A small JSON call to `base` (the backend URL) + `path`. Returns (status, parsed
+        body); raises for transport failures and error statuses other than 404."""
+        url = (self._base if base is None else base) + path
         try:
             async with asyncio.timeout(self.request_timeout):
-                async with self._client().request(method, self._base + path, json=body) as resp:
+                async with self._client().request(method, url, json=body) as resp:
                     status, content = resp.status, await resp.read()
         except TimeoutError:
             reason = f"{self.name} did not answer within {seconds(self.request_timeout)}."
@@ -252,32 +281,49 @@ class HttpBackend:
         if status >= 400:
             if status == 404:
                 return 404, None
-            raise self.status_error(status, error_text(content), None)
+            raise self.answer_error(status, content, None)
         try:
             return status, json.loads(content)
         except ValueError:
             reason = f"{self.name} sent an answer that is not JSON (GET {path})."
             raise BackendError(reason, kind="protocol") from None
 
-    async def _error_body(self, response: aiohttp.ClientResponse) -> str:
+    async def _error_body(self, response: aiohttp.ClientResponse) -> bytes:
         try:
             async with asyncio.timeout(self.request_timeout):
-                return error_text(await response.read())
+                return await response.read()
         except (TimeoutError, aiohttp.ClientError):
-            return ""
+            return b""
 
     async def _open(self, path: str, body: Mapping[str, Any], deadline: float) -> ClientResponse:
-        """Send the POST; the answer's status and headers must come before `deadline`."""
-        try:
-            async with asyncio.timeout_at(deadline):
-                # msgspec encodes the body in a few µs; aiohttp's `json=` uses the json module.
-                return await self._client().post(
-                    self._base + path, data=msgspec.json.encode(body), headers=_JSON_BODY
+        """Send the POST; the answer's status and headers must come before `deadline`.
+
+        A pooled connection the server closed just before it was reused (uvicorn does after
+        llama-cpp-python failed a stream, and at its 5 s keep-alive) fails the write or answers
+        nothing at all: the request is sent once more on a new connection, as no server has
+        seen it. A connection that cannot be made at all is not retried.
+        """
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    # msgspec encodes the body in a few µs; aiohttp's `json=` uses json.
+                    return await self._client().post(
+                        self._base + path, data=msgspec.json.encode(body), headers=_JSON_BODY
+                    )
+            except TimeoutError:
+                raise self.first_token_timeout_error() from None
+            except aiohttp.ClientConnectorError as exc:
+                raise self.transport_error(exc, started=False) from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == 2:
+                    raise self.transport_error(exc, started=False) from None
+                log.info(
+                    "connection closed by the server before use; sending again",
+                    extra={"backend": self.name},
                 )
-        except TimeoutError:
-            raise self.first_token_timeout_error() from None
-        except aiohttp.ClientError as exc:
-            raise self.transport_error(exc, started=False) from None
+            except aiohttp.ClientError as exc:
+                raise self.transport_error(exc, started=False) from None
+        raise AssertionError("unreachable")
 
     async def stream_lines(
         self, path: str, body: Mapping[str, Any], model: str, *, keep_blank: bool = False
@@ -290,12 +336,17 @@ class HttpBackend:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.first_token_timeout
-        response = await self._open(path, body, deadline)
+        self.streaming += 1
+        try:
+            response = await self._open(path, body, deadline)
+        except BaseException:
+            self.streaming -= 1
+            raise
         watchdog, splitter = ReadWatchdog(), LineSplitter()
+        started = False
         try:
             if response.status >= 400:
-                raise self.status_error(response.status, await self._error_body(response), model)
-            started = False
+                raise self.answer_error(response.status, await self._error_body(response), model)
             while True:
                 when = loop.time() + self.chunk_timeout if started else deadline
                 try:
@@ -316,6 +367,7 @@ class HttpBackend:
                 if not chunk:
                     return
         finally:
+            self.streaming -= 1
             watchdog.close()
             if response.content.at_eof():
                 response.release()  # back to the pool for the next request

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, HttpBackend, decode_object
+from hub.core.backends.overflow import overflow_in
 from hub.core.models import ChatMessage, Metrics
 from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
 
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 _NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 _PLAIN = ("role", "content")
+_SHOW_CONCURRENCY = 4
 
 
 def context_length(show_body: Mapping[str, Any] | None) -> int | None:
@@ -38,6 +41,22 @@ def context_length(show_body: Mapping[str, Any] | None) -> int | None:
     if value is None:  # unknown architecture key: take any "*.context_length"
         value = next((v for k, v in info.items() if k.endswith(".context_length")), None)
     return value if isinstance(value, int) and value > 0 else None
+
+
+def show_with_window(body: Mapping[str, Any], window: int | None) -> Mapping[str, Any]:
+    """`body` (an `/api/show` answer) saying `window` is the context window in use: as the
+    `num_ctx` line of `parameters`, as Ollama states it, and for a body the hub made up for an
+    OpenAI-compatible server, as `model_info["openai.context_length"]` too."""
+    if window is None or window == context_length(body):
+        return body
+    out = dict(body)
+    parameters = body.get("parameters")
+    lines = [ln for ln in str(parameters or "").splitlines() if not _NUM_CTX.match(ln)]
+    out["parameters"] = "\n".join([*lines, f"{'num_ctx':<31}{window}"])
+    info = body.get("model_info")
+    if isinstance(info, Mapping) and info.get("general.architecture") == "openai":
+        out["model_info"] = {**info, "openai.context_length": window}
+    return out
 
 
 def message_body(message: ChatMessage) -> dict[str, Any]:
@@ -123,7 +142,7 @@ class OllamaBackend(HttpBackend):
         """The `/api/chat` request for `request`: the whole history plus pass-through fields."""
         body = self._pass_through(request)
         body["messages"] = [message_body(m) for m in request.messages]
-        if request.tools is not None:
+        if request.tools:
             body["tools"] = list(request.tools)
         return body
 
@@ -168,6 +187,7 @@ class OllamaBackend(HttpBackend):
         """Stream `/api/chat` (or `/api/generate` for a completion): `Delta`s as lines arrive,
         then one `Final` with the metrics."""
         final: Final | None = None
+        lines_seen = 0
         if request.completion is None:
             lines = self.stream_lines("/api/chat", self.chat_body(request), request.model)
             delta_of = self._delta
@@ -176,6 +196,7 @@ class OllamaBackend(HttpBackend):
             delta_of = self._completion_delta
         try:
             async for line in lines:
+                lines_seen += 1
                 if final is not None:
                     continue  # read to the end so the connection can be reused
                 chunk = self._parse(line)
@@ -194,6 +215,9 @@ class OllamaBackend(HttpBackend):
                 raise
         finally:
             await lines.aclose()
+        if final is None and not lines_seen:
+            reason = f"The connection to {self.name} dropped before it answered."
+            raise BackendError(reason, kind="dropped")
         if final is None:
             reason = f"{self.name} ended the reply before it was complete."
             raise BackendError(reason, kind="stream")
@@ -202,6 +226,8 @@ class OllamaBackend(HttpBackend):
     def _parse(self, line: bytes) -> dict[str, Any]:
         chunk = decode_object(line, self.name, "line")
         if error := chunk.get("error"):
+            if (overflow := overflow_in(str(error))) is not None:
+                raise overflow
             raise BackendError(f"The model stopped with an error: {error}", kind="stream")
         return chunk
 
@@ -245,6 +271,18 @@ class OllamaBackend(HttpBackend):
             return None
         result: Mapping[str, Any] = body
         return result
+
+    async def context_windows(self, models: Sequence[ModelInfo]) -> Mapping[str, int]:
+        """Each model's window from `/api/show` (`num_ctx` when set, else the model's own
+        length), asked a few at a time."""
+        gate = asyncio.Semaphore(_SHOW_CONCURRENCY)
+
+        async def one(name: str) -> tuple[str, int | None]:
+            async with gate:
+                return name, context_length(await self.show(name))
+
+        answers = await asyncio.gather(*(one(m.name) for m in models))
+        return {name: window for name, window in answers if window is not None}
 
     async def running(self) -> list[dict[str, Any]]:
         """`/api/ps`: the models loaded in memory now, every upstream field kept."""

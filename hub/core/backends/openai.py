@@ -8,29 +8,40 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.core.backends.base import HttpBackend, decode_object
 from hub.core.backends.openai_wire import ToolCallAssembler, chat_body, sse_data
+from hub.core.backends.overflow import overflow_in
 from hub.core.models import Metrics
 from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
 
 log = logging.getLogger(__name__)
 
-# Where servers report a model's context window in /v1/models: vLLM, OpenRouter, Groq.
-_CONTEXT_KEYS = ("max_model_len", "context_length", "context_window")
+# Where servers report a model's context window in their model lists: vLLM (`max_model_len`),
+# OpenRouter and Groq (`context_length`, `context_window`), LM Studio's native lists. llama.cpp's
+# `meta.n_ctx_train` is the length the model was trained with, not the server's window: unused.
+_CONTEXT_KEYS = ("max_model_len", "context_length", "context_window", "loaded_context_length")
+_LMSTUDIO_MAX = "max_context_length"  # what the model supports, when no loaded size is given
+_V1 = "/v1"
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _context_of(item: Mapping[str, Any]) -> int | None:
+    """The window a model-list item states, if any."""
     for key in _CONTEXT_KEYS:
-        if isinstance(value := item.get(key), int) and value > 0:
+        if (value := _positive(item.get(key))) is not None:
             return value
-    meta = item.get("meta")  # llama.cpp server
-    if isinstance(meta, Mapping) and isinstance(value := meta.get("n_ctx_train"), int):
-        return value
-    return None
+    for instance in item.get("loaded_instances") or ():  # LM Studio /api/v1/models
+        config = instance.get("config") if isinstance(instance, Mapping) else None
+        if isinstance(config, Mapping) and (value := _positive(config.get("context_length"))):
+            return value
+    return _positive(item.get(_LMSTUDIO_MAX))
 
 
 class _Reply:
@@ -40,6 +51,7 @@ class _Reply:
         self.start = time.perf_counter_ns()
         self.first = 0
         self.finish: str | None = None
+        self.events = 0
         self.usage: Mapping[str, Any] = {}
         self.tools = ToolCallAssembler()
 
@@ -91,17 +103,31 @@ class _Reply:
 
 
 class OpenAIBackend(HttpBackend):
-    """Any server with OpenAI's `/chat/completions` and `/models`; `api_key` as Bearer."""
+    """Any server with OpenAI's `/chat/completions` and `/models`; `api_key` as Bearer.
+
+    Context windows come from the model list when it states them (vLLM), else from llama.cpp's
+    `/props` or LM Studio's native model lists at the server root; whichever answers is
+    remembered, so other servers are not asked again.
+    """
 
     kind = "openai"
     label = "The OpenAI-compatible server"
+
+    def __init__(self, name: str, url: str, **kwargs: Any) -> None:
+        super().__init__(name, url, **kwargs)
+        base = self._base
+        self._root = base[: -len(_V1)] if base.endswith(_V1) else base
+        self._window_source: str | None = None  # "" once no source answered
+        self._listing: list[Mapping[str, Any]] | None = None  # the last /models answer
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[BackendChunk]:
         """Stream `/chat/completions`: `Delta`s, then whole tool calls, then one `Final`.
 
         A completion is answered as a chat; one that needs `/api/generate`'s own fields (raw,
         suffix, template, context) is refused with kind "unsupported", so the router can try
-        an Ollama backend instead.
+        an Ollama backend instead. A stream that ends without a finish reason (llama-cpp-python
+        ends the reply it is streaming that way when another request arrives) raises kind
+        "incomplete": it is not a finished reply.
         """
         if request.completion is not None and (fields := request.completion.native_only):
             raise BackendError(
@@ -118,6 +144,7 @@ class OpenAIBackend(HttpBackend):
             async for data in events:
                 if done:
                     continue  # read to the end so the connection can be reused
+                reply.events += 1
                 if data.strip() == "[DONE]":
                     done = True
                 elif delta := reply.feed(self._parse(data)):
@@ -132,17 +159,36 @@ class OpenAIBackend(HttpBackend):
         finally:
             await events.aclose()
             await lines.aclose()
-        if not done and reply.finish is None:
-            reason = f"{self.name} ended the reply before it was complete."
-            raise BackendError(reason, kind="stream")
+        if reply.finish is None:
+            raise self._unfinished(request.model, done, reply.events)
         if calls := reply.tools.take():
             yield Delta("", {"tool_calls": calls})
         yield Final(reply.metrics())
+
+    def _unfinished(self, model: str, done: bool, events: int) -> BackendError:
+        if not events:  # llama-cpp-python ends the stream so when the prompt overflows
+            reason = f"The connection to {self.name} dropped before it answered."
+            return BackendError(reason, kind="dropped")
+        if not done:
+            reason = f"{self.name} ended the reply before it was complete."
+            return BackendError(reason, kind="stream")
+        log.warning(
+            "reply ended without a finish reason",
+            extra={"backend": self.name, "model": model, "hint": "max_concurrency: 1?"},
+        )
+        reason = (
+            f"{self.name} ended the reply without finishing it (no finish reason): it may have "
+            "been interrupted by another request."
+        )
+        return BackendError(reason, kind="incomplete")
 
     def _parse(self, data: str) -> Mapping[str, Any]:
         chunk = decode_object(data, self.name, "event")
         if error := chunk.get("error"):
             message = error.get("message", error) if isinstance(error, Mapping) else error
+            overflow = overflow_in(str(message), error if isinstance(error, Mapping) else None)
+            if overflow is not None:
+                raise overflow
             raise BackendError(f"The model stopped with an error: {message}", kind="stream")
         return chunk
 
@@ -157,6 +203,11 @@ class OpenAIBackend(HttpBackend):
         return super().status_error(status, text, model)
 
     async def _models(self) -> list[Mapping[str, Any]]:
+        """`/models`, or its last answer while a reply streams: a server that serves one
+        request at a time (llama-cpp-python) would cut that reply short to answer it, so a
+        health check, `/ready` or `/api/show` must not ask it meanwhile."""
+        if self.streaming and self._listing is not None:
+            return self._listing
         status, body = await self.request_json("GET", "/models")
         if status == 404 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
             reason = (
@@ -164,7 +215,8 @@ class OpenAIBackend(HttpBackend):
                 "The backend URL should be the API base, usually ending in /v1."
             )
             raise BackendError(reason, kind="protocol")
-        return [item for item in body["data"] if isinstance(item, dict) and item.get("id")]
+        self._listing = [item for item in body["data"] if isinstance(item, dict) and item.get("id")]
+        return self._listing
 
     async def list_models(self) -> list[ModelInfo]:
         """`/models`; `raw` keeps every field (owned_by, max_model_len…)."""
@@ -175,10 +227,53 @@ class OpenAIBackend(HttpBackend):
             out.append(ModelInfo(name=str(item["id"]), modified_at=when, raw=dict(item)))
         return out
 
+    async def context_windows(self, models: Sequence[ModelInfo]) -> Mapping[str, int]:
+        """Windows from the model list itself, else from the first root endpoint that answers
+        (llama.cpp `/props`, LM Studio `/api/v1/models`, `/api/v0/models`)."""
+        found = {m.name: w for m in models if (w := _context_of(m.raw)) is not None}
+        missing = [m.name for m in models if m.name not in found]
+        if not missing or self._window_source == "":
+            return found
+        sources = [self._window_source] if self._window_source else list(_WINDOW_SOURCES)
+        for source in sources:
+            windows = await self._windows_from(source, missing)
+            if windows is not None:
+                self._window_source = source
+                return found | windows
+        self._window_source = ""  # this server states no window anywhere (llama-cpp-python)
+        log.info("server reports no context window", extra={"backend": self.name})
+        return found
+
+    async def _windows_from(self, path: str, names: Sequence[str]) -> dict[str, int] | None:
+        """The windows `path` at the server root gives, or None when it does not exist."""
+        try:
+            status, body = await self.request_json("GET", path, base=self._root)
+        except BackendError as exc:
+            if exc.kind in ("connect", "timeout"):
+                raise
+            return None  # 401, 405, not JSON…: not this kind of server
+        if status == 404 or not isinstance(body, dict):
+            return None
+        if path == "/props":  # llama-server: one model, one window per slot
+            settings = body.get("default_generation_settings")
+            n_ctx = _positive(settings.get("n_ctx")) if isinstance(settings, Mapping) else None
+            return {name: n_ctx for name in names} if n_ctx else None
+        items = body.get("models") if path == "/api/v1/models" else body.get("data")
+        if not isinstance(items, list):
+            return None
+        out: dict[str, int] = {}
+        for item in items:
+            if isinstance(item, Mapping):
+                key = str(item.get("key") or item.get("id") or "")
+                window = _context_of(item)
+                if key in names and window is not None:
+                    out[key] = window
+        return out
+
     async def show(self, model: str) -> Mapping[str, Any] | None:
         """A minimal Ollama-style `/api/show` body built from `/models`, or None if not listed.
 
-        `model_info["openai.context_length"]` is set when the server reports the window.
+        `model_info["openai.context_length"]` is set when the model list states the window.
         """
         item = next((i for i in await self._models() if i["id"] == model), None)
         if item is None:
@@ -191,3 +286,6 @@ class OpenAIBackend(HttpBackend):
     async def probe(self) -> None:
         """Healthy when `/models` answers with a model list."""
         await self._models()
+
+
+_WINDOW_SOURCES = ("/props", "/api/v1/models", "/api/v0/models")

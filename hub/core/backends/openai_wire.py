@@ -94,7 +94,7 @@ def chat_body(request: ChatRequest) -> dict[str, Any]:
         body["response_format"] = {"type": "json_schema", "json_schema": schema}
     if isinstance(request.think, str) and request.think in EFFORTS:
         body["reasoning_effort"] = request.think
-    if request.tools is not None:
+    if request.tools:  # an empty list is rejected by stricter servers: leave it out
         body["tools"] = [dict(t) for t in request.tools]
     return body
 

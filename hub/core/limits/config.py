@@ -7,7 +7,7 @@ limits:
   per_platform: 600/minute
   global: 2000/minute
   per_model: {llama3.1:70b: 10/minute}
-  tokens_per_day: 50000           # per user, counted from real usage, UTC days
+  tokens_per_day: 50000           # per user, UTC days; the server's counts, else estimates
   concurrent_per_user: 1
   on_redis_error: fail_open       # or fail_closed: refuse (503) while Redis is unreachable
   roles:

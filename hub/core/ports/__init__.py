@@ -13,10 +13,12 @@ from hub.core.ports.backends import (
     Delta,
     Final,
     ModelInfo,
+    ReportsContextWindows,
     ReportsRunning,
 )
 from hub.core.ports.errors import (
     BackendError,
+    ContextOverflow,
     DuplicateError,
     StoreError,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "ChatBackend",
     "ChatRequest",
     "Completion",
+    "ContextOverflow",
     "ConversationStore",
     "Decision",
     "Delta",
@@ -74,6 +77,7 @@ __all__ = [
     "PromptStore",
     "Rate",
     "RateLimiter",
+    "ReportsContextWindows",
     "ReportsRunning",
     "RouteContext",
     "SettingStore",

@@ -54,6 +54,10 @@ class ChatRequest:
     think: Any = None
     tools: Sequence[Mapping[str, Any]] | None = None
     completion: Completion | None = None
+    # The caller's estimate of the prompt's size in tokens (0 = unknown): a stream that drops
+    # before its first token right after a prompt larger than any that worked tells the
+    # router the model's context window is smaller than this.
+    prompt_estimate: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,16 @@ class ChatBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsContextWindows(Protocol):
+    """A backend that can say how many tokens each model's context window holds."""
+
+    async def context_windows(self, models: Sequence[ModelInfo]) -> Mapping[str, int]:
+        """The windows the server reports for `models` (model name -> tokens); models it says
+        nothing about are left out. Raises `BackendError` only when the server is unreachable."""
+        ...
 
 
 @runtime_checkable

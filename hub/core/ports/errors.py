@@ -15,8 +15,10 @@ class BackendError(Exception):
     """A model backend failed. `reason` is a sentence a user can act on.
 
     `kind` classifies it for failover and HTTP status: connect, timeout, http, not_found,
-    protocol, busy, stream, bad_request, unsupported (this backend cannot do what the request
-    asks; another one may).
+    dropped (the connection broke after the request was sent, before any output), protocol,
+    busy, stream, incomplete (the stream ended without a finish reason), bad_request,
+    unsupported (this backend cannot do what the request asks; another one may), overflow
+    (`ContextOverflow`).
     """
 
     def __init__(self, reason: str, *, kind: str = "http", status: int | None = None) -> None:
@@ -24,3 +26,27 @@ class BackendError(Exception):
         self.reason = reason
         self.kind = kind
         self.status = status
+
+
+class ContextOverflow(BackendError):
+    """The request does not fit the model's context window: the request's fault, never the
+    backend's, so it neither counts against the backend's health nor fails over.
+
+    `window` is the window in tokens when the server stated it (or the hub knew it);
+    `below` is set instead when only an upper bound was learned (a stream dropped right after
+    a prompt of about that many tokens). `prompt_tokens` is the prompt's size as the server
+    counted it, when it said.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        window: int | None = None,
+        below: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> None:
+        super().__init__(reason, kind="overflow", status=400)
+        self.window = window
+        self.below = below
+        self.prompt_tokens = prompt_tokens

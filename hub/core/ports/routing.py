@@ -29,6 +29,7 @@ class ModelListing:
     backends: tuple[str, ...]
     info: ModelInfo | None = None
     alias_of: tuple[str, ...] = ()
+    context_window: int | None = None  # tokens, when known (configured, reported or learned)
 
 
 class ModelRouter(Protocol):
@@ -51,7 +52,8 @@ class ModelRouter(Protocol):
     async def models(self) -> list[ModelListing]: ...
 
     async def context_window(self, model: str) -> int | None:
-        """The model's context length in tokens, when a backend reports it."""
+        """The model's context window in tokens: configured, reported by its server, or learned
+        from overflows; None when nothing is known."""
         ...
 
     async def show(self, model: str) -> Mapping[str, Any] | None: ...

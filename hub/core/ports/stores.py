@@ -160,8 +160,10 @@ class UsageStore(Protocol):
         prompt_tokens: int,
         completion_tokens: int,
         requests: int = 1,
+        estimated_tokens: int = 0,
     ) -> None:
-        """Add to the day's counters (`requests` replies, and their tokens)."""
+        """Add to the day's counters (`requests` replies, and their tokens, of which
+        `estimated_tokens` are the hub's estimates because the server reported none)."""
         ...
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]: ...

@@ -30,7 +30,7 @@ class TargetsLost(Exception):
 
 def is_request_fault(error: BackendError) -> bool:
     """Whether the error is the request's own fault, so failing over would not help."""
-    if error.kind == "bad_request":
+    if error.kind in ("bad_request", "overflow"):
         return True
     return error.kind == "http" and error.status in _REQUEST_FAULT_STATUSES
 
@@ -54,9 +54,11 @@ async def first_chunk(
     target: Target,
     chunks: AsyncIterator[BackendChunk],
     on_failure: Callable[[Target, BackendError], None],
+    classify: Callable[[BackendError], BackendError] = lambda error: error,
 ) -> BackendChunk:
     """The first chunk of a reply, or `EarlyFailure` (after `on_failure`) so the caller fails
-    over. A request fault is raised as it is: no other backend would accept the request."""
+    over. `classify` may recognise an error as what it really is (a dropped stream as a context
+    overflow). A request fault is raised as it is: no other backend would accept the request."""
     try:
         return await anext(chunks)
     except StopAsyncIteration:
@@ -66,6 +68,7 @@ async def first_chunk(
         )
     except Exception as exc:
         error = as_backend_error(target, exc)
+    error = classify(error)
     if is_request_fault(error):
         raise error
     on_failure(target, error)

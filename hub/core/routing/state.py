@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from hub.core.ports import ChatBackend, ModelInfo
 from hub.core.routing_config import BackendConfig
@@ -35,11 +36,19 @@ class BackendState:
     # request times out, so a good probe must not wipe out a run of failed requests.
     probe_failures: int = 0
     request_failures: int = 0
+    streak_users: set[str] = field(default_factory=set)  # whose requests make up the streak
     down: bool = False
     down_until: float = 0.0
     ever_ok: bool = False
     last_error: str = ""
     models: dict[str, ModelInfo] | None = None  # canonical name -> info, in listing order
+    next_probe: float = 0.0  # clock time the next health check is due
+    probing: asyncio.Event | None = None  # set while a probe runs; requests wait for it
+
+    async def quiet(self) -> None:
+        """Wait until no probe of this backend is running (so a request never overlaps one)."""
+        while (probing := self.probing) is not None:
+            await probing.wait()
 
     @property
     def name(self) -> str:

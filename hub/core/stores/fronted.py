@@ -159,11 +159,13 @@ class _Counts:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated_tokens: int = 0
 
-    def add(self, requests: int, prompt_tokens: int, completion_tokens: int) -> None:
-        self.requests += requests
-        self.prompt_tokens += prompt_tokens
-        self.completion_tokens += completion_tokens
+    def add(self, other: _Counts) -> None:
+        self.requests += other.requests
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.estimated_tokens += other.estimated_tokens
 
 
 class BufferedUsage:
@@ -185,9 +187,10 @@ class BufferedUsage:
         prompt_tokens: int,
         completion_tokens: int,
         requests: int = 1,
+        estimated_tokens: int = 0,
     ) -> None:
         counts = self._pending.setdefault((user_id, model, day), _Counts())
-        counts.add(requests, prompt_tokens, completion_tokens)
+        counts.add(_Counts(requests, prompt_tokens, completion_tokens, estimated_tokens))
         if self._timer is None:
             self._timer = asyncio.create_task(self._flush_later())
 
@@ -223,6 +226,7 @@ class BufferedUsage:
                         prompt_tokens=counts.prompt_tokens,
                         completion_tokens=counts.completion_tokens,
                         requests=counts.requests,
+                        estimated_tokens=counts.estimated_tokens,
                     )
                 except BaseException as exc:
                     self._keep(items[index:])
@@ -232,8 +236,7 @@ class BufferedUsage:
 
     def _keep(self, items: list[tuple[tuple[str, str, str], _Counts]]) -> None:
         for key, counts in items:
-            into = self._pending.setdefault(key, _Counts())
-            into.add(counts.requests, counts.prompt_tokens, counts.completion_tokens)
+            self._pending.setdefault(key, _Counts()).add(counts)
         if self._timer is None and self._pending:
             with contextlib.suppress(RuntimeError):  # no loop left at shutdown
                 self._timer = asyncio.get_running_loop().create_task(self._flush_later())

@@ -197,6 +197,7 @@ class MongoUsage:
         prompt_tokens: int,
         completion_tokens: int,
         requests: int = 1,
+        estimated_tokens: int = 0,
     ) -> None:
         where = {"user_id": user_id, "model": model, "day": day}
         change = {
@@ -204,6 +205,7 @@ class MongoUsage:
                 "requests": requests,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
+                "estimated_tokens": estimated_tokens,
             }
         }
         with self._db.errors():
@@ -246,6 +248,7 @@ def _usage(doc: Doc) -> Usage:
         requests=doc.get("requests", 0),
         prompt_tokens=doc.get("prompt_tokens", 0),
         completion_tokens=doc.get("completion_tokens", 0),
+        estimated_tokens=doc.get("estimated_tokens", 0),  # absent in older documents
     )
 
 

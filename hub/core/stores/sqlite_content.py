@@ -183,14 +183,17 @@ class SqliteUsage:
         prompt_tokens: int,
         completion_tokens: int,
         requests: int = 1,
+        estimated_tokens: int = 0,
     ) -> None:
         await self._db.write(
-            "INSERT INTO usage (user_id, model, day, requests, prompt_tokens, completion_tokens) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, day, model) DO UPDATE SET "
+            "INSERT INTO usage (user_id, model, day, requests, prompt_tokens, completion_tokens, "
+            "estimated_tokens) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (user_id, day, model) DO UPDATE SET "
             "requests = requests + excluded.requests, "
             "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
-            "completion_tokens = completion_tokens + excluded.completion_tokens",
-            (user_id, model, day, requests, prompt_tokens, completion_tokens),
+            "completion_tokens = completion_tokens + excluded.completion_tokens, "
+            "estimated_tokens = estimated_tokens + excluded.estimated_tokens",
+            (user_id, model, day, requests, prompt_tokens, completion_tokens, estimated_tokens),
         )
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]:
@@ -222,6 +225,7 @@ def _usage(row: Row) -> Usage:
         requests=row["requests"],
         prompt_tokens=row["prompt_tokens"],
         completion_tokens=row["completion_tokens"],
+        estimated_tokens=row["estimated_tokens"],
     )
 
 

@@ -123,7 +123,12 @@ CREATE INDEX users_created ON users(created_at);
 CREATE INDEX usage_day ON usage(day);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2))
+# Usage records say how many of their tokens are the hub's estimates (servers that report none).
+_V3 = """
+ALTER TABLE usage ADD COLUMN estimated_tokens INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2), Migration(3, _V3))
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:
