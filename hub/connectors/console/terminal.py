@@ -14,9 +14,10 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hub.core.dispatch import ChatDispatch
 from hub.core.models import (
     Done,
     Failed,
@@ -56,6 +57,10 @@ class ConsoleChat:
     err: TextIO = sys.stderr
     model: str | None = None
     chat_id: str = "console"
+    dispatch: ChatDispatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatch = ChatDispatch(self.chat)
 
     def message(self, text: str) -> IncomingMessage:
         return IncomingMessage(PLATFORM, self.chat_id, self.user, text, model=self.model)
@@ -63,7 +68,7 @@ class ConsoleChat:
     async def say(self, text: str) -> bool:
         """Send `text` and print the reply as it streams; False if the reply failed."""
         ok, ended_line = True, True
-        async for event in self.chat.reply(self.message(text)):
+        async for event in self.dispatch.reply(self.message(text)):
             ok, ended_line = self._show(event, ok, ended_line)
         if not ended_line:
             self._write(self.out, "\n")
@@ -100,7 +105,7 @@ class ConsoleChat:
 
     async def stop(self) -> bool:
         """Stop the reply being written in this console's conversation."""
-        return await self.chat.stop(self.message("").key)
+        return await self.dispatch.stop_conversation(self.message("").key)
 
 
 class Interactive:

@@ -63,7 +63,10 @@ class TelegramPlugin:
         from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
 
         return TelegramConnector(
-            services.chat, services.settings.telegram, commands=global_prompt_commands(services)
+            services.chat,
+            services.settings.telegram,
+            commands=global_prompt_commands(services),
+            grace=services.settings.chat.shutdown_grace,
         )
 
 

@@ -7,14 +7,11 @@ another chat. Settings and modes: `__init__.py`; who is answered: `updates.py`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.ext import (
@@ -28,10 +25,9 @@ from telegram.ext import (
 
 from hub.connectors.telegram.commands import BUILTIN_COMMANDS, telegram_commands
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
-from hub.connectors.telegram.updates import PLATFORM, BotIdentity, to_incoming
+from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
 from hub.core.budget import BudgetPools, Clock
-from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
-from hub.core.render import render
+from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.settings import SettingsError, TelegramSettings
 
 if TYPE_CHECKING:
@@ -41,26 +37,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CommandProvider = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
-
-
-class ChatLike(Protocol):
-    """What the connector needs of `ChatService`."""
-
-    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
-
-    async def stop(self, key: ConversationKey) -> bool: ...
-
-
-def stop_data(key: ConversationKey) -> str:
-    """Callback data of a reply's Stop button (Telegram allows 64 bytes)."""
-    return f"stop:{key.chat_id}:{key.thread_id}:{key.user_id}"
-
-
-def parse_stop_data(data: str) -> ConversationKey | None:
-    parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "stop":
-        return None
-    return ConversationKey(PLATFORM, parts[1], parts[2], parts[3])
 
 
 class TelegramConnector:
@@ -75,6 +51,7 @@ class TelegramConnector:
         *,
         commands: CommandProvider | None = None,
         clock: Clock | None = None,
+        grace: float = 10.0,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -82,11 +59,10 @@ class TelegramConnector:
         self.settings = settings
         self.commands = commands or _builtin_only
         self.pools = BudgetPools(clock)
+        self.dispatch = ChatDispatch(chat, clock=self.pools.clock, grace=grace)
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
-        self._replies: Counter[ConversationKey] = Counter()
-        self._idle = asyncio.Event()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -135,19 +111,14 @@ class TelegramConnector:
             "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
         )
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop running replies (they end with a notice), then the Application."""
-        app, self.app = self.app, None
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
+        app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
         if app is None:
             return
-        for key in list(self._replies):
-            with contextlib.suppress(Exception):
-                await self.chat.stop(key)
-        if self._replies:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), grace)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        await self.dispatch.drain(grace)
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -155,7 +126,7 @@ class TelegramConnector:
     @property
     def busy(self) -> bool:
         """Whether a reply is being rendered right now."""
-        return bool(self._replies)
+        return self.dispatch.busy
 
     def routes(self) -> Sequence[Any]:
         """The webhook route in webhook mode, nothing in polling mode."""
@@ -202,42 +173,27 @@ class TelegramConnector:
         incoming = to_incoming(message, self.me)
         if message is None or incoming is None:
             return
-        key = incoming.key
-        sink = TelegramSink(
-            context.bot,
-            message.chat.id,
-            budget=chat_budget(self.pools, message.chat.id),
-            thread_id=int(incoming.thread_id) if incoming.thread_id else None,
-            reply_to=message.message_id if incoming.is_group else None,
-            stop_data=stop_data(key),
-            drafts=self.drafts,
-        )
-        self._replies[key] += 1
-        self._idle.clear()
-        try:
-            await render(self.chat.reply(incoming), sink, clock=self.pools.clock)
-        except Exception:
-            log.exception("telegram reply failed", extra={"chat_id": incoming.chat_id})
-        finally:
-            self._replies[key] -= 1
-            if self._replies[key] <= 0:
-                del self._replies[key]
-            if not self._replies:
-                self._idle.set()
+        chat_id = message.chat.id
+
+        def sink(stop_token: str | None) -> TelegramSink:
+            return TelegramSink(
+                context.bot,
+                chat_id,
+                budget=chat_budget(self.pools, chat_id),
+                thread_id=int(incoming.thread_id) if incoming.thread_id else None,
+                reply_to=message.message_id if incoming.is_group else None,
+                stop_data=stop_token,
+                drafts=self.drafts,
+            )
+
+        await self.dispatch.answer(incoming, sink)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
             return
-        key = parse_stop_data(query.data or "")
-        await _answer(query, await self._stop_text(query, key))
-
-    async def _stop_text(self, query: CallbackQuery, key: ConversationKey | None) -> str:
-        if key is None:
-            return "This button is no longer valid."
-        if str(query.from_user.id) != key.user_id:
-            return "Only the person who asked can stop this reply."
-        return "Stopping…" if await self.chat.stop(key) else "Nothing to stop."
+        text = await self.dispatch.stop(query.data or "", platform_user(query.from_user))
+        await _answer(query, text)
 
 
 async def _answer(query: CallbackQuery, text: str) -> None:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from telegram import Message, MessageEntity
+from telegram import User as TelegramUser
 
 from hub.core.models import IncomingMessage, PlatformUser
 
@@ -85,6 +86,16 @@ def strip_bot_name(text: str, bot: BotIdentity) -> str:
     return cleaned.strip()
 
 
+def platform_user(sender: TelegramUser) -> PlatformUser:
+    """The hub's view of a Telegram user."""
+    return PlatformUser(
+        platform=PLATFORM,
+        platform_user_id=str(sender.id),
+        display_name=sender.full_name,
+        language=sender.language_code or "",
+    )
+
+
 def to_incoming(message: Message | None, bot: BotIdentity) -> IncomingMessage | None:
     """The hub's view of `message`, or None when the bot should stay silent."""
     if message is None or message.from_user is None or message.from_user.is_bot:
@@ -95,18 +106,12 @@ def to_incoming(message: Message | None, bot: BotIdentity) -> IncomingMessage | 
     text = strip_bot_name(text, bot)
     if not text:
         return None
-    sender = message.from_user
     thread = message.message_thread_id if message.is_topic_message else None
     reply = _replied_to(message)
     return IncomingMessage(
         platform=PLATFORM,
         chat_id=str(message.chat.id),
-        user=PlatformUser(
-            platform=PLATFORM,
-            platform_user_id=str(sender.id),
-            display_name=sender.full_name,
-            language=sender.language_code or "",
-        ),
+        user=platform_user(message.from_user),
         text=text,
         thread_id=str(thread) if thread else "",
         message_id=str(message.message_id),
