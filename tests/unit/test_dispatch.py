@@ -48,14 +48,16 @@ class Bosses:
 
 
 async def test_answer_renders_and_accounts_for_the_reply() -> None:
-    chat = ScriptedChat(lambda m: "one two three", tokens_per_second=200)
+    text = " ".join(f"w{i}" for i in range(40))
+    chat = ScriptedChat(lambda m: text, tokens_per_second=100)
     dispatch = ChatDispatch(chat)
     factory = Tokens()
     assert not dispatch.busy
     task = asyncio.create_task(dispatch.answer(msg(), factory))
-    await until(lambda: dispatch.busy)
+    await until(lambda: chat.received != [])
+    assert dispatch.busy and dispatch.in_flight == 1
     result = await task
-    assert result is not None and result.text == "one two three"
+    assert result is not None and result.text == text
     assert not dispatch.busy and dispatch.in_flight == 0
     [token] = factory.seen
     assert token is not None and len(token) <= 64 and token.startswith("stop:")
