@@ -372,7 +372,7 @@ class FakeTelegram:
         shown = _visible(str(params.get("text", "")), params.get("parse_mode"))
         markup = params.get("reply_markup")
         if shown == sent.text and markup == sent.reply_markup:
-            raise _ApiError(400, _NOT_MODIFIED)
+            raise _ApiError(400, NOT_MODIFIED)
         sent.text, sent.raw, sent.parse_mode = (
             shown,
             str(params.get("text")),
@@ -386,7 +386,7 @@ class FakeTelegram:
         sent = self._target(params)
         markup = params.get("reply_markup")
         if markup == sent.reply_markup:
-            raise _ApiError(400, _NOT_MODIFIED)
+            raise _ApiError(400, NOT_MODIFIED)
         sent.reply_markup = markup
         return self._message_json(sent)
 
@@ -418,7 +418,7 @@ class FakeTelegram:
 
 
 _COMMAND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-_NOT_MODIFIED = (
+NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
