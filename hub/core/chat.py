@@ -83,7 +83,9 @@ class ChatService:
         self._slots = ConversationSlots()
         self._estimator = TokenEstimator(config.chars_per_token)
         self._told = NoticeMemory()
-        self._commands = CommandHandler(stores, router, prompts, self.stop)
+        self._commands = CommandHandler(
+            stores, router, prompts, self.stop, limits=limits, clock=clock
+        )
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
         self._tasks: set[asyncio.Task[None]] = set()
 

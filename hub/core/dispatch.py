@@ -208,7 +208,8 @@ class ChatDispatch:
         wait = self.grace if grace is None else grace
         if self._replies and wait > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._idle.wait()
         if not self._replies:
             return
         log.info("stopping replies still running at shutdown", extra={"count": self.in_flight})
@@ -216,7 +217,8 @@ class ChatDispatch:
             with contextlib.suppress(Exception):
                 await self.chat.stop(key)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), AFTER_STOP_WAIT)
+            async with asyncio.timeout(AFTER_STOP_WAIT):
+                await self._idle.wait()
 
 
 async def _notice(text: str) -> AsyncIterator[ReplyEvent]:

@@ -23,11 +23,12 @@ from telegram.ext import (
     filters,
 )
 
-from hub.connectors.telegram.commands import BUILTIN_COMMANDS, telegram_commands
+from hub.connectors.telegram.commands import builtin_commands, telegram_commands
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
 from hub.core.budget import BudgetPools, Clock
 from hub.core.dispatch import ChatDispatch, ChatLike
+from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
 from hub.settings import SettingsError, TelegramSettings
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class TelegramConnector:
         commands: CommandProvider | None = None,
         clock: Clock | None = None,
         grace: float = 10.0,
+        prompt_hooks: list[Callable[[], Awaitable[None]]] | None = None,
+        menu_debounce: float = DEBOUNCE,
+        menu_poll: float = POLL,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -63,6 +67,13 @@ class TelegramConnector:
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
+        self.menu = MenuWatcher(
+            self._menu_entries,
+            self._publish_menu,
+            hooks=prompt_hooks,
+            debounce=menu_debounce,
+            poll=menu_poll,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -93,7 +104,7 @@ class TelegramConnector:
         await self.app.initialize()
         bot = self.app.bot
         self.me = BotIdentity(id=bot.id, username=bot.username)
-        await self.refresh_commands()
+        await self.menu.start()
         if self.app.updater is not None:
             await self.app.updater.start_polling(
                 timeout=int(self.settings.poll_timeout),
@@ -116,6 +127,7 @@ class TelegramConnector:
         app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
         if app is None:
             return
+        await self.menu.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await self.dispatch.drain(grace)
@@ -137,15 +149,20 @@ class TelegramConnector:
         return [webhook_route(lambda request: self)]
 
     async def refresh_commands(self) -> None:
-        """Publish built-in and global prompt commands with setMyCommands."""
-        if self.app is None:
-            return
+        """Publish built-in and global prompt commands with setMyCommands now."""
+        await self.menu.refresh()
+
+    async def _menu_entries(self) -> Entries:
         try:
-            pairs = await self.commands()
+            return await self.commands()
         except Exception:
             log.exception("could not list prompt commands; publishing the built-in ones")
-            pairs = BUILTIN_COMMANDS
-        commands = [BotCommand(c, d) for c, d in telegram_commands(pairs)]
+            return builtin_commands()
+
+    async def _publish_menu(self, entries: Entries) -> None:
+        if self.app is None:
+            return
+        commands = [BotCommand(c, d) for c, d in telegram_commands(entries)]
         await self.app.bot.set_my_commands(commands)
 
     # --- updates --------------------------------------------------------------------------------
@@ -204,7 +221,7 @@ async def _answer(query: CallbackQuery, text: str) -> None:
 
 
 async def _builtin_only() -> Sequence[tuple[str, str]]:
-    return BUILTIN_COMMANDS
+    return builtin_commands()
 
 
 def global_prompt_commands(services: Services) -> CommandProvider:
@@ -214,6 +231,6 @@ def global_prompt_commands(services: Services) -> CommandProvider:
     async def commands() -> Sequence[tuple[str, str]]:
         prompts = await store.visible("")  # no user: only the global prompts are visible
         found = [(p.command, p.title or p.content) for p in prompts if p.scope == "global"]
-        return [*BUILTIN_COMMANDS, *found]
+        return [*builtin_commands(), *found]
 
     return commands

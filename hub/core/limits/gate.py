@@ -24,7 +24,7 @@ from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
 from hub.core.models import Failed, User
-from hub.core.ports import Admission, Decision, LimitCheck
+from hub.core.ports import Admission, Allowance, Decision, LimitCheck
 
 if TYPE_CHECKING:
     from hub.settings import HubSettings
@@ -86,6 +86,17 @@ class PolicyLimitGate:
     def degraded(self) -> bool:
         """True while the primary limiter is unreachable (for /ready and metrics)."""
         return self._down_since is not None
+
+    def allowance(self, user: User) -> Allowance:
+        """What `user`'s role allows, for `/usage`."""
+        policy = self._policy(user.role)
+        if policy.unlimited:
+            return Allowance(unlimited=True)
+        return Allowance(
+            tokens_per_day=policy.tokens_per_day,
+            per_user=policy.per_user.describe() if policy.per_user else None,
+            concurrent=policy.concurrent_per_user,
+        )
 
     # --- LimitGate -----------------------------------------------------------------------------
 

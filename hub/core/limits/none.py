@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.core.models import User
-from hub.core.ports import Admission
+from hub.core.ports import Admission, Allowance
 
 
 class NoLimits:
@@ -19,3 +19,6 @@ class NoLimits:
         self, user: User, model: str, prompt_tokens: int, completion_tokens: int
     ) -> None:
         return None
+
+    def allowance(self, user: User) -> Allowance:
+        return Allowance(unlimited=True)

@@ -22,7 +22,9 @@ from hub.core.ports.errors import (
 )
 from hub.core.ports.limits import (
     Admission,
+    Allowance,
     Decision,
+    DescribesLimits,
     LimitCheck,
     LimitGate,
     Rate,
@@ -59,6 +61,7 @@ from hub.core.ports.stores import (
 
 __all__ = [
     "Admission",
+    "Allowance",
     "BackendChunk",
     "BackendError",
     "ChatBackend",
@@ -67,6 +70,7 @@ __all__ = [
     "ConversationStore",
     "Decision",
     "Delta",
+    "DescribesLimits",
     "DuplicateError",
     "EditBudget",
     "Final",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hub.core.models import User
 
@@ -89,3 +89,20 @@ class LimitGate(Protocol):
     ) -> None:
         """Count real token usage after a reply (checked by the next `admit`)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What the limits allow one user, for `/usage`: None = no limit of that kind."""
+
+    unlimited: bool = False
+    tokens_per_day: int | None = None
+    per_user: str | None = None  # "20 per minute"
+    concurrent: int | None = None
+
+
+@runtime_checkable
+class DescribesLimits(Protocol):
+    """A `LimitGate` that can say what it allows a user (`/usage`)."""
+
+    def allowance(self, user: User) -> Allowance: ...
