@@ -26,6 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from hub.core.access import AccessSettings
 from hub.core.chat_config import ChatConfig
 from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
@@ -40,7 +41,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(_Section, AccessSettings):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
@@ -57,14 +58,14 @@ class TelegramSettings(_Section):
         return self
 
 
-class SlackSettings(_Section):
+class SlackSettings(_Section, AccessSettings):
     bot_token: SecretStr | None = None
     app_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
     base_url: str = "https://slack.com/api/"
 
 
-class DiscordSettings(_Section):
+class DiscordSettings(_Section, AccessSettings):
     token: SecretStr | None = None
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"

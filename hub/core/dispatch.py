@@ -3,11 +3,13 @@
 A connector turns a platform event into an `IncomingMessage` and hands it over with a way to
 build the reply's sink; the dispatch does the rest:
 
+- the access check (`hub.core.access`): a refused message never reaches a model; its sender
+  gets one short refusal in private chats and silence in groups;
 - accounting of the replies in flight, so `busy` and shutdown know what is still being written;
 - `render()` of `ChatService`'s events into the sink (typing, queue notices, throttled edits);
 - Stop tokens: an opaque string for the reply's Stop control (Telegram callback data ≤ 64 bytes,
   a Slack action value, a Discord custom id), decoded and authorised by `stop()`: only the
-  person who asked, or an admin, may stop a reply;
+  person who asked, or an admin, may stop a reply, and a refused person's Stop is ignored;
 - draining at shutdown: replies in flight may finish within the grace period; the rest are
   stopped, which stores them flagged as interrupted, and their messages end with a notice.
 
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from hub.core.access import Access
 from hub.core.budget import Clock, LoopClock
 from hub.core.models import ConversationKey, IncomingMessage, Notice, PlatformUser, ReplyEvent
 from hub.core.ports import MessageSink
@@ -51,16 +54,11 @@ class ChatLike(Protocol):
     async def stop(self, key: ConversationKey) -> bool: ...
 
 
-class Admins(Protocol):
-    """Who may stop anybody's reply (`hub.core.access.Access`)."""
-
-    async def is_admin(self, who: PlatformUser) -> bool: ...
-
-
 @dataclass(frozen=True, slots=True)
 class _Running:
     key: ConversationKey
     asker: str  # platform user id of the person who asked
+    workspace: str = ""
 
 
 class StopTokens:
@@ -75,7 +73,7 @@ class StopTokens:
 
     def issue(self, msg: IncomingMessage) -> str:
         token = STOP_PREFIX + secrets.token_urlsafe(9)
-        self._running[token] = _Running(msg.key, msg.user.platform_user_id)
+        self._running[token] = _Running(msg.key, msg.user.platform_user_id, msg.workspace_id)
         return token
 
     def revoke(self, token: str) -> None:
@@ -96,7 +94,7 @@ class ChatDispatch:
         self,
         chat: ChatLike,
         *,
-        admins: Admins | None = None,
+        access: Access | None = None,
         clock: Clock | None = None,
         options: RenderOptions | None = None,
         grace: float = 10.0,
@@ -105,7 +103,7 @@ class ChatDispatch:
         self.clock: Clock = clock or LoopClock()
         self.options = options
         self.grace = grace
-        self._admins = admins
+        self.access = access or Access()
         self._tokens = StopTokens()
         self._replies: Counter[ConversationKey] = Counter()
         self._idle = asyncio.Event()
@@ -115,6 +113,11 @@ class ChatDispatch:
 
     async def answer(self, msg: IncomingMessage, make_sink: SinkFactory) -> RenderResult | None:
         """Answer `msg` into the sink `make_sink` builds; None when nothing was rendered."""
+        verdict = await self.access.check(msg)
+        if not verdict.allowed:
+            if not verdict.reply:
+                return None
+            return await self.say(verdict.reply, make_sink(None))
         token = self._tokens.issue(msg)
         try:
             sink = make_sink(token)
@@ -135,7 +138,13 @@ class ChatDispatch:
         return await render(_notice(text), sink, clock=self.clock, options=self.options)
 
     async def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]:
-        """`ChatService.reply(msg)` with in-flight accounting, for edges that print events."""
+        """`ChatService.reply(msg)` with the access check and in-flight accounting, for edges
+        that print events themselves; a refusal comes as one `Notice` (or nothing)."""
+        verdict = await self.access.check(msg)
+        if not verdict.allowed:
+            if verdict.reply:
+                yield Notice(verdict.reply)
+            return
         with self._in_flight(msg.key):
             events = self.chat.reply(msg)
             try:
@@ -180,7 +189,10 @@ class ChatDispatch:
         running = self._tokens.lookup(token)
         if running is None:
             return NOTHING_TO_STOP
-        if by.platform_user_id != running.asker and not await self._is_admin(by):
+        if not self.access.allows(by.platform_user_id, running.key.chat_id, running.workspace):
+            log.info("stop refused by the allow lists", extra={"by": by.platform_user_id})
+            return ""  # ignored, like everything else from someone who may not use the bot
+        if by.platform_user_id != running.asker and not await self.access.is_admin(by):
             return NOT_YOURS
         stopped = await self.chat.stop(running.key)
         if stopped:
@@ -193,9 +205,6 @@ class ChatDispatch:
     async def stop_conversation(self, key: ConversationKey) -> bool:
         """Stop the reply being written in `key` (the console's /stop and Ctrl-C)."""
         return await self.chat.stop(key)
-
-    async def _is_admin(self, who: PlatformUser) -> bool:
-        return self._admins is not None and await self._admins.is_admin(who)
 
     # --- shutdown -------------------------------------------------------------------------------
 

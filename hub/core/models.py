@@ -125,6 +125,7 @@ class IncomingMessage:
     reply_to_text: str | None = None
     chat_name: str = ""
     is_group: bool = False
+    workspace_id: str = ""  # Slack team, Discord guild: limits and allow lists may scope by it
     hub_user_id: str | None = None  # set by HTTP edges that already authenticated a hub user
     model: str | None = None  # explicit model request (HTTP); bots leave it None
     history: tuple[ChatMessage, ...] | None = None

@@ -73,6 +73,7 @@ async def start_hub(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterato
             settings.telegram,
             commands=global_prompt_commands(services),
             prompt_hooks=services.prompts.on_change,
+            users=services.stores.users,
             menu_debounce=0.1,
             menu_poll=menu_poll,
         )
@@ -110,3 +111,19 @@ async def test_menu_follows_prompt_changes_without_a_restart(start_hub: Start) -
     await hub.services.stores.prompts.create(global_prompt)
     await until(lambda: "digest" in menu(fake), within=30)
     assert {"command": "digest", "description": "Daily digest"} in fake.commands
+
+
+async def test_a_configured_admin_gets_the_admin_role_on_first_contact(start_hub: Start) -> None:
+    hub = await start_hub(admins=[str(USER)], allow_users=["42"])
+    hub.ollama.script(MODEL, tokens=["Welcome", " back"])
+    assert (await hub.user()).role == "user"  # known before, as a plain user
+    hub.telegram.push_message(DM, "hello", user_id=USER)
+    await until(lambda: hub.texts(DM) == ["Welcome back"] and not hub.connector.busy)
+    assert (await hub.user()).role == "admin"  # and allowed, though not on allow_users
+
+    hub.telegram.push_message(DM, "/prompt add team --global Team | For the team: {{INPUT}}")
+    await until(lambda: any("for everyone" in t for t in hub.texts(DM)))
+    hub.telegram.push_message(777, "hi", user_id=777)  # neither allowed nor admin
+    await until(lambda: len(hub.texts(777)) == 1)
+    assert (await hub.user(777)).role == "user"
+    assert len(hub.ollama.chat_requests) == 1  # the refused message never reached a model

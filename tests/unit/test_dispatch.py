@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from hub.core.access import Access, AccessSettings
 from hub.core.budget import BudgetPools
 from hub.core.dispatch import (
     INVALID,
@@ -42,11 +43,6 @@ class Tokens:
         return sink
 
 
-class Bosses:
-    async def is_admin(self, who: PlatformUser) -> bool:
-        return who.platform_user_id == BOSS.platform_user_id
-
-
 async def test_answer_renders_and_accounts_for_the_reply() -> None:
     text = " ".join(f"w{i}" for i in range(40))
     chat = ScriptedChat(lambda m: text, tokens_per_second=100)
@@ -66,7 +62,7 @@ async def test_answer_renders_and_accounts_for_the_reply() -> None:
 
 async def test_only_the_asker_or_an_admin_may_stop() -> None:
     chat = ScriptedChat(lambda m: "word " * 500, tokens_per_second=50)
-    dispatch = ChatDispatch(chat, admins=Bosses())
+    dispatch = ChatDispatch(chat, access=Access(AccessSettings(admins=("9",))))
     factory = Tokens()
     first = asyncio.create_task(dispatch.answer(msg(), factory))
     await until(lambda: chat.received != [])

@@ -68,6 +68,7 @@ class TelegramPlugin:
             commands=global_prompt_commands(services),
             grace=services.settings.chat.shutdown_grace,
             prompt_hooks=services.prompts.on_change if services.prompts is not None else None,
+            users=services.stores.users,
         )
 
 

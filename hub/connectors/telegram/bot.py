@@ -26,9 +26,11 @@ from telegram.ext import (
 from hub.connectors.telegram.commands import builtin_commands, telegram_commands
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
+from hub.core.access import Access
 from hub.core.budget import BudgetPools, Clock
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
+from hub.core.ports import UserStore
 from hub.settings import SettingsError, TelegramSettings
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class TelegramConnector:
         prompt_hooks: list[Callable[[], Awaitable[None]]] | None = None,
         menu_debounce: float = DEBOUNCE,
         menu_poll: float = POLL,
+        users: UserStore | None = None,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -63,7 +66,9 @@ class TelegramConnector:
         self.settings = settings
         self.commands = commands or _builtin_only
         self.pools = BudgetPools(clock)
-        self.dispatch = ChatDispatch(chat, clock=self.pools.clock, grace=grace)
+        self.dispatch = ChatDispatch(
+            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace
+        )
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None

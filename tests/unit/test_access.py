@@ -1,0 +1,80 @@
+"""Access settings from the environment and YAML, and the allow-list rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.core.access import Access, AccessSettings
+from hub.core.models import IncomingMessage, PlatformUser
+from hub.settings import SettingsError, load_settings
+
+
+def msg(user: str, chat: str, *, group: bool = False, workspace: str = "") -> IncomingMessage:
+    who = PlatformUser("slack", user, user)
+    return IncomingMessage("slack", chat, who, "hi", is_group=group, workspace_id=workspace)
+
+
+def test_lists_from_the_environment_as_comma_separated_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TELEGRAM__ALLOW_USERS", "111, 222,,333")
+    monkeypatch.setenv("HUB_TELEGRAM__ADMINS", "111")
+    monkeypatch.setenv("HUB_TELEGRAM__ALLOW_CHATS", "-1001234")
+    telegram = load_settings().telegram
+    assert telegram.allow_users == ("111", "222", "333")
+    assert telegram.admins == ("111",)
+    assert telegram.allow_chats == ("-1001234",)
+
+
+def test_lists_from_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        "telegram:\n  allow_users: [111, '222']\n  admins: 111\n"
+        "slack:\n  allow_chats: [T0123, C042]\n  refusal_in_groups: true\n"
+    )
+    monkeypatch.setenv("HUB_CONFIG", str(config))
+    settings = load_settings()
+    assert settings.telegram.allow_users == ("111", "222")
+    assert settings.telegram.admins == ("111",)
+    assert settings.slack.allow_chats == ("T0123", "C042")
+    assert settings.slack.refusal_in_groups
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("[1, 2", "not a JSON list"), ('[{"a": 1}]', "is not a platform id")],
+)
+def test_a_bad_list_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("HUB_DISCORD__ALLOW_USERS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("HUB_DISCORD__ALLOW_USERS: ") and problem in message
+    assert "\n" not in message
+
+
+async def test_open_by_default() -> None:
+    access = Access()
+    assert (await access.check(msg("anyone", "D1"))).allowed
+
+
+async def test_people_anywhere_and_everyone_in_allowed_chats_or_workspaces() -> None:
+    access = Access(AccessSettings(allow_users=("U1",), allow_chats=("C9", "T7"), admins=("UA",)))
+    assert access.allows("U1", "D-anything")
+    assert access.allows("U2", "C9")
+    assert access.allows("U2", "C5", "T7")  # the workspace is on the list
+    assert access.allows("UA", "D-anything")  # admins may always
+    assert not access.allows("U2", "C5", "T8")
+    refused = await access.check(msg("U2", "D5"))
+    assert not refused.allowed and refused.reply.startswith("Sorry")
+    again = await access.check(msg("U2", "D5"))
+    assert not again.allowed and again.reply == ""  # told once an hour, not every time
+    in_group = await access.check(msg("U3", "C5", group=True))
+    assert not in_group.allowed and in_group.reply == ""
+
+
+async def test_empty_refusal_means_silence_everywhere() -> None:
+    access = Access(AccessSettings(allow_users=("U1",), refusal=""))
+    assert (await access.check(msg("U2", "D1"))).reply == ""
