@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
 
+from hub.core.attachments import AttachmentError, ImageIntake, load_images
 from hub.core.chat_config import ChatConfig
 from hub.core.commands import (
     Answer,
@@ -88,6 +89,7 @@ class ChatService:
         )
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._images = ImageIntake(config, router)
 
     @property
     def estimator(self) -> TokenEstimator:
@@ -174,7 +176,7 @@ class ChatService:
         if msg.history is not None:
             await self._answer_history(user, msg, emit)
             return
-        if not msg.text.strip():
+        if not msg.text.strip() and not msg.attachments:
             emit(Notice(EMPTY))
             return
         text, typed = msg.text, None
@@ -229,7 +231,17 @@ class ChatService:
         except BackendError as exc:
             emit(backend_failed(exc))
             return
-        admission = await self._limits.admit(user, msg.platform, msg.chat_id, model)
+        if msg.attachments:
+            intake = await self._images.inspect(msg, model)
+            if intake.refusal:
+                emit(Failed(intake.refusal, code="bad_request", model=model))
+                return
+            for notice in intake.notices:
+                emit(Notice(notice))
+            msg = replace(msg, attachments=intake.images)
+        admission = await self._limits.admit(
+            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
+        )
         if not admission.allowed:
             emit(refused(admission, model))
             return
@@ -255,6 +267,11 @@ class ChatService:
         text: str,
         typed: str | None,
     ) -> None:
+        try:
+            images = await load_images(msg.attachments)
+        except AttachmentError as exc:
+            emit(Failed(exc.reason, code="bad_request", model=run.model))
+            return
         conversation = await self._stores.conversations.active(msg.key, user.id)
         history = await self._stores.conversations.recent(
             conversation.id, self._config.history_limit
@@ -267,7 +284,8 @@ class ChatService:
         terminal: ReplyEvent | None = None
         try:
             await run_to_completion(store_user_turn())
-            run.sent = await self._context(conversation.id, run.model, history, text, msg, emit)
+            new = ChatMessage("user", text, images=images)
+            run.sent = await self._context(conversation.id, run.model, history, new, msg, emit)
             terminal = await self._generator.generate(ctx, run, msg, emit)
         except asyncio.CancelledError:
             terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
@@ -282,7 +300,7 @@ class ChatService:
         conversation_id: str,
         model: str,
         history: list[Turn],
-        text: str,
+        new: ChatMessage,
         msg: IncomingMessage,
         emit: Emit,
     ) -> tuple[ChatMessage, ...]:
@@ -300,7 +318,7 @@ class ChatService:
             window = min(window, num_ctx)
         budget = max(window - self._config.reply_reserve_tokens, 1)
         ratio = self._estimator.ratio(model)
-        trimmed = trim_history(system, past, ChatMessage("user", text), budget, ratio)
+        trimmed = trim_history(system, past, new, budget, ratio)
         if trimmed.dropped and self._told.first_time(conversation_id):
             emit(Notice(TRIMMED_NOTICE))
         return trimmed.messages

@@ -5,7 +5,7 @@ All are frozen dataclasses: they cross task boundaries and are cached, so nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -109,6 +109,21 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message. `size` is what the platform reports (0 = unknown).
+
+    `fetch` downloads it: connectors pass the platform's download, so nothing is fetched for a
+    message that is refused, or for a model that could not use it anyway.
+    """
+
+    kind: Literal["image", "file"]
+    mime: str = ""
+    size: int = 0
+    name: str = ""
+    fetch: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A message from any edge, normalised. The only input of `ChatService.reply`.
 
@@ -126,6 +141,7 @@ class IncomingMessage:
     chat_name: str = ""
     is_group: bool = False
     workspace_id: str = ""  # Slack team, Discord guild: limits and allow lists may scope by it
+    attachments: tuple[Attachment, ...] = ()  # images (and files) sent with the text
     hub_user_id: str | None = None  # set by HTTP edges that already authenticated a hub user
     model: str | None = None  # explicit model request (HTTP); bots leave it None
     history: tuple[ChatMessage, ...] | None = None

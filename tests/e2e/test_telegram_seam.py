@@ -3,6 +3,7 @@ ChatService) behind the real python-telegram-bot, against the fake Telegram and 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from hub.bootstrap import open_services
 from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
+from hub.core.chat_config import ChatConfig
 from hub.core.models import Prompt
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.runtime import Services
@@ -50,13 +52,17 @@ Start = Callable[..., Awaitable[Hub]]
 async def start_hub(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterator[Start]:
     stack: list[Any] = []
 
-    async def start(*, menu_poll: float = 60.0, **telegram: Any) -> Hub:
+    async def start(
+        *, menu_poll: float = 60.0, kind: str = "ollama", chat: Any = None, **telegram: Any
+    ) -> Hub:
         ollama = await FakeOllama(models=[MODEL]).start()
         stack.append(ollama)
+        url = ollama.url + ("/v1" if kind == "openai" else "")
         settings = HubSettings(
             data_dir=tmp_path / "data",
             default_model=MODEL,
-            routing=RoutingConfig(backends=[BackendConfig(name="local", url=ollama.url)]),
+            chat=chat or ChatConfig(),
+            routing=RoutingConfig(backends=[BackendConfig(name="local", kind=kind, url=url)]),
             telegram=TelegramSettings(
                 token=fake_telegram.token,
                 base_url=fake_telegram.base_url,
@@ -127,3 +133,66 @@ async def test_a_configured_admin_gets_the_admin_role_on_first_contact(start_hub
     await until(lambda: len(hub.texts(777)) == 1)
     assert (await hub.user(777)).role == "user"
     assert len(hub.ollama.chat_requests) == 1  # the refused message never reached a model
+
+
+PICTURE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's magic, then anything
+
+
+def sees_images(hub: Hub) -> None:
+    hub.ollama.script(MODEL, tokens=["A", " cat."], extra_show={"capabilities": ["vision"]})
+
+
+async def test_a_photo_reaches_a_vision_model_as_an_image(start_hub: Start) -> None:
+    hub = await start_hub()
+    sees_images(hub)
+    hub.telegram.push_photo(DM, PICTURE, "What is this?")
+    await until(lambda: hub.texts(DM) == ["A cat."] and not hub.connector.busy)
+    [request] = hub.ollama.chat_requests
+    last = request.json["messages"][-1]
+    assert last["content"] == "What is this?"
+    assert last["images"] == [base64.b64encode(PICTURE).decode()]
+    assert hub.telegram.downloads == ["photos/file2.jpg"]  # the full size, not the thumbnail
+
+    hub.telegram.push_document(DM, PICTURE, "image/png")  # an image sent as a file, no caption
+    await until(lambda: len(hub.ollama.chat_requests) == 2 and not hub.connector.busy)
+    last = hub.ollama.chat_requests[-1].json["messages"][-1]
+    assert last["content"] == "" and len(last["images"]) == 1
+
+
+async def test_a_text_only_model_gets_the_text_and_the_user_a_notice(start_hub: Start) -> None:
+    hub = await start_hub()
+    hub.ollama.script(MODEL, tokens=["Hello"])  # /api/show: capabilities ["completion"]
+    hub.telegram.push_photo(DM, PICTURE, "What is this?")
+    await until(lambda: len(hub.texts(DM)) == 1 and not hub.connector.busy)
+    [shown] = hub.texts(DM)
+    assert shown.startswith(f"{MODEL} cannot see images, so it only got your text.")
+    assert "/model NAME" in shown and shown.endswith("Hello")
+    assert "images" not in hub.ollama.chat_requests[-1].json["messages"][-1]
+    assert hub.telegram.downloads == []  # nothing fetched for a model that cannot use it
+
+    hub.telegram.push_photo(DM, PICTURE)  # no text at all: nothing to send
+    await until(lambda: len(hub.texts(DM)) == 2 and not hub.connector.busy)
+    assert hub.texts(DM)[-1].startswith(f"⚠ {MODEL} cannot see images.")
+    assert len(hub.ollama.chat_requests) == 1
+
+
+async def test_an_image_over_the_limit_is_refused_with_the_limit(start_hub: Start) -> None:
+    hub = await start_hub(chat=ChatConfig(max_image_bytes=4096))
+    sees_images(hub)
+    hub.telegram.push_document(DM, PICTURE, "image/jpeg", "Look")
+    await until(lambda: len(hub.texts(DM)) == 1 and not hub.connector.busy)
+    assert hub.texts(DM) == ["⚠ That image is 10 KB; images up to 4 KB can be sent to a model. "
+                             "Send a smaller one."]  # fmt: skip
+    assert hub.ollama.chat_requests == [] and hub.telegram.downloads == []
+
+
+async def test_an_openai_kind_backend_gets_image_url_parts(start_hub: Start) -> None:
+    hub = await start_hub(kind="openai")
+    hub.telegram.push_photo(DM, PICTURE, "What is this?")
+    await until(lambda: len(hub.ollama.chat_requests) == 1 and not hub.connector.busy)
+    content = hub.ollama.chat_requests[0].json["messages"][-1]["content"]
+    data = base64.b64encode(PICTURE).decode()
+    assert content == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}},
+    ]

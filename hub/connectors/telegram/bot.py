@@ -96,7 +96,8 @@ class TelegramConnector:
             builder = builder.updater(None)
         app = builder.build()
         app.add_handler(CallbackQueryHandler(self._on_callback, pattern=r"^stop:"))
-        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message))
+        wanted = filters.TEXT | filters.PHOTO | filters.Document.IMAGE
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & wanted, self._on_message))
         return app
 
     async def start(self) -> None:

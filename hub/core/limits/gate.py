@@ -100,12 +100,17 @@ class PolicyLimitGate:
 
     # --- LimitGate -----------------------------------------------------------------------------
 
-    async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
+    async def admit(
+        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+    ) -> Admission:
         """Charge every policy of `user`'s role for one message, or refuse with a sentence."""
         policy = self._policy(user.role)
         if policy.unlimited:
             return Admission(allowed=True)
         plan = self._plan(policy, user, platform, chat_id, model)
+        if workspace:
+            key = f"workspace:{platform}:{workspace}"
+            plan.add("workspace", key, policy.per_workspace)
         if not plan.checks and plan.budget is None and plan.lease is None:
             return Admission(allowed=True)
         outcome = await self._on_store(

@@ -9,7 +9,9 @@ from hub.core.ports import Admission, Allowance
 class NoLimits:
     """A `LimitGate` that admits everything (no policies configured, or limits disabled)."""
 
-    async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
+    async def admit(
+        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+    ) -> Admission:
         return Admission(allowed=True)
 
     async def release(self, user: User, admission: Admission) -> None:

@@ -78,7 +78,12 @@ class Admission:
 class LimitGate(Protocol):
     """Applies the configured policies (per user, chat, platform, model, tokens, concurrency)."""
 
-    async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission: ...
+    async def admit(
+        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+    ) -> Admission:
+        """Charge the policies for one message; `workspace` (a Slack team, a Discord guild)
+        adds the per-workspace policy."""
+        ...
 
     async def release(self, user: User, admission: Admission) -> None:
         """End the concurrency lease taken by `admit` (success, failure or cancellation)."""
