@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from hub.core.chat_config import ChatConfig
 from hub.core.models import Attachment, IncomingMessage
+from hub.core.wording import CHOOSE_VISION
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class ImageIntake:
                 f"{_size(limit)} can be sent to a model. Send a smaller one."
             )
         if await self.sees_images(model) is False:
-            choose = "Choose a model that can with /model NAME (/models lists them)"
+            choose = CHOOSE_VISION.chat
             if not msg.text.strip():
                 return Intake(refusal=f"{model} cannot see images. {choose}.")
             return Intake(

@@ -52,6 +52,7 @@ from hub.core.ports import (
 )
 from hub.core.reply_channel import ReplyChannel
 from hub.core.serial import ConversationSlots
+from hub.core.wording import http_worded
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class ChatService:
     # --- the pipeline -------------------------------------------------------------------------
 
     async def _produce(self, msg: IncomingMessage, emit: Emit) -> None:
+        if msg.history is not None:  # an HTTP client: it cannot send /stop or /models
+            emit = http_worded(emit)
         try:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:
@@ -189,6 +192,7 @@ class ChatService:
                 emit(Notice(outcome.text))
                 return
             text, typed = outcome.text, outcome.typed
+            msg = replace(msg, typed_command=command.name)  # routing rules may match it
         await self._in_turn(user, msg, text, typed, emit)
 
     async def _identify(self, msg: IncomingMessage) -> User | None:
@@ -214,7 +218,9 @@ class ChatService:
             await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
 
     def _route(self, user: User, msg: IncomingMessage) -> RouteContext:
-        return RouteContext(user, msg.platform, msg.chat_id, msg.model, msg.command)
+        return RouteContext(
+            user, msg.platform, msg.chat_id, msg.model, msg.command, msg.typed_command
+        )
 
     async def _admitted(
         self,
@@ -371,14 +377,17 @@ class ChatService:
                     return
                 if expansion is not None and expansion.text is not None:
                     messages[-1] = replace(last, content=expansion.text)
+                    msg = replace(msg, typed_command=command.name)
         if (
             self._config.system_prompt
             and not verbatim
             and not any(m.role == "system" for m in messages)
         ):
             messages.insert(0, ChatMessage("system", self._config.system_prompt))
-        changed = len(messages) != len(msg.history) or (
-            bool(messages) and messages[-1] is not msg.history[-1]
+        history = msg.history
+        assert history is not None
+        changed = len(messages) != len(history) or (
+            bool(messages) and messages[-1] is not history[-1]
         )
         forwarded = replace(msg, history=tuple(messages)) if changed else msg
         await self._admitted(user, forwarded, self._route(user, msg), emit, "", None)

@@ -24,7 +24,9 @@ from hub.core.ports import (
     RouteContext,
     Stores,
 )
+from hub.core.routing.state import canonical
 from hub.core.usage_report import usage_text
+from hub.core.wording import SEE_MODELS
 
 _COMMAND = re.compile(r"/([A-Za-z0-9_-]+)(?:@(\S+))?(?:\s+(.*))?", re.DOTALL)
 
@@ -191,16 +193,26 @@ class CommandHandler:
             await self._stores.users.set_model(user.id, None)
             chosen = self._router.resolve(_ctx(_with_model(user, None), msg))
             return f"Back to the default model: {chosen}."
-        known = {entry.name for entry in await self._router.models()}
-        if args not in known:
-            return f"I don't know a model called {args}. Send /models for the list."
-        if not self._router.allowed(user, args):
-            return f"You can't choose {args}. Send /models to see the models you can use."
-        await self._stores.users.set_model(user.id, args)
-        effective = self._router.resolve(_ctx(_with_model(user, args), msg))
-        if effective != args:
-            return f"Saved {args} as your model, but this chat uses {effective} by its rules."
-        return f"Your model is now {args}."
+        listed = [entry.name for entry in await self._router.models()]
+        # `beta` is `beta:latest`, as in Ollama: take the name as the hub lists it.
+        name = next((n for n in listed if n == args), None) or next(
+            (n for n in listed if canonical(n) == canonical(args)), None
+        )
+        if name is None:
+            return f"I don't know a model called {args}. {SEE_MODELS.chat}"
+        if not self._router.allowed(user, name):
+            return (
+                f"You can't choose {name}: the hub's allowlist for the {user.role} role does "
+                f"not include it. {SEE_MODELS.chat}"
+            )
+        await self._stores.users.set_model(user.id, name)
+        effective = self._router.resolve(_ctx(_with_model(user, name), msg))
+        if canonical(effective) != canonical(name):
+            return (
+                f"Saved {name} as your model, but a routing rule for this chat answers with "
+                f"{effective} here; your choice applies where no rule does."
+            )
+        return f"Your model is now {name}."
 
     def _describe_model(self, user: User, msg: IncomingMessage) -> str:
         current = self._router.resolve(_ctx(user, msg))

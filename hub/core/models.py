@@ -147,7 +147,8 @@ class IncomingMessage:
     history: tuple[ChatMessage, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     passthrough: Mapping[str, Any] = field(default_factory=dict)  # format, keep_alive, think, tools
-    command: str | None = None  # HTTP routes may pass e.g. "chat" for routing rules
+    command: str | None = None  # the HTTP route ("chat", "generate"), for routing rules
+    typed_command: str | None = None  # the prompt command it expanded (set by the pipeline)
     received_at: datetime = field(default_factory=utcnow)
 
     @property

@@ -35,6 +35,8 @@ def _limits(total: int, allowance: Allowance | None) -> str:
         return "This hub does not report limits."
     if allowance.unlimited:
         return "You have no limits on this hub."
+    if allowance.tokens_per_day is None and not allowance.per_user and not allowance.concurrent:
+        return "No limits apply to you on this hub."
     parts = []
     if allowance.tokens_per_day is not None:
         left = max(0, allowance.tokens_per_day - total)

@@ -78,3 +78,19 @@ async def test_people_anywhere_and_everyone_in_allowed_chats_or_workspaces() -> 
 async def test_empty_refusal_means_silence_everywhere() -> None:
     access = Access(AccessSettings(allow_users=("U1",), refusal=""))
     assert (await access.check(msg("U2", "D1"))).reply == ""
+
+
+def test_chat_advice_is_reworded_for_http_clients() -> None:
+    from hub.core.limits.messages import LimitMessages
+    from hub.core.models import Failed, Notice
+    from hub.core.wording import for_http
+
+    running = LimitMessages().running(2)
+    assert running.endswith("or send /stop.")
+    failed = for_http(Failed(running, code="rate_limited"))
+    assert isinstance(failed, Failed) and failed.reason.endswith("wait for one to finish.")
+    assert failed.code == "rate_limited"
+    notice = for_http(
+        Notice("The model 'x' is not available here. Send /models to see the models you can use.")
+    )
+    assert isinstance(notice, Notice) and "/models" not in notice.text.replace("/v1/models", "")
