@@ -180,7 +180,7 @@ class _Renderer:
         else:
             self.layout.commit(self.reply.content)
         tail = self.layout.reopen + self.reply.content[self.layout.start : end]
-        if len(tail) <= len(msg.streamed) or not tail.strip():
+        if len(tail) <= len(msg.streamed) or not tail.strip() or not tail.startswith(msg.streamed):
             return None
         if self.sink.measure(tail) > self.sink.max_len - reserve:
             return None
