@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from peak_rss import PeakRss  # noqa: E402  (benchmarks/, the script's own folder)
 
+from hub.bootstrap import build_limit_gate  # noqa: E402
 from hub.core.backends import build_backend  # noqa: E402
 from hub.core.chat import ChatService  # noqa: E402
-from hub.core.limits.gate import build_limit_gate  # noqa: E402
 from hub.core.models import Done, Failed, IncomingMessage, PlatformUser, Turn  # noqa: E402
 from hub.core.ports import (  # noqa: E402
     BackendChunk,

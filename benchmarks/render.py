@@ -54,6 +54,7 @@ from telegram.request import HTTPXRequest
 
 from hub.bootstrap import open_services
 from hub.connectors.telegram.bot import TelegramConnector
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.core.backends.ollama import OllamaBackend
 from hub.core.chat import ChatService
 from hub.core.markup import telegram as tg
@@ -68,7 +69,7 @@ from hub.core.models import (
 )
 from hub.core.ports import ChatRequest, Delta
 from hub.core.routing_config import BackendConfig, RoutingConfig
-from hub.settings import HubSettings, TelegramSettings
+from hub.settings import HubSettings
 from tests.fakes.telegram import WRITE_METHODS
 
 MODEL = "bench:1b"
@@ -146,11 +147,11 @@ async def run_chathub(fake: Telegram, url: str, chats: list[int], data_dir: Path
         routing=RoutingConfig(
             backends=[BackendConfig(name="bench", url=url, max_concurrency=len(chats))]
         ),
-        telegram=TelegramSettings(token=TOKEN, base_url=fake.base_url, poll_timeout=1),
     )
+    telegram = TelegramSettings(token=TOKEN, base_url=fake.base_url, poll_timeout=1)
     async with open_services(settings) as services:
         chat = Recorder(services.chat, run)
-        connector = TelegramConnector(chat, settings.telegram)
+        connector = TelegramConnector(chat, telegram)
         await connector.start()
         try:
             for chat_id in chats:

@@ -1,16 +1,21 @@
-"""create_app(settings) -> Litestar, plus the `serve` and `check` entry points of the CLI.
+"""create_app(settings) -> Litestar, and `serve`, the CLI's entry point that runs it.
 
-One lifespan builds every client on the running loop and tears it down in reverse order:
-services (stores, limiter, backends, router, ChatService) → router health task → connectors.
+Everything is built on the running loop and torn down in reverse order: services (stores,
+limiter, backends, router, ChatService) → connectors → the HTTP server. `serve` builds the
+services and starts the connectors before the server, so a start-up failure is one line and an
+exit code (1 a dependency down, 2 a configuration error, refused credentials included), never
+a traceback from inside the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,10 +24,12 @@ from typing import Any
 from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
+from hub.api.docs import openapi_config
 from hub.api.ops import ops_routes
+from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
-from hub.connectors.registry import load_connector_plugins, start_connectors
-from hub.core.readiness import readiness
+from hub.connectors.plugin import ConnectorError
+from hub.connectors.registry import start_connectors, verify_enabled
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -34,9 +41,12 @@ class StartupError(Exception):
 
 
 def create_app(settings: HubSettings, services: Services | None = None) -> Litestar:
-    """Build the ASGI app. With `services` given (by `serve`), the lifespan reuses them."""
-    plugins = load_connector_plugins()
-    _warn_about_missing_connectors(settings, {p.name for p in plugins})
+    """Build the ASGI app for `settings` and the connector plugins it was loaded with.
+
+    Without `services`, the lifespan opens them and starts the enabled connectors; with them
+    (from `serve`), the caller did both and closes them.
+    """
+    plugins = type(settings).plugins
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -44,50 +54,45 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
             svc = services
             if svc is None:
                 svc = await stack.enter_async_context(open_services(settings))
+                await stack.enter_async_context(start_connectors(plugins, svc))
             app.state.services = svc
-            await stack.enter_async_context(start_connectors(plugins, svc))
             log.info("chathub ready", extra={"host": settings.host, "port": settings.port})
             yield
             log.info("chathub stopping")
 
     handlers: list[Any] = [*ops_routes()]
     for plugin in plugins:
-        handlers.extend(plugin.routes(settings))
+        handlers.extend(plugin.routes(settings.section(plugin.name)))
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
     )
-
-
-def _warn_about_missing_connectors(settings: HubSettings, installed: set[str]) -> None:
-    """Say so when a platform is configured but no connector plugin for it is installed."""
-    configured = {
-        "slack": settings.slack.bot_token is not None or settings.slack.app_token is not None,
-        "discord": settings.discord.token is not None,
-    }
-    for name, wanted in configured.items():
-        if wanted and name not in installed:
-            log.warning(
-                f"HUB_{name.upper()}__* is set but no {name} connector is installed; "
-                "those settings are ignored",
-                extra={"connector": name},
-            )
+    if settings.log_requests:
+        install_request_log(app)
+    return app
 
 
 async def _serve(settings: HubSettings) -> None:
     import uvicorn
 
-    try:
-        services_cm = open_services(settings)
-        services = await services_cm.__aenter__()
-    except Exception as exc:  # every start-up failure becomes one actionable line
-        raise StartupError(str(exc)) from exc
-    try:
+    plugins = type(settings).plugins
+    # Credentials and the address first: a refused token or a port in use is then the one
+    # line start-up prints.
+    verified = await verify_enabled(plugins, settings)
+    listener = _listening_socket(settings.host, settings.port)
+    async with AsyncExitStack() as stack:
+        stack.callback(listener.close)
+        try:
+            services = await stack.enter_async_context(open_services(settings))
+        except Exception as exc:  # every start-up failure becomes one actionable line
+            raise StartupError(str(exc)) from exc
+        await stack.enter_async_context(start_connectors(plugins, services, verified))
         app = create_app(settings, services)
         config = uvicorn.Config(
             app,
@@ -99,9 +104,32 @@ async def _serve(settings: HubSettings) -> None:
             timeout_graceful_shutdown=30,
         )
         settle_gc()
-        await uvicorn.Server(config).serve()
-    finally:
-        await services_cm.__aexit__(None, None, None)
+        await uvicorn.Server(config).serve(sockets=[listener])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so a bad address is one line (uvicorn would log it and
+    exit 3). Raises StartupError (in use: exit 1) or SettingsError (not ours: exit 2)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise SettingsError(f"HUB_HOST: cannot listen on {host!r} ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{host}:{port} is already in use by another process; stop it or set HUB_PORT"
+            ) from None
+        reason = f"cannot listen on {host}:{port} ({exc.strerror})"
+        raise SettingsError(f"HUB_HOST/HUB_PORT: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def settle_gc() -> None:
@@ -154,7 +182,10 @@ def serve(settings: HubSettings) -> int:
     except StartupError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 1
-    except SettingsError as exc:  # found while wiring connectors, e.g. a missing webhook secret
+    except ConnectorError as exc:  # refused credentials (2) or a platform not answering (1)
+        print(f"chathub: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SettingsError as exc:  # found while wiring the app
         print(f"chathub: {exc}", file=sys.stderr)
         return 2
     except (_Terminated, KeyboardInterrupt):
@@ -162,20 +193,3 @@ def serve(settings: HubSettings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-async def _check(settings: HubSettings) -> bool:
-    try:
-        async with open_services(settings) as services:
-            results = await readiness(services)
-    except Exception as exc:
-        print(f"FAIL  start-up: {exc}")
-        return False
-    for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
-    return all(r.ok for r in results)
-
-
-def check(settings: HubSettings) -> int:
-    """Print readiness per dependency with an actionable message; 0 when all are ready."""
-    return 0 if asyncio.run(_check(settings)) else 1

@@ -1,9 +1,11 @@
 """Build the hub's services from settings, and close them again: shared by `chathub serve` (the
-app lifespan) and `chathub chat` (the console).
+app lifespan), `chathub chat` (the console) and `chathub check`.
 
-Everything is created here, on the running loop, never at import time. Closing runs in reverse:
-running replies are stopped (and stored as interrupted) before the router, the limiter and the
-store go away.
+This is the one place that reads `HubSettings` to build the core: the core's classes take their
+own configuration sections (`settings.chat`, `settings.routing`, `settings.limits`) or plain
+values, never the app's settings. Everything is created here, on the running loop, never at
+import time. Closing runs in reverse: running replies are stopped (and stored as interrupted)
+before the router, the limiter and the store go away.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from hub.core.routing_config import DEFAULT_BACKEND, BackendConfig
+from hub.core.urls import service_address
 from hub.runtime import Services
 
 if TYPE_CHECKING:
+    from hub.core.limits.base import Limiter
+    from hub.core.limits.gate import PolicyLimitGate
+    from hub.core.ports import ChatBackend, Stores
+    from hub.core.router import Router
     from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -24,26 +32,90 @@ log = logging.getLogger(__name__)
 SEED_OWNER = "system"
 
 
+async def open_stores(settings: HubSettings) -> Stores:
+    """Open MongoDB when `HUB_MONGODB_URL` is set, else the embedded SQLite file in the data dir,
+    with users cached and usage buffered in front of it (`hub.core.stores.fronted`); raises
+    `StoreError` with a sentence saying what to fix."""
+    from hub.core.stores.fronted import FrontedStores
+
+    # Imported here: pymongo is slow to import and unused by embedded deployments.
+    if settings.mongodb_url is not None:
+        from hub.core.stores.mongo import open_mongo
+
+        url = settings.mongodb_url.get_secret_value()
+        return FrontedStores(await open_mongo(url, settings.mongodb_db))
+    from hub.core.stores.sqlite import open_sqlite
+
+    return FrontedStores(await open_sqlite(settings.data_dir))
+
+
+def backend_configs(settings: HubSettings) -> list[BackendConfig]:
+    """`routing.backends`, or one Ollama backend named "ollama" at `HUB_OLLAMA_URL`."""
+    if settings.routing.backends:
+        return list(settings.routing.backends)
+    return [BackendConfig(name=DEFAULT_BACKEND, url=settings.ollama_url)]
+
+
+def build_backends(settings: HubSettings) -> list[ChatBackend]:
+    """One client per configured backend, with the pipeline's timeouts (call on the loop)."""
+    from hub.core.backends import build_backend
+
+    return [build_backend(cfg, settings.chat) for cfg in backend_configs(settings)]
+
+
+def build_router(settings: HubSettings, backends: list[ChatBackend] | None = None) -> Router:
+    """The `Router` for `settings`, over `backends` (built from the settings when not given)."""
+    from hub.core.router import Router
+
+    config = settings.routing.model_copy(update={"backends": backend_configs(settings)})
+    if backends is None:
+        backends = build_backends(settings)
+    return Router(config, backends, default_model=settings.default_model)
+
+
+def limiter_description(settings: HubSettings) -> str:
+    if settings.redis_url is None:
+        return "in-memory limiter"
+    return f"Redis at {service_address(settings.redis_url.get_secret_value())}"
+
+
+async def build_limiter(settings: HubSettings) -> Limiter:
+    """Redis when `HUB_REDIS_URL` is set, else the in-memory limiter. Nothing connects here:
+    redis-py connects on first use and reconnects by itself."""
+    if settings.redis_url is None:
+        from hub.core.limits.memory import MemoryRateLimiter
+
+        return MemoryRateLimiter()
+    # redis-py costs ~200 ms to import: only pay it when Redis is configured.
+    from hub.core.limits.redis import RedisRateLimiter
+
+    return await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
+
+
+async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limiter]:
+    """The policy gate over the configured limiter; the limiter too, for readiness (`ping`)
+    and shutdown (`aclose`)."""
+    from hub.core.limits.gate import PolicyLimitGate
+
+    limiter = await build_limiter(settings)
+    return PolicyLimitGate(settings.limits, limiter), limiter
+
+
 @asynccontextmanager
 async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     """Open the store, backends and router, limits, prompts and the ChatService; close on exit.
 
     Raises `StoreError` when the store cannot be opened (the message says what to fix).
     """
-    from hub.core.backends import build_backend
     from hub.core.chat import ChatService
-    from hub.core.limits.gate import build_limit_gate
     from hub.core.prompts import PromptService
-    from hub.core.router import build_router
-    from hub.core.stores import open_stores
-    from hub.core.urls import service_address
 
     async with AsyncExitStack() as stack:
         stores = await open_stores(settings)
         stack.push_async_callback(stores.aclose)
         log.info("store ready", extra={"store": stores.description})
 
-        router = build_router(settings, lambda cfg: build_backend(cfg, settings.chat))
+        router = build_router(settings)
         stack.push_async_callback(router.aclose)
         await router.start()
         for status in router.status():
@@ -52,18 +124,12 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
 
         gate, limiter = await build_limit_gate(settings)
         stack.push_async_callback(limiter.aclose)
-        if settings.redis_url is not None:
-            limiter_description = (
-                f"Redis at {service_address(settings.redis_url.get_secret_value())}"
-            )
-        else:
-            limiter_description = "in-memory limiter"
-        log.info("limiter ready", extra={"limiter": limiter_description})
+        log.info("limiter ready", extra={"limiter": limiter_description(settings)})
 
         prompts = PromptService(stores.prompts)
         if settings.prompts:
             created = await prompts.seed(settings.prompts, SEED_OWNER)
-            log.info("prompts seeded", extra={"created": created})
+            log.info("prompts seeded", extra={"prompts_created": created})
 
         chat = ChatService(
             stores,
@@ -83,7 +149,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             prompts=prompts,
             extras={
                 "limiter": limiter,
-                "limiter_description": limiter_description,
+                "limiter_description": limiter_description(settings),
                 "backends": router.backends,
             },
         )

@@ -1,4 +1,4 @@
-"""`chathub` command line: serve | chat | check.
+"""`chathub` command line: serve | chat | check | users | prompts | usage.
 
 Settings are loaded once here; a bad one prints `chathub: <what is wrong>` and exits with 2.
 Subcommands import their machinery lazily so `chathub --help` stays fast.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import inspect
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,8 +22,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Self-hosted chat-bot hub for your Ollama models.",
         epilog=(
             "Settings come from HUB_* environment variables, a .env file and the YAML file "
-            "named by HUB_CONFIG (see README.md and docs/configuration.md). Exit codes: "
-            "0 ok, 1 a dependency failed, 2 a setting is invalid."
+            "named by HUB_CONFIG (see README.md and docs/configuration.md); an unknown HUB_* "
+            "name is refused. Exit codes: 0 ok; 1 a dependency is down (store, Redis, a "
+            "platform that does not answer; for check: anything not ok); 2 a setting is "
+            "invalid or credentials were refused (e.g. a Telegram token Telegram does not "
+            "accept)."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -45,8 +46,16 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="ask for this model or alias instead of the default")
     chat.set_defaults(run=_chat)
 
-    check = commands.add_parser("check", help="check that every dependency answers")
+    check = commands.add_parser(
+        "check",
+        help="check every dependency: store, limiter, backends and their models, the default "
+        "model, each enabled connector's credentials",
+    )
     check.set_defaults(run=_check)
+
+    from hub.admin import add_admin_commands  # users, prompts, usage (hub/admin/)
+
+    add_admin_commands(commands)
     return parser
 
 
@@ -55,28 +64,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in found.items() if value is not None}
 
 
-def _outcome(result: Any) -> int:
-    """Run what an app entry point returned (a coroutine or an exit code)."""
-    if inspect.isawaitable(result):
-        result = asyncio.run(_awaited(result))
-    return int(result) if isinstance(result, int) else 0
-
-
-async def _awaited(result: Any) -> Any:
-    return await result
-
-
-def _app() -> Any:
-    # The app module pulls in the web framework: only `serve` and `check` need it.
-    return importlib.import_module("hub.app")
-
-
 def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _outcome(_app().serve(settings))
+    from hub.app import serve  # the web framework: only `serve` pays for importing it
+
+    return serve(settings)
 
 
 def _check(settings: HubSettings, args: argparse.Namespace) -> int:
-    return _outcome(_app().check(settings))
+    from hub.check import check
+
+    return check(settings)
 
 
 def _chat(settings: HubSettings, args: argparse.Namespace) -> int:
@@ -101,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "chat":  # the terminal chat keeps the screen for the conversation
         from hub.logging_setup import configure_logging
 
-        # `check` prints its own report; only problems should interleave with it.
-        configure_logging("WARNING" if args.command == "check" else settings.log_level)
+        # `check` and the admin commands print reports; only problems should interleave.
+        report = args.command == "check" or getattr(args, "admin_command", False)
+        configure_logging("WARNING" if report else settings.log_level)
     code: int = args.run(settings, args)
     return code
 

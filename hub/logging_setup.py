@@ -44,6 +44,19 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Third-party chatter (httpx request lines carry bot tokens in Telegram URLs).
-    for noisy in ("httpx", "httpcore", "telegram", "slack_sdk", "discord", "uvicorn.access"):
+    # Third-party chatter, kept at WARNING whatever the level: httpx request lines carry bot
+    # tokens in Telegram URLs, and at DEBUG aiosqlite logs every statement with its parameters
+    # and pymongo every command with its documents (password hashes, chat text). uvicorn's
+    # access lines are replaced by the hub's own request log (hub/api/request_log.py).
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "telegram",
+        "slack_sdk",
+        "slack_bolt",
+        "discord",
+        "aiosqlite",
+        "pymongo",
+        "uvicorn.access",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,7 +1,8 @@
 """The running hub's services, built once in the app lifespan and shared by every edge.
 
 Edges (HTTP routes, connectors) reach the core only through this object, found on
-`app.state.services`. Fields are filled in by `hub/app.py`.
+`app.state.services`. Built by `hub/bootstrap.py`; `connector_states` is filled in by the
+connector registry as each enabled connector starts (or fails to).
 """
 
 from __future__ import annotations
@@ -12,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hub.core.ports import LimitGate, ModelRouter, Stores
     from hub.settings import HubSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorState:
+    """An enabled connector: running (`detail` says as whom), or down and why."""
+
+    ok: bool
+    detail: str
 
 
 @dataclass
@@ -25,3 +34,4 @@ class Services:
     chat: Any = None
     prompts: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    connector_states: dict[str, ConnectorState] = field(default_factory=dict)

@@ -1,16 +1,24 @@
 """HubSettings: environment (HUB_*), `.env`, and an optional YAML file named by HUB_CONFIG.
 
-Precedence, highest first: explicit arguments, environment, `.env`, YAML, defaults. Nothing here
-runs at import time: `load_settings()` is called by the CLI (or a test) and the result is passed
-to `create_app(settings)`.
+Precedence, highest first: explicit arguments, environment, `.env`, YAML, defaults. An empty
+value means "not set" everywhere (`HUB_TELEGRAM__TOKEN=` as docker compose passes an unset
+variable, `token: ""` in YAML). Connector plugins add their own sections (`HUB_<NAME>__*`, YAML
+`<name>:`): `settings_class(plugins)` is HubSettings with those sections added.
+
+Nothing here runs at import time: `load_settings()` is called by the CLI (or a test) and the
+result is passed to `create_app(settings)`.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,19 +26,24 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as SourceError
 
-from hub.core.access import AccessSettings
+from hub.connectors.plugin import ConnectorPlugin, discover_plugins
 from hub.core.chat_config import ChatConfig
 from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
+from hub.core.urls import check_service_url, http_url
+from hub.setting_names import PREFIX, check_variable, yaml_hint
+
+DOTENV = ".env"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(Exception):
@@ -39,36 +52,6 @@ class SettingsError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TelegramSettings(_Section, AccessSettings):
-    token: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_secret: SecretStr | None = None
-    webhook_url: str | None = None  # public URL Telegram should call in webhook mode
-    drafts: bool = True  # stream private replies as native drafts (sendMessageDraft)
-    poll_timeout: int = Field(default=30, ge=0, le=50)  # getUpdates long-poll seconds
-
-    @model_validator(mode="after")
-    def _webhook_needs_a_secret(self) -> TelegramSettings:
-        if self.token is not None and self.mode == "webhook" and self.webhook_secret is None:
-            # Without it anyone who finds the URL could post fake updates as any user.
-            raise ValueError("webhook_secret: required when HUB_TELEGRAM__MODE=webhook")
-        return self
-
-
-class SlackSettings(_Section, AccessSettings):
-    bot_token: SecretStr | None = None
-    app_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
-    base_url: str = "https://slack.com/api/"
-
-
-class DiscordSettings(_Section, AccessSettings):
-    token: SecretStr | None = None
-    api_base: str = "https://discord.com/api/v10"
-    gateway_url: str = "wss://gateway.discord.gg"
 
 
 class SeedPrompt(_Section):
@@ -111,12 +94,19 @@ class HubSettings(BaseSettings):
     """Every setting of the hub. Env names are `HUB_` + the field name (nested with `__`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HUB_",
+        env_prefix=PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=DOTENV,
+        env_ignore_empty=True,
+        # Unknown HUB_* names are refused by `load_settings` (with a suggestion); everything
+        # else in .env belongs to other programs (docker compose reads the same file).
+        dotenv_filtering="only_existing",
         extra="forbid",
         frozen=True,
     )
+
+    # The installed connector plugins whose sections this class has (see `settings_class`).
+    plugins: ClassVar[tuple[ConnectorPlugin, ...]] = ()
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -131,15 +121,53 @@ class HubSettings(BaseSettings):
     api_keys: SecretStr | None = None  # comma separated
     webui_dir: Path | None = None
     log_level: str = "INFO"
+    log_requests: bool = True  # one line per HTTP request (hub/api/request_log.py)
 
-    telegram: TelegramSettings = TelegramSettings()
-    slack: SlackSettings = SlackSettings()
-    discord: DiscordSettings = DiscordSettings()
     webui: WebUISettings = WebUISettings()
     chat: ChatConfig = ChatConfig()
     routing: RoutingConfig = RoutingConfig()
     limits: LimitsConfig = LimitsConfig()
     prompts: list[SeedPrompt] = Field(default_factory=list)
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _ollama_url(cls, value: str) -> str:
+        return http_url(value, default_port=11434)
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongodb_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_service_url(value.get_secret_value(), ("mongodb", "mongodb+srv"), "mongo:27017")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_service_url(value.get_secret_value(), ("redis", "rediss", "unix"), "redis:6379/0")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("webui_dir")
+    @classmethod
+    def _webui_dir(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.exists():
+            raise ValueError(f"{value} does not exist; point it at Open WebUI's build directory")
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a directory; point it at the build directory")
+        if not (value / "index.html").is_file():
+            raise ValueError(f"{value} has no index.html; point it at the build directory")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -157,10 +185,43 @@ class HubSettings(BaseSettings):
             _YamlSource(settings_cls, _PENDING_YAML.get("data", {})),
         )
 
+    def section(self, name: str) -> BaseModel | None:
+        """A connector plugin's validated settings section (None if it declares none)."""
+        value = getattr(self, name, None) if name in self.connector_names() else None
+        return value if isinstance(value, BaseModel) else None
+
+    @classmethod
+    def connector_names(cls) -> list[str]:
+        return [p.name for p in cls.plugins]
+
     def static_api_keys(self) -> list[str]:
         if self.api_keys is None:
             return []
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+
+def settings_class(plugins: Sequence[ConnectorPlugin]) -> type[HubSettings]:
+    """HubSettings with a section per plugin that declares a settings model."""
+    return _settings_class(tuple(plugins))
+
+
+@functools.cache
+def _settings_class(plugins: tuple[ConnectorPlugin, ...]) -> type[HubSettings]:
+    if not plugins:
+        return HubSettings
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__module__": __name__, "plugins": plugins}
+    for plugin in plugins:
+        if plugin.name in HubSettings.model_fields:
+            raise SettingsError(
+                f"the connector plugin {plugin.name!r} has the name of a core setting; "
+                "uninstall it or ask its author to rename it"
+            )
+        if plugin.settings_model is not None:
+            annotations[plugin.name] = plugin.settings_model
+            namespace[plugin.name] = Field(default_factory=plugin.settings_model)
+    namespace["__annotations__"] = annotations
+    return cast(type[HubSettings], type("HubSettings", (HubSettings,), namespace))
 
 
 # `settings_customise_sources` is a classmethod with no way to receive the YAML path, so
@@ -183,50 +244,108 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise SettingsError(f"HUB_CONFIG: {path} must hold a mapping of settings at the top level")
-    return data
+    return cast(dict[str, Any], _without_empty(data))
 
 
-def _describe(error: ValidationError, yaml_keys: set[str]) -> str:
+def _without_empty(value: Any) -> Any:
+    """Mappings without their empty ("" or null) values, at every depth: empty means unset."""
+    if isinstance(value, dict):
+        return {k: _without_empty(v) for k, v in value.items() if v != "" and v is not None}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
+
+
+class _Origins:
+    """Where each variable came from, to name a bad setting the way the user wrote it."""
+
+    def __init__(self, environ: dict[str, str], dotenv: dict[str, str], yaml_data: dict[str, Any]):
+        self.environ = {k.upper(): k for k in environ}
+        self.dotenv = {k.upper(): k for k in dotenv}
+        self.yaml = yaml_data
+
+    def name(self, loc: Sequence[str | int]) -> str:
+        env = PREFIX + "__".join(str(p) for p in loc).upper()
+        if env in self.environ:
+            return self.environ[env]
+        if env in self.dotenv:
+            return f"{self.dotenv[env]} (in {DOTENV})"
+        if loc and loc[0] in self.yaml:
+            return ".".join(str(p) for p in loc) + " (in HUB_CONFIG)"
+        return env
+
+
+def _describe(error: ValidationError, cls: type[HubSettings], origins: _Origins) -> str:
     first = error.errors()[0]
-    loc = [str(p) for p in first["loc"]]
-    dotted = ".".join(loc) or "settings"
-    top = loc[0] if loc else ""
-    if top in yaml_keys:
-        name = f"{dotted} (in HUB_CONFIG)"
-    else:
-        name = "HUB_" + "__".join(loc).upper()
+    loc = [p if isinstance(p, int) else str(p) for p in first["loc"]]
+    name = origins.name(loc) if loc else "settings"
     if first["type"] == "extra_forbidden":
-        return f"{name}: unknown setting"
+        hint = yaml_hint(cls, loc, first.get("input"), cls.connector_names())
+        return f"{name}: unknown setting{hint}"
     message = str(first["msg"]).removeprefix("Value error, ")
     field, sep, rest = message.partition(": ")
-    if sep and field.isidentifier() and top not in yaml_keys:
+    if sep and field.isidentifier() and loc:
         # A section-level check naming its own field: HUB_TELEGRAM + webhook_secret.
-        return f"{name}__{field.upper()}: {rest}"
+        return f"{origins.name([*loc, field])}: {rest}"
     return f"{name}: {message}"
 
 
-def load_settings(**overrides: Any) -> HubSettings:
-    """Build settings from overrides, environment, `.env` and HUB_CONFIG; raise SettingsError."""
-    import os
+def _check_names(
+    cls: type[HubSettings], variables: dict[str, str], where: str, overrides: dict[str, Any]
+) -> None:
+    for written, value in variables.items():
+        if not value or not written.upper().startswith(PREFIX):
+            continue  # empty is unset: compose passes every optional variable, most empty
+        if written[len(PREFIX) :].lower() in overrides:
+            continue  # an explicit argument wins over the variable
+        problem = check_variable(cls, written, value, connectors=cls.connector_names())
+        if problem is not None:
+            name, _, reason = problem.partition(": ")
+            raise SettingsError(f"{name}{where}: {reason}")
 
-    path_value = overrides.get("config") or os.environ.get("HUB_CONFIG")
+
+def _read_dotenv() -> dict[str, str]:
+    path = Path(DOTENV)
+    if not path.is_file():
+        return {}
+    try:
+        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{DOTENV}: cannot read {path.resolve()}: {exc}") from exc
+
+
+def load_settings(
+    *, plugins: Sequence[ConnectorPlugin] | None = None, **overrides: Any
+) -> HubSettings:
+    """Build settings from overrides, environment, `.env` and HUB_CONFIG; raise SettingsError.
+
+    `plugins`: the connector plugins whose sections to read; the installed ones by default.
+    """
+    cls = settings_class(discover_plugins() if plugins is None else plugins)
+    environ = dict(os.environ)
+    dotenv = _read_dotenv()
+    _check_names(cls, environ, "", overrides)
+    _check_names(cls, dotenv, f" (in {DOTENV})", overrides)
+    path_value = (
+        overrides.get("config") or environ.get("HUB_CONFIG") or dotenv.get("HUB_CONFIG") or None
+    )
     data = _read_yaml(Path(path_value)) if path_value else {}
     _PENDING_YAML["data"] = data
     try:
-        return HubSettings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, set(data))) from None
+        raise SettingsError(_describe(exc, cls, _Origins(environ, dotenv, data))) from None
+    except SourceError as exc:  # a value pydantic-settings could not decode
+        raise SettingsError(f"settings: {exc}") from None
     finally:
         _PENDING_YAML.pop("data", None)
 
 
 __all__ = [
-    "DiscordSettings",
     "HubSettings",
     "SeedPrompt",
     "SettingsError",
-    "SlackSettings",
-    "TelegramSettings",
     "WebUISettings",
     "load_settings",
+    "settings_class",
 ]

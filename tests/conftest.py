@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes.discord import FakeDiscord, pointed_at
+from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
 # Every server a test talks to is on loopback: never send that traffic through a proxy the
@@ -23,4 +25,23 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
     await fake.start()
     yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack (Web API, Socket Mode, signed HTTP delivery) on an ephemeral port."""
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord on an ephemeral port, with discord.py pointed at it for the test."""
+    fake = FakeDiscord()
+    await fake.start()
+    with pointed_at(fake):
+        yield fake
     await fake.stop()

@@ -7,7 +7,7 @@ hub's services on `app.state.services` (`hub.runtime.Services`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.api.auth import load_jwt_secret
 from hub.api.errors import exception_handlers
@@ -21,12 +21,22 @@ __all__ = ["api_routers", "exception_handlers", "load_jwt_secret"]
 
 
 def api_routers(settings: HubSettings) -> list[Router]:
-    """Every API router; the SPA catch-all comes last when `HUB_WEBUI_DIR` is set."""
+    """Every API router, the docs' assets and `/` (the home page, or with `HUB_WEBUI_DIR` the
+    frontend, whose catch-all comes last)."""
+    from litestar import Router
+
+    from hub.api.docs import docs_asset
     from hub.api.ollama import ollama_router
     from hub.api.openai import openai_router
     from hub.api.openwebui import openwebui_routers
 
     routers = [ollama_router(), openai_router(), *openwebui_routers()]
+    pages: list[Any] = [docs_asset]
+    if settings.webui_dir is None:
+        from hub.api.home import home
+
+        pages.append(home)  # what runs here and how to connect, in place of a frontend
+    routers.append(Router(path="/", route_handlers=pages, exception_handlers=exception_handlers()))
     if settings.webui_dir is not None:
         from hub.api.spa import spa_router
 

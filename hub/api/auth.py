@@ -7,6 +7,7 @@
   the identity store as platform `api-key` with a SHA-256 fingerprint of the key as the platform
   user id, so limits and usage are counted per key and the key itself is never stored.
 - `pending` users may read their own account but get 403 on chat and prompt routes.
+- A disabled user (or the principal of a disabled API key) gets 401 everywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from litestar import Request
 
 from hub.api.errors import ApiError
 from hub.api.passwords import Passwords
+from hub.api.request_log import note_caller
 from hub.core.models import PlatformUser, User
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 API_KEY_PLATFORM = "api-key"
+DISABLED = "This account is disabled; ask an administrator of this hub to enable it."
 _STATE_KEY = "hub_authenticator"
 _SECRET_FILE = "jwt_secret"
 _MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
@@ -88,7 +91,6 @@ class Authenticator:
         self._keys = [_fingerprint(k) for k in api_keys]
         self._users = users  # cached in front of the store (hub.core.stores.fronted)
         self.passwords = Passwords()
-        self.signup_lock = asyncio.Lock()  # first sign-up becomes admin: no two at once
 
     def issue(self, user_id: str) -> str:
         claims = {"id": user_id, "exp": int(time.time()) + self._ttl}
@@ -127,15 +129,26 @@ class Authenticator:
         if key is not None:
             if not allow_api_key:
                 raise ApiError(401, "API keys work on /ollama routes only; sign in for this one.")
-            return await self._key_user(key)
-        user = await self._users.get(self.user_id_of(token))
-        if user is None:
-            raise ApiError(401, "This account no longer exists. Sign up again.")
+            user = await self._key_user(key)
+        else:
+            found = await self._users.get(self.user_id_of(token))
+            if found is None:
+                raise ApiError(401, "This account no longer exists. Sign up again.")
+            user = found
+        note_caller(user_id=user.id, key_fingerprint=None if key is None else _key_id(key))
+        # Cached for seconds only, and dropped at once when this process disables the user.
+        if user.disabled:
+            raise ApiError(401, DISABLED)
         return user
 
     async def _key_user(self, key: bytes) -> User:
-        ident = PlatformUser(API_KEY_PLATFORM, key.hex()[:16], f"API key {key.hex()[:8]}")
+        ident = PlatformUser(API_KEY_PLATFORM, _key_id(key), f"API key {key.hex()[:8]}")
         return await self._users.for_identity(ident)
+
+
+def _key_id(fingerprint: bytes) -> str:
+    """How an API key is known (its hub identity, `chathub users`, the request log)."""
+    return fingerprint.hex()[:16]
 
 
 def _credential(request: Request[Any, Any, Any]) -> str | None:

@@ -8,7 +8,7 @@ from litestar import Request, get
 from litestar.response import Response
 
 from hub.api.metrics import metrics
-from hub.core.readiness import is_ready, readiness
+from hub.readiness import is_ready, readiness
 from hub.runtime import Services
 
 

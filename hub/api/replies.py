@@ -17,6 +17,7 @@ from anyio import create_task_group
 from litestar import Request
 
 from hub.api.errors import ApiError, error_from_failed
+from hub.api.request_log import note_done, note_model
 from hub.core.models import (
     Done,
     Extra,
@@ -109,6 +110,8 @@ class Reply:
             self._sent_text = True
         elif isinstance(event, (Done, Failed)):
             self._ended = True
+            if isinstance(event, Done):
+                note_done(event)  # model and tokens for the request log
         return event
 
     async def aclose(self) -> None:
@@ -126,6 +129,7 @@ class Reply:
 
 async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
     """Run `msg` up to its first content; raise `ApiError` if it fails before that."""
+    note_model(msg.model)
     channel = chat.start(msg)
     notices: list[ContentEvent] = []
     started = False
@@ -140,6 +144,7 @@ async def start_reply(chat: ChatReplier, msg: IncomingMessage) -> Reply:
                 if not started:
                     notices.append(Text(event.text))
             elif isinstance(event, Failed):
+                note_model(event.model)
                 raise error_from_failed(event)
             else:
                 if isinstance(event, Done) and notices and event.text:

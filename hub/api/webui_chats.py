@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.api.auth import services_of
 from hub.api.errors import ApiError
+from hub.api.webui_signup import may_delete_chats
 from hub.core.models import User, WebChat
 
 DEFAULT_TITLE = "New Chat"
@@ -121,8 +122,11 @@ async def update_chat(
 async def delete_chat(
     request: Request[Any, Any, Any], chat_id: FromPath[str], user: NamedDependency[User]
 ) -> bool:
-    """Delete one chat of the user."""
-    if not await services_of(request).stores.chats.delete(chat_id, user.id):
+    """Delete one chat of the user (unless an admin turned chat deletion off for users)."""
+    stores = services_of(request).stores
+    if not await may_delete_chats(stores.settings, user):
+        raise ApiError(403, "An administrator has turned off deleting chats on this hub.")
+    if not await stores.chats.delete(chat_id, user.id):
         raise _not_found()
     return True
 

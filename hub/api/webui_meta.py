@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -62,6 +62,12 @@ _CHANGELOG = {
 }
 
 
+def json_value(value: str | None) -> Response[bytes]:
+    """A bare JSON string (or null) body: Litestar sends a returned `str` as plain text, and the
+    frontend parses every answer as JSON."""
+    return Response(msgspec.json.encode(value), media_type="application/json")
+
+
 class DefaultModelsBody(msgspec.Struct, kw_only=True):
     """`{"models": "a,b"}`: a comma-separated list of model names."""
 
@@ -100,8 +106,8 @@ async def webui_version() -> dict[str, str]:
 @post("/api/v1/configs/default/models", status_code=200)
 async def set_default_models(
     request: Request[Any, Any, Any], data: JSONBody[DefaultModelsBody], admin: NamedDependency[User]
-) -> str | None:
+) -> Response[bytes]:
     """Set the models new chats start with (admins only); returned by `/api/config`."""
     value = ",".join(m.strip() for m in (data.models or "").split(",") if m.strip()) or None
     await services_of(request).stores.settings.put(DEFAULT_MODELS_SETTING, value)
-    return value
+    return json_value(value)

@@ -11,8 +11,8 @@ incoming message before anything reaches a model:
   sees them (so they manage global prompts and have no limits; remove an id to stop that).
 
 A refused sender gets one short refusal in private chats (at most once an hour, so a stranger
-cannot make the bot flood its own rate limit), and silence in groups unless
-`refusal_in_groups` is on.
+cannot make the bot flood its own rate limit; `refusal_in_private: false` for silence), and
+silence in groups unless `refusal_in_groups` is on.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ class AccessSettings(BaseModel):
     allow_users: IdList = ()  # platform user ids; with allow_chats empty too: everyone
     allow_chats: IdList = ()  # chat, channel, group, guild or workspace ids
     admins: IdList = ()  # platform user ids that get the hub admin role on first contact
-    refusal: str = REFUSAL  # told to a refused sender in a private chat; "" = never answer
-    refusal_in_groups: bool = False  # also tell refused senders in group chats
+    refusal: str = REFUSAL  # what a refused sender is told
+    refusal_in_private: bool = True  # tell refused senders in private chats (else: silence)
+    refusal_in_groups: bool = False  # also tell them in group chats
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +149,10 @@ class Access:
         return user.role == "admin"
 
     def _refusal(self, msg: IncomingMessage) -> str:
-        text = self.settings.refusal.strip()
-        if not text or (msg.is_group and not self.settings.refusal_in_groups):
+        settings = self.settings
+        text = settings.refusal.strip() or REFUSAL
+        told = settings.refusal_in_groups if msg.is_group else settings.refusal_in_private
+        if not told:
             return ""
         now = self._clock()
         who = f"{msg.chat_id}:{msg.user.platform_user_id}"

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 STOPPED = "Reply stopped."
 EMPTY = "There is nothing to answer yet: send me some text."
+DISABLED = "Your account on this hub is disabled; ask its administrator to enable it."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
 
 
@@ -175,6 +176,9 @@ class ChatService:
         user = await self._identify(msg)
         if user is None:
             emit(Failed("Your account no longer exists. Sign in again.", code="forbidden"))
+            return
+        if user.disabled:
+            emit(Failed(DISABLED, code="forbidden"))
             return
         if msg.history is not None:
             await self._answer_history(user, msg, emit)

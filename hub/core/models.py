@@ -45,6 +45,19 @@ class User:
     language: str = ""
     profile_image_url: str = ""
     created_at: datetime = field(default_factory=utcnow)
+    disabled: bool = False  # refused everywhere (sign-in, tokens, API keys, bots) until enabled
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A platform identity linked to a hub user (`telegram`/`12345` → user id)."""
+
+    platform: str
+    platform_user_id: str
+    user_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.platform_user_id}"
 
 
 # --- conversations ----------------------------------------------------------------------------

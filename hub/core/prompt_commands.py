@@ -10,17 +10,44 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from hub.core.models import Prompt, PromptScope, User
 from hub.core.ports import StoreError
 from hub.core.prompt_rules import PromptError, lookup_key, normalize_command
 from hub.core.templates import PLACEHOLDER, placeholders
 
-if TYPE_CHECKING:
-    from hub.core.prompts import PromptService
-
 log = logging.getLogger(__name__)
+
+
+class PromptCatalog(Protocol):
+    """What the commands need of `hub.core.prompts.PromptService` (which calls into this
+    module, so it is named by its shape here rather than imported)."""
+
+    async def listing(self, user: User) -> str: ...
+
+    async def get(self, user: User, command: str) -> Prompt | None: ...
+
+    async def global_prompt(self, command: str) -> Prompt | None: ...
+
+    async def create(
+        self, user: User, command: str, title: str, content: str, scope: PromptScope = "personal"
+    ) -> Prompt: ...
+
+    async def update(
+        self,
+        user: User,
+        command: str,
+        title: str,
+        content: str,
+        *,
+        scope: PromptScope | None = None,
+    ) -> Prompt | None: ...
+
+    async def delete(
+        self, user: User, command: str, *, scope: PromptScope | None = None
+    ) -> bool: ...
+
 
 USAGE = "\n".join(
     [
@@ -64,7 +91,7 @@ class _Request:
     rest: str  # everything after the name: "Title | text…"
 
 
-async def run_prompt_command(service: PromptService, user: User, args: str) -> str:
+async def run_prompt_command(service: PromptCatalog, user: User, args: str) -> str:
     """Run one `/prompt …` command; every outcome is a reply sentence."""
     request = _parse(args)
     if request is None:
@@ -185,7 +212,7 @@ def _scope(request: _Request) -> PromptScope:
     return "global" if request.is_global else "personal"
 
 
-async def _show(service: PromptService, user: User, request: _Request) -> str:
+async def _show(service: PromptCatalog, user: User, request: _Request) -> str:
     if request.is_global:
         found = await service.global_prompt(request.name)
     else:
@@ -195,7 +222,7 @@ async def _show(service: PromptService, user: User, request: _Request) -> str:
     return format_prompt(found)
 
 
-async def _add(service: PromptService, user: User, request: _Request) -> str:
+async def _add(service: PromptCatalog, user: User, request: _Request) -> str:
     key = normalize_command(request.name)
     title, content = split_title(request.rest)
     if not content.strip():
@@ -216,7 +243,7 @@ async def _add(service: PromptService, user: User, request: _Request) -> str:
     return reply
 
 
-async def _edit(service: PromptService, user: User, request: _Request) -> str:
+async def _edit(service: PromptCatalog, user: User, request: _Request) -> str:
     key = normalize_command(request.name)
     title, content = split_title(request.rest)
     if not content.strip():
@@ -228,7 +255,7 @@ async def _edit(service: PromptService, user: User, request: _Request) -> str:
     return f"Updated {key}."
 
 
-async def _remove(service: PromptService, user: User, request: _Request) -> str:
+async def _remove(service: PromptCatalog, user: User, request: _Request) -> str:
     key = lookup_key(request.name)
     if key is None:
         return f"No prompt {_display(request.name)}."
@@ -239,7 +266,7 @@ async def _remove(service: PromptService, user: User, request: _Request) -> str:
 
 
 async def _not_found(
-    service: PromptService, user: User, key: str, scope: PromptScope, action: str
+    service: PromptCatalog, user: User, key: str, scope: PromptScope, action: str
 ) -> str:
     if scope == "personal" and await service.global_prompt(key) is not None:
         if user.role == "admin":

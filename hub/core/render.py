@@ -8,8 +8,8 @@ chat, or everything sharing a workspace or the bot) for exactly that long and th
 carries all text so far. Until the first text a typing indicator is renewed, and queue positions
 are shown in a placeholder. While streaming, messages end with an in-progress marker and carry
 the sink's controls (a Stop button); at the end every message is finished with its exact final
-part. Where the sink offers a native stream (`open_stream`) the message grows through it, and
-the edit path takes over if the stream fails.
+part. Where the sink offers a native stream (a `StreamingSink`'s `open_stream`) the message grows
+through it, and the edit path takes over if the stream fails.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from hub.core.ports import (
     SinkRejectedMarkup,
     SinkStreamUnavailable,
     SinkText,
+    StreamingSink,
     WriteKind,
 )
 from hub.core.render_layout import Layout, len16
@@ -133,7 +134,8 @@ class _Renderer:
         msg = self._msg(op.index)
         if msg.stream is None and msg.handle is None and not msg.no_stream and not op.final:
             reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
-            msg.stream = self.sink.open_stream(reply_to)
+            if isinstance(self.sink, StreamingSink):
+                msg.stream = self.sink.open_stream(reply_to)
             msg.no_stream = msg.stream is None
         return msg.kind()
 

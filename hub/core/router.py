@@ -1,8 +1,8 @@
 """ModelRouter: aliases, rules, per-user choice, health, failover and a fair queue.
 
 The parts live in `hub.core.routing` (selection, catalog, health, fair_queue, failover); this
-module wires them into `Router`, the one object the rest of the hub talks to, and builds it
-from settings with `build_router`.
+module wires them into `Router`, the one object the rest of the hub talks to. It is built from
+settings by `hub/bootstrap.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.core.models import Queued, Started, User
 from hub.core.ports import (
@@ -34,10 +34,7 @@ from hub.core.routing.fair_queue import Scheduler, Ticket
 from hub.core.routing.health import Health, counts_against_health
 from hub.core.routing.selection import Selector, rank
 from hub.core.routing.state import Attempt, BackendState, Target, canonical
-from hub.core.routing_config import DEFAULT_BACKEND, BackendConfig, RoutingConfig
-
-if TYPE_CHECKING:
-    from hub.settings import HubSettings
+from hub.core.routing_config import BackendConfig, RoutingConfig
 
 log = logging.getLogger(__name__)
 
@@ -363,17 +360,4 @@ def context_length(body: Mapping[str, Any] | None) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def build_router(settings: HubSettings, backend_factory: BackendFactory) -> Router:
-    """A `Router` for `settings`, building each backend with `backend_factory`.
-
-    With no backends configured, one Ollama backend named "ollama" at `HUB_OLLAMA_URL`.
-    """
-    config = settings.routing
-    if not config.backends:
-        default = BackendConfig(name=DEFAULT_BACKEND, url=settings.ollama_url)
-        config = config.model_copy(update={"backends": [default]})
-    backends = [backend_factory(cfg) for cfg in config.backends]
-    return Router(config, backends, default_model=settings.default_model)
-
-
-__all__ = ["BackendFactory", "BackendStatus", "Router", "RouterEvent", "build_router"]
+__all__ = ["BackendFactory", "BackendStatus", "Router", "RouterEvent"]

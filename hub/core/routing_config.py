@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from hub.core.urls import http_url
 
 DEFAULT_BACKEND = "ollama"  # the backend built from HUB_OLLAMA_URL when none is configured
 
@@ -26,6 +36,13 @@ class BackendConfig(_Strict):
     api_key: SecretStr | None = None
     max_concurrency: int = Field(default=4, ge=1)
     priority: int = 0  # higher wins among equally busy candidates
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        # An Ollama URL may be written as OLLAMA_HOST is (`127.0.0.1:11434`, meaning http://).
+        ollama = info.data.get("kind", "ollama") == "ollama"
+        return http_url(value, default_port=11434 if ollama else None)
 
 
 class Candidate(_Strict):

@@ -160,7 +160,7 @@ async def test_roles_first_admin_then_default(
             resp = await http.post(
                 "/api/v1/configs/default/models", json={"models": "alpha:latest, gemma3:270m"}
             )
-            assert resp.status_code == 200
+            assert resp.status_code == 200 and resp.json() == "alpha:latest,gemma3:270m"
         async with hub.client(user_token) as http:
             refused = await http.post("/api/v1/configs/default/models", json={"models": "x"})
             assert refused.status_code == 403 and "detail" in refused.json()

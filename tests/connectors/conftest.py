@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hub.connectors.telegram.bot import TelegramConnector
-from hub.settings import TelegramSettings
+from hub.connectors.telegram.settings import TelegramSettings
 from tests.fakes.telegram import FakeTelegram
 from tests.support.chat import ScriptedChat
 

@@ -13,31 +13,35 @@ from litestar.testing import AsyncTestClient
 from hub.connectors.registry import start_connectors
 from hub.connectors.telegram import plugin
 from hub.connectors.telegram.bot import TelegramConnector
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.connectors.telegram.webhook import SECRET_HEADER
 from hub.core.models import Prompt
 from hub.core.stores.sqlite import open_sqlite
 from hub.runtime import Services
-from hub.settings import HubSettings, SettingsError, TelegramSettings, load_settings
+from hub.settings import SettingsError, load_settings, settings_class
 from tests.fakes.telegram import FakeTelegram
 from tests.support.chat import ScriptedChat
 from tests.support.wait import until
 
 
 def services(telegram: TelegramSettings, stores: Any = None, chat: Any = None) -> Services:
-    settings = HubSettings(telegram=telegram)
+    settings = settings_class([plugin])(telegram=telegram)
     return Services(settings=settings, stores=stores, router=None, limits=None, chat=chat)  # type: ignore[arg-type]
 
 
 def test_off_without_a_token() -> None:
-    assert plugin(services(TelegramSettings())) is None
-    assert plugin.routes(HubSettings(telegram=TelegramSettings())) == []
+    hub = services(TelegramSettings(token=""))
+    section = hub.settings.section("telegram")
+    assert section == TelegramSettings()
+    assert not plugin.enabled(section)
+    assert plugin.routes(section) == []
 
 
 def test_webhook_mode_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_TELEGRAM__TOKEN", "1:x")
     monkeypatch.setenv("HUB_TELEGRAM__MODE", "webhook")
     with pytest.raises(SettingsError, match=r"^HUB_TELEGRAM__WEBHOOK_SECRET: required"):
-        load_settings()
+        load_settings(plugins=[plugin])
 
 
 async def test_plugin_publishes_global_prompts_and_serves_its_webhook(
@@ -80,7 +84,7 @@ async def test_plugin_publishes_global_prompts_and_serves_its_webhook(
 
 async def post_update_through_app(hub: Services) -> None:
     """The app-build-time route finds the running connector on app.state.services."""
-    app = Litestar(route_handlers=plugin.routes(hub.settings))
+    app = Litestar(route_handlers=plugin.routes(hub.settings.section("telegram")))
     app.state.services = hub
     update = {
         "update_id": 9,
@@ -117,6 +121,6 @@ def test_plugin_hooks_the_menu_to_prompt_changes(fake_telegram: FakeTelegram) ->
     stores = SimpleNamespace(prompts=None, users=None)  # not reached by this test
     hub = services(telegram, stores, ScriptedChat(lambda m: ""))
     hub.prompts = PromptService(None)  # type: ignore[arg-type]
-    connector = plugin.create(hub)
+    connector = plugin.create(hub, telegram)
     assert connector.menu.hooks is hub.prompts.on_change
     assert connector.dispatch.grace == hub.settings.chat.shutdown_grace

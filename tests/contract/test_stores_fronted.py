@@ -160,3 +160,21 @@ async def test_fronted_stores_write_pending_usage_when_closed(tmp_path: Path) ->
         ]
     finally:
         await reopened.aclose()
+
+
+async def test_disabling_or_deleting_through_the_cache_is_seen_at_once(inner: Stores) -> None:
+    users = CachedUsers(inner.users, ttl=3600, clock=Clock())
+    user = await users.for_identity(WHO)
+    assert await users.get(user.id) is not None
+    assert await users.set_disabled(user.id, True)
+    for seen in (await users.get(user.id), await users.for_identity(WHO)):
+        assert seen is not None and seen.disabled
+    renamed = await users.update_profile(user.id, name="Ada L")
+    assert renamed is not None
+    cached = await users.get(user.id)
+    assert cached is not None and cached.name == "Ada L"
+    assert await users.delete(user.id)
+    assert await users.get(user.id) is None
+    # The identity now starts a new, enabled user instead of the deleted one.
+    fresh = await users.for_identity(WHO)
+    assert fresh.id != user.id and not fresh.disabled

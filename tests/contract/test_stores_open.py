@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from hub.bootstrap import open_stores
 from hub.core.models import ConversationKey, PlatformUser, Turn
 from hub.core.ports import StoreError
-from hub.core.stores import open_stores
 from hub.core.stores.fronted import FrontedStores
 from hub.core.stores.mongo import MongoStores, open_mongo
 from hub.core.stores.sqlite import DB_FILE, SqliteStores, open_sqlite
@@ -204,3 +204,22 @@ async def test_closed_sqlite_store_raises_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="closed"):
         await stores.ping()
     await stores.aclose()  # closing twice is harmless
+
+
+async def test_a_version_1_file_gains_enabled_users(tmp_path: Path) -> None:
+    """Schema 2 adds `users.disabled`: users of an older file come through enabled."""
+    old = await open_sqlite(tmp_path, migrations=MIGRATIONS[:1])
+    await old.db.write(
+        "INSERT INTO users (id, name, role, created_at) VALUES ('u1', 'Old', 'admin', "
+        "'2025-01-01T00:00:00.000+00:00')"
+    )
+    await old.aclose()
+    upgraded = await open_sqlite(tmp_path)
+    try:
+        user = await upgraded.users.get("u1")
+        assert user is not None and (user.name, user.role, user.disabled) == ("Old", "admin", False)
+        assert await upgraded.users.set_disabled("u1", True)
+        stored = await upgraded.users.get("u1")
+        assert stored is not None and stored.disabled
+    finally:
+        await upgraded.aclose()

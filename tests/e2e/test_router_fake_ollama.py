@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from hub.core.backends import build_backend
+from hub.bootstrap import build_router
 from hub.core.chat_config import ChatConfig
 from hub.core.models import Started
 from hub.core.ports import BackendError, Delta, Final
-from hub.core.router import Router, build_router
+from hub.core.router import Router
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.settings import HubSettings
 from tests.fakes.ollama import FakeOllama
@@ -43,7 +43,7 @@ def _router(
         for n, u in urls.items()
     ]
     settings = HubSettings(routing=RoutingConfig(backends=backends, **routing), chat=TIMEOUTS)
-    return build_router(settings, lambda cfg: build_backend(cfg, settings.chat))
+    return build_router(settings)
 
 
 async def _ask(router: Router, who: str = "u1") -> tuple[Started, str, Final]:

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -47,27 +46,16 @@ def run_cli(
     )
 
 
+def python_path(env: dict[str, str]) -> str:
+    """The repository first (the tests' fakes), then any PYTHONPATH the test gave (plugins)."""
+    return os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+
+
 def tmp_cwd(env: dict[str, str]) -> str:
     # Run from the data dir's parent so no stray ./.env of the developer is read.
     path = Path(env["HUB_DATA_DIR"]).parent
     path.mkdir(parents=True, exist_ok=True)
     return str(path)
-
-
-@pytest.fixture
-def fake_ollama_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.ollama", "--models", "alpha:latest,beta:1b"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    assert url.startswith("http://"), f"fake Ollama did not start: {url!r}"
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 class Served:
@@ -82,7 +70,7 @@ def start_serve(env: dict[str, str]) -> Served:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve"],
         cwd=tmp_cwd(env),
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": python_path(env)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -10,15 +10,15 @@ import pytest
 
 import hub.core.chat as chat_module
 import hub.core.limits.none as limits_module
+from hub.bootstrap import build_router
 from hub.connectors.telegram.bot import TelegramConnector
-from hub.core.backends import build_backend
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.core.chat_config import ChatConfig
 from hub.core.markup import telegram as tg
 from hub.core.markup.split import split_markdown
-from hub.core.router import build_router
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.core.stores.sqlite import open_sqlite
-from hub.settings import HubSettings, TelegramSettings
+from hub.settings import HubSettings
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.support.wait import until
@@ -36,7 +36,7 @@ async def hub(
             routing=RoutingConfig(backends=[BackendConfig(name="local", url=ollama.url)]),
             default_model=MODEL,
         )
-        router = build_router(settings, lambda cfg: build_backend(cfg, settings.chat))
+        router = build_router(settings)
         await router.start()
         stores = await open_sqlite(tmp_path)
         service: Any = chat_module.ChatService(

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from hub.bootstrap import open_services
+from hub.connectors.telegram import plugin
 from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.core.chat_config import ChatConfig
 from hub.core.models import Prompt
 from hub.core.routing_config import BackendConfig, RoutingConfig
 from hub.runtime import Services
-from hub.settings import HubSettings, TelegramSettings
+from hub.settings import settings_class
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.support.wait import until
@@ -58,17 +60,16 @@ async def start_hub(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterato
         ollama = await FakeOllama(models=[MODEL]).start()
         stack.append(ollama)
         url = ollama.url + ("/v1" if kind == "openai" else "")
-        settings = HubSettings(
+        telegram_settings = TelegramSettings(
+            token=fake_telegram.token, base_url=fake_telegram.base_url, poll_timeout=1, **telegram
+        )
+        settings = settings_class([plugin])(
+            _env_file=None,
             data_dir=tmp_path / "data",
             default_model=MODEL,
             chat=chat or ChatConfig(),
             routing=RoutingConfig(backends=[BackendConfig(name="local", kind=kind, url=url)]),
-            telegram=TelegramSettings(
-                token=fake_telegram.token,
-                base_url=fake_telegram.base_url,
-                poll_timeout=1,
-                **telegram,
-            ),
+            telegram=telegram_settings,
         )
         services_cm = open_services(settings)
         services = await services_cm.__aenter__()
@@ -76,7 +77,7 @@ async def start_hub(tmp_path: Path, fake_telegram: FakeTelegram) -> AsyncIterato
         # As the plugin builds it (hub/connectors/telegram/__init__.py), with a short poll.
         connector = TelegramConnector(
             services.chat,
-            settings.telegram,
+            telegram_settings,
             commands=global_prompt_commands(services),
             prompt_hooks=services.prompts.on_change,
             users=services.stores.users,

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.core.access import Access, AccessSettings
 from hub.core.models import IncomingMessage, PlatformUser
-from hub.settings import SettingsError, load_settings
+from hub.settings import HubSettings, SettingsError, load_settings
+
+
+def section(settings: HubSettings) -> TelegramSettings:
+    found = settings.section("telegram")
+    assert isinstance(found, TelegramSettings)
+    return found
 
 
 def msg(user: str, chat: str, *, group: bool = False, workspace: str = "") -> IncomingMessage:
@@ -20,7 +27,7 @@ def test_lists_from_the_environment_as_comma_separated_ids(monkeypatch: pytest.M
     monkeypatch.setenv("HUB_TELEGRAM__ALLOW_USERS", "111, 222,,333")
     monkeypatch.setenv("HUB_TELEGRAM__ADMINS", "111")
     monkeypatch.setenv("HUB_TELEGRAM__ALLOW_CHATS", "-1001234")
-    telegram = load_settings().telegram
+    telegram = section(load_settings())
     assert telegram.allow_users == ("111", "222", "333")
     assert telegram.admins == ("111",)
     assert telegram.allow_chats == ("-1001234",)
@@ -30,14 +37,14 @@ def test_lists_from_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     config = tmp_path / "hub.yaml"
     config.write_text(
         "telegram:\n  allow_users: [111, '222']\n  admins: 111\n"
-        "slack:\n  allow_chats: [T0123, C042]\n  refusal_in_groups: true\n"
+        "  allow_chats: [-1001234, -1005678]\n  refusal_in_groups: true\n"
     )
     monkeypatch.setenv("HUB_CONFIG", str(config))
-    settings = load_settings()
-    assert settings.telegram.allow_users == ("111", "222")
-    assert settings.telegram.admins == ("111",)
-    assert settings.slack.allow_chats == ("T0123", "C042")
-    assert settings.slack.refusal_in_groups
+    telegram = section(load_settings())
+    assert telegram.allow_users == ("111", "222")
+    assert telegram.admins == ("111",)
+    assert telegram.allow_chats == ("-1001234", "-1005678")
+    assert telegram.refusal_in_groups and telegram.refusal_in_private
 
 
 @pytest.mark.parametrize(
@@ -47,11 +54,11 @@ def test_lists_from_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_a_bad_list_names_the_setting(
     monkeypatch: pytest.MonkeyPatch, value: str, problem: str
 ) -> None:
-    monkeypatch.setenv("HUB_DISCORD__ALLOW_USERS", value)
+    monkeypatch.setenv("HUB_TELEGRAM__ALLOW_USERS", value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
     message = str(caught.value)
-    assert message.startswith("HUB_DISCORD__ALLOW_USERS: ") and problem in message
+    assert message.startswith("HUB_TELEGRAM__ALLOW_USERS: ") and problem in message
     assert "\n" not in message
 
 
@@ -75,8 +82,8 @@ async def test_people_anywhere_and_everyone_in_allowed_chats_or_workspaces() -> 
     assert not in_group.allowed and in_group.reply == ""
 
 
-async def test_empty_refusal_means_silence_everywhere() -> None:
-    access = Access(AccessSettings(allow_users=("U1",), refusal=""))
+async def test_silence_in_private_chats_too() -> None:
+    access = Access(AccessSettings(allow_users=("U1",), refusal_in_private=False))
     assert (await access.check(msg("U2", "D1"))).reply == ""
 
 

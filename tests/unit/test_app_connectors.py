@@ -1,33 +1,28 @@
-"""create_app: configured platforms without a connector are reported, not silently ignored."""
+"""create_app: the connector plugins the settings were loaded with, and the serving process."""
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 
-import pytest
-
 from hub.app import create_app
-from hub.settings import DiscordSettings, HubSettings, SlackSettings
+from hub.connectors.telegram import plugin as telegram
+from hub.connectors.telegram.settings import TelegramSettings
+from hub.settings import HubSettings, settings_class
 
 
-def test_platform_without_connector_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    settings = HubSettings(
-        slack=SlackSettings(bot_token="xoxb-1"), discord=DiscordSettings(token="d-token")
-    )
-    with caplog.at_level(logging.WARNING, logger="hub.app"):
-        create_app(settings)
-    messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("HUB_SLACK__* is set but no slack connector") for m in messages)
-    assert any(m.startswith("HUB_DISCORD__* is set but no discord connector") for m in messages)
-    assert not any("xoxb-1" in m or "d-token" in m for m in messages)
+def paths(settings: HubSettings) -> set[str]:
+    return {route.path for route in create_app(settings).routes}
 
 
-def test_no_warning_without_platform_settings(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="hub.app"):
-        create_app(HubSettings())
-    assert caplog.records == []
+def test_a_plugin_mounts_its_routes_from_its_own_section() -> None:
+    cls = settings_class([telegram])
+    off = cls()
+    webhook = cls(telegram=TelegramSettings(token="1:x", mode="webhook", webhook_secret="s"))
+    assert "/webhooks/telegram" not in paths(off)
+    assert "/webhooks/telegram" in paths(webhook)
+    # Settings built without plugins have no connector sections and mount none.
+    assert HubSettings.plugins == () and HubSettings().section("telegram") is None
 
 
 def test_settle_gc_freezes_start_up_objects_and_raises_the_first_threshold() -> None:

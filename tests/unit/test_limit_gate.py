@@ -11,14 +11,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from hub.bootstrap import build_limit_gate
 from hub.core.limits.base import Limiter
 from hub.core.limits.config import LimitsConfig
-from hub.core.limits.gate import (
-    PolicyLimitGate,
-    build_limit_gate,
-    rate_limit_headers,
-    refusal_event,
-)
+from hub.core.limits.gate import PolicyLimitGate, rate_limit_headers, refusal_event
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.redis import RedisRateLimiter
 from hub.core.models import Failed, User

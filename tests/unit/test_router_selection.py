@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from hub.bootstrap import backend_configs, build_router
 from hub.core.models import Started
 from hub.core.ports import BackendError
-from hub.core.router import build_router
 from hub.core.routing_config import BackendConfig, Candidate, RoutingConfig, RuleConfig
 from hub.settings import HubSettings, SettingsError, load_settings
 from tests.unit.router_doubles import (
@@ -157,14 +157,9 @@ def test_config_rejects_unknown_backend_in_alias_and_duplicate_names() -> None:
 
 
 def test_build_router_defaults_to_one_ollama_backend() -> None:
-    built: list[BackendConfig] = []
-
-    def factory(cfg: BackendConfig) -> ScriptedBackend:
-        built.append(cfg)
-        return ScriptedBackend(cfg.name)
-
     settings = HubSettings(ollama_url="http://gpu-box:11434", default_model="llama3")
-    router = build_router(settings, factory)
+    built = backend_configs(settings)
+    router = build_router(settings, [ScriptedBackend(c.name) for c in built])
     assert [(c.name, c.url, c.kind) for c in built] == [
         ("ollama", "http://gpu-box:11434", "ollama")
     ]
@@ -187,7 +182,7 @@ def test_routing_section_loads_from_yaml_and_bad_alias_names_the_setting(tmp_pat
     settings = load_settings(config=str(path))
     assert settings.routing.backends[0].priority == 5
     assert settings.routing.queue_limit == 7
-    router = build_router(settings, lambda cfg: ScriptedBackend(cfg.name))
+    router = build_router(settings, [ScriptedBackend(c.name) for c in backend_configs(settings)])
     assert router.resolve(ctx(platform="discord", chat_id="42")) == "fast"
     path.write_text("routing:\n  models:\n    fast: [{backend: gpu, model: x}]\n", encoding="utf-8")
     with pytest.raises(SettingsError, match=r"routing.*HUB_CONFIG.*'gpu'.*not configured"):

@@ -359,18 +359,19 @@ class ConsolePlugin:
     """Entry point of the `chathub.connectors` group for the console.
 
     Never enabled by `chathub serve` (a server has no terminal to talk to); `chathub chat` runs
-    the console directly.
+    the console directly. It has no settings.
     """
 
     name = PLATFORM
+    settings_model = None
 
-    def enabled(self, settings: HubSettings) -> bool:
+    def enabled(self, settings: None) -> bool:
         return False
 
-    def routes(self, settings: HubSettings) -> list[Any]:
+    def routes(self, settings: None) -> list[Any]:
         return []
 
-    def create(self, services: Services) -> ConsoleConnector:
+    def create(self, services: Services, settings: None) -> ConsoleConnector:
         return ConsoleConnector(services)
 
 

@@ -24,6 +24,7 @@ from telegram.ext import (
 )
 
 from hub.connectors.telegram.commands import builtin_commands, telegram_commands
+from hub.connectors.telegram.settings import TelegramSettings
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
 from hub.core.access import Access
@@ -31,7 +32,7 @@ from hub.core.budget import BudgetPools, Clock
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
 from hub.core.ports import UserStore
-from hub.settings import SettingsError, TelegramSettings
+from hub.settings import SettingsError
 
 if TYPE_CHECKING:
     from hub.runtime import Services

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter, LimiterUnavailable
 from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
@@ -25,9 +25,6 @@ from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
 from hub.core.models import Failed, User
 from hub.core.ports import Admission, Allowance, Decision, LimitCheck
-
-if TYPE_CHECKING:
-    from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -322,20 +319,3 @@ def rate_limit_headers(verdict: Admission | Failed) -> dict[str, str]:
         headers["RateLimit-Remaining"] = str(verdict.remaining)
         headers["RateLimit-Reset"] = str(max(0, math.ceil(verdict.reset_after - 1e-9)))
     return headers
-
-
-async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limiter]:
-    """The gate for `settings`: Redis when `HUB_REDIS_URL` is set, else the in-memory limiter.
-
-    Returns the limiter too, for readiness (`ping`) and shutdown (`aclose`). Nothing connects
-    here: redis-py connects on first use and reconnects by itself.
-    """
-    limiter: Limiter
-    if settings.redis_url is not None:
-        # redis-py costs ~200 ms to import: only pay it when Redis is configured.
-        from hub.core.limits.redis import RedisRateLimiter
-
-        limiter = await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
-    else:
-        limiter = MemoryRateLimiter()
-    return PolicyLimitGate(settings.limits, limiter), limiter

@@ -47,6 +47,7 @@ from hub.core.ports.sinks import (
     SinkRejectedMarkup,
     SinkStreamUnavailable,
     SinkText,
+    StreamingSink,
     WriteKind,
 )
 from hub.core.ports.stores import (
@@ -97,6 +98,7 @@ __all__ = [
     "SinkText",
     "StoreError",
     "Stores",
+    "StreamingSink",
     "UsageStore",
     "UserStore",
     "WebChatStore",

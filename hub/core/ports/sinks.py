@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 # What a platform's rate limit covers: this chat (or thread, or message), the channel or group
 # it is in, the workspace or guild, or every write of the bot.
@@ -135,8 +135,8 @@ class MessageSink(Protocol):
     Handles are opaque to the renderer. `send`/`edit` show an in-progress reply (with controls
     such as a Stop button); `finish` sets a message's final content and removes the controls.
     A "not modified" answer is success. Errors: `SinkRateLimited`, `SinkRejectedMarkup`,
-    `SinkMessageGone`, other `SinkError`s. A sink whose platform streams natively offers it
-    with `open_stream`, and the edit path stays the fallback.
+    `SinkMessageGone`, other `SinkError`s. A sink whose platform streams natively is also a
+    `StreamingSink`, and the edit path stays the fallback.
     """
 
     max_len: int  # per message, in the unit `measure` counts
@@ -161,10 +161,6 @@ class MessageSink(Protocol):
         its own unit: UTF-16 code units on Telegram, characters on Slack and Discord."""
         ...
 
-    def open_stream(self, reply_to: Any = None) -> NativeStream | None:
-        """A native stream for the next message (replying to `reply_to`), or None: use edits."""
-        ...
-
     async def send(self, text: SinkText, *, reply_to: Any = None, final: bool = False) -> Any:
         """Post a new message (replying to `reply_to`, or the sink's own default); its handle."""
         ...
@@ -181,4 +177,13 @@ class MessageSink(Protocol):
 
     async def typing(self) -> None:
         """Show "typing…" (lasts a few seconds on most platforms)."""
+        ...
+
+
+@runtime_checkable
+class StreamingSink(MessageSink, Protocol):
+    """A sink that may show a message through the platform's native stream."""
+
+    def open_stream(self, reply_to: Any = None) -> NativeStream | None:
+        """A native stream for the next message (replying to `reply_to`), or None: use edits."""
         ...

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from hub.core.models import (
     Conversation,
     ConversationKey,
+    Identity,
     PlatformUser,
     Prompt,
     PromptScope,
@@ -36,12 +37,52 @@ class UserStore(Protocol):
 
     async def set_model(self, user_id: str, model: str | None) -> None: ...
 
-    async def set_role(self, user_id: str, role: UserRole) -> None: ...
+    async def set_role(self, user_id: str, role: UserRole) -> bool:
+        """Change the user's role; False when there is no such user."""
+        ...
 
     async def count(self) -> int: ...
 
     async def link_identity(self, user_id: str, platform: str, platform_user_id: str) -> None:
         """Attach a platform identity to an existing hub user (moves it if linked elsewhere)."""
+        ...
+
+    async def all(self) -> list[User]:
+        """Every user, oldest first."""
+        ...
+
+    async def find_identity(self, platform: str, platform_user_id: str) -> User | None:
+        """The user behind a platform identity, or None (unlike `for_identity`, never creates)."""
+        ...
+
+    async def identities(self, user_id: str | None = None) -> list[Identity]:
+        """The identities linked to `user_id` (every identity when None)."""
+        ...
+
+    async def update_profile(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> User | None:
+        """Change the fields given; None when there is no such user. Raises `DuplicateError`
+        if the e-mail belongs to another user."""
+        ...
+
+    async def set_password(self, user_id: str, password_hash: str) -> bool:
+        """Store a new password hash; False when there is no such user."""
+        ...
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Disable or enable the user; False when there is no such user."""
+        ...
+
+    async def delete(self, user_id: str) -> bool:
+        """Remove the user with everything personal to them: identities, conversations and
+        their turns, web chats, personal prompts. Usage counters stay (they are accounting).
+        False when there was no such user."""
         ...
 
 
@@ -125,6 +166,13 @@ class UsageStore(Protocol):
 
     async def for_user(self, user_id: str, day: str) -> list[Usage]: ...
 
+    async def between(
+        self, first_day: str, last_day: str, *, user_id: str | None = None, model: str | None = None
+    ) -> list[Usage]:
+        """Counters from `first_day` to `last_day` (inclusive, YYYY-MM-DD), optionally of one
+        user or one model, ordered by day, user and model."""
+        ...
+
 
 class SettingStore(Protocol):
     """Small runtime settings changed over the API (Open WebUI default models…)."""
@@ -132,6 +180,13 @@ class SettingStore(Protocol):
     async def get(self, name: str) -> Any: ...
 
     async def put(self, name: str, value: Any) -> None: ...
+
+    async def put_new(self, name: str, value: Any) -> bool:
+        """Store `value` only if `name` has no value yet; True when this call stored it.
+
+        Atomic across processes sharing the store: of concurrent calls exactly one wins.
+        """
+        ...
 
 
 class Stores(Protocol):

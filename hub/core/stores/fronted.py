@@ -5,8 +5,8 @@ decide nothing (SQLite runs them one at a time through its worker thread), and u
 of requests they queue behind each other. With it:
 
 - `CachedUsers` remembers users for a few seconds. A change made through this process (`/model`,
-  a role change) drops the entry at once; one made by another replica is seen within
-  `USER_CACHE_SECONDS`.
+  a role change, disabling or deleting a user) drops the entry at once; one made by another
+  replica (or by `chathub users` from the command line) is seen within `USER_CACHE_SECONDS`.
 - `BufferedUsage` adds usage up in memory and writes it once per `USAGE_FLUSH_SECONDS`, one
   statement per user, model and day. Reads (`for_user`) and closing write what is pending
   first; counts a failed write could not store are kept for the next attempt.
@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from hub.core.models import PlatformUser, Usage, User, UserRole
+from hub.core.models import Identity, PlatformUser, Usage, User, UserRole
 from hub.core.ports import (
     ConversationStore,
     PromptStore,
@@ -34,6 +35,8 @@ from hub.core.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 USER_CACHE_SECONDS = 5.0
 USAGE_FLUSH_SECONDS = 1.0
@@ -95,19 +98,50 @@ class CachedUsers:
     async def create(self, user: User) -> User:
         return await self._inner.create(user)
 
-    async def set_model(self, user_id: str, model: str | None) -> None:
+    async def _changing(self, user_id: str, change: Awaitable[T]) -> T:
+        """Run a change of `user_id`, dropping what is cached of them before and after."""
         self._forget(user_id)
         try:
-            await self._inner.set_model(user_id, model)
+            return await change
         finally:
             self._forget(user_id)  # a read during the write may have cached the old value
 
-    async def set_role(self, user_id: str, role: UserRole) -> None:
-        self._forget(user_id)
-        try:
-            await self._inner.set_role(user_id, role)
-        finally:
-            self._forget(user_id)
+    async def set_model(self, user_id: str, model: str | None) -> None:
+        await self._changing(user_id, self._inner.set_model(user_id, model))
+
+    async def set_role(self, user_id: str, role: UserRole) -> bool:
+        return await self._changing(user_id, self._inner.set_role(user_id, role))
+
+    async def update_profile(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> User | None:
+        change = self._inner.update_profile(
+            user_id, name=name, email=email, profile_image_url=profile_image_url
+        )
+        return await self._changing(user_id, change)
+
+    async def set_password(self, user_id: str, password_hash: str) -> bool:
+        return await self._changing(user_id, self._inner.set_password(user_id, password_hash))
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        return await self._changing(user_id, self._inner.set_disabled(user_id, disabled))
+
+    async def delete(self, user_id: str) -> bool:
+        return await self._changing(user_id, self._inner.delete(user_id))
+
+    async def all(self) -> list[User]:
+        return await self._inner.all()
+
+    async def find_identity(self, platform: str, platform_user_id: str) -> User | None:
+        return await self._inner.find_identity(platform, platform_user_id)
+
+    async def identities(self, user_id: str | None = None) -> list[Identity]:
+        return await self._inner.identities(user_id)
 
     async def count(self) -> int:
         return await self._inner.count()
@@ -160,6 +194,12 @@ class BufferedUsage:
     async def for_user(self, user_id: str, day: str) -> list[Usage]:
         await self.flush()
         return await self._inner.for_user(user_id, day)
+
+    async def between(
+        self, first_day: str, last_day: str, *, user_id: str | None = None, model: str | None = None
+    ) -> list[Usage]:
+        await self.flush()
+        return await self._inner.between(first_day, last_day, user_id=user_id, model=model)
 
     async def _flush_later(self) -> None:
         try:

@@ -7,24 +7,15 @@ conversation document, so no document grows without bound and concurrent appends
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from pymongo import ASCENDING, AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import (
-    ConfigurationError,
-    DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
-)
+from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from hub.core.ports import (
     ConversationStore,
-    DuplicateError,
     PromptStore,
     SettingStore,
     StoreError,
@@ -32,12 +23,12 @@ from hub.core.ports import (
     UserStore,
     WebChatStore,
 )
+from hub.core.stores.mongo_content import MongoChats, MongoPrompts, MongoSettings, MongoUsage
+from hub.core.stores.mongo_db import Doc, MongoDb, scrub, short_reason
+from hub.core.stores.mongo_people import MongoConversations, MongoUsers
 from hub.core.urls import service_address
 
 log = logging.getLogger(__name__)
-
-Doc = dict[str, Any]
-Collection = AsyncCollection[Doc]
 
 # (collection, keys, options). Names are given for mongod; some wire servers choose their own.
 _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
@@ -94,64 +85,14 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
         [("user_id", ASCENDING), ("day", ASCENDING), ("model", ASCENDING)],
         {"name": "usage_unique", "unique": True},
     ),
+    ("usage", [("day", ASCENDING)], {"name": "usage_by_day"}),
 )
-
-
-def scrub(text: str, url: str) -> str:
-    """`text` with the URL's user name and password masked, so errors can be shown and logged."""
-    try:
-        userinfo = urlsplit(url).netloc.rpartition("@")[0]
-    except ValueError:
-        return text
-    for secret in userinfo.split(":") if userinfo else ():
-        for form in {secret, unquote(secret)}:
-            if form:
-                text = text.replace(form, "***")
-    return text
-
-
-def _short_reason(exc: BaseException) -> str:
-    # Server selection errors carry the whole topology description; the first clause says it.
-    text = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0]
-    return text.strip() or type(exc).__name__
-
-
-class MongoDb:
-    """The database handle plus error translation shared by the Mongo stores."""
-
-    def __init__(self, client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc], where: str) -> None:
-        self.client = client
-        self.db = db
-        self.where = where
-
-    def collection(self, name: str) -> Collection:
-        return self.db[name]
-
-    @contextmanager
-    def errors(self, duplicate: str | None = None) -> Iterator[None]:
-        """Translate driver errors: a taken unique key → DuplicateError, others → StoreError."""
-        try:
-            yield
-        except DuplicateKeyError as exc:
-            raise DuplicateError(duplicate or "That entry already exists.") from exc
-        except PyMongoError as exc:
-            raise StoreError(
-                f"MongoDB at {self.where} failed: {_short_reason(exc)}; check that it is running."
-            ) from exc
 
 
 class MongoStores:
     """Every store on one MongoDB database. Build it with `open_mongo`."""
 
     def __init__(self, db: MongoDb) -> None:
-        from hub.core.stores.mongo_content import (
-            MongoChats,
-            MongoPrompts,
-            MongoSettings,
-            MongoUsage,
-        )
-        from hub.core.stores.mongo_people import MongoConversations, MongoUsers
-
         self.db = db
         self.users: UserStore = MongoUsers(db)
         self.conversations: ConversationStore = MongoConversations(db)
@@ -198,13 +139,13 @@ async def open_mongo(url: str, database: str, *, timeout_ms: int = 5000) -> Mong
     except OperationFailure as exc:
         await client.close()
         raise StoreError(
-            f"MongoDB at {where} refused the hub ({scrub(_short_reason(exc), url)}); check the "
+            f"MongoDB at {where} refused the hub ({scrub(short_reason(exc), url)}); check the "
             "user, password and database in HUB_MONGODB_URL / HUB_MONGODB_DB."
         ) from exc
     except PyMongoError as exc:
         await client.close()
         raise StoreError(
-            f"MongoDB is not reachable at {where}: {scrub(_short_reason(exc), url)}; start it "
+            f"MongoDB is not reachable at {where}: {scrub(short_reason(exc), url)}; start it "
             "or unset HUB_MONGODB_URL to use the embedded store."
         ) from exc
     log.info("MongoDB store opened", extra={"url": where, "database": database})

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
 from hub.core.stores.common import new_id, owner_key, prompt_taken, to_utc
-from hub.core.stores.mongo import Doc, MongoDb
+from hub.core.stores.mongo_db import Doc, MongoDb
 
 
 def _prompt(doc: Doc) -> Prompt:
@@ -219,17 +219,34 @@ class MongoUsage:
                 .sort("model", ASCENDING)
                 .to_list(None)
             )
-        return [
-            Usage(
-                user_id=doc["user_id"],
-                model=doc["model"],
-                day=doc["day"],
-                requests=doc.get("requests", 0),
-                prompt_tokens=doc.get("prompt_tokens", 0),
-                completion_tokens=doc.get("completion_tokens", 0),
+        return [_usage(doc) for doc in docs]
+
+    async def between(
+        self, first_day: str, last_day: str, *, user_id: str | None = None, model: str | None = None
+    ) -> list[Usage]:
+        where: Doc = {"day": {"$gte": first_day, "$lte": last_day}}
+        if user_id is not None:
+            where["user_id"] = user_id
+        if model is not None:
+            where["model"] = model
+        with self._db.errors():
+            docs = (
+                await self._usage.find(where)
+                .sort([("day", ASCENDING), ("user_id", ASCENDING), ("model", ASCENDING)])
+                .to_list(None)
             )
-            for doc in docs
-        ]
+        return [_usage(doc) for doc in docs]
+
+
+def _usage(doc: Doc) -> Usage:
+    return Usage(
+        user_id=doc["user_id"],
+        model=doc["model"],
+        day=doc["day"],
+        requests=doc.get("requests", 0),
+        prompt_tokens=doc.get("prompt_tokens", 0),
+        completion_tokens=doc.get("completion_tokens", 0),
+    )
 
 
 class MongoSettings:
@@ -247,3 +264,12 @@ class MongoSettings:
     async def put(self, name: str, value: Any) -> None:
         with self._db.errors():
             await self._settings.update_one({"_id": name}, {"$set": {"value": value}}, upsert=True)
+
+    async def put_new(self, name: str, value: Any) -> bool:
+        # The unique `_id` decides: of concurrent inserts, on any number of hubs, one succeeds.
+        with self._db.errors():
+            try:
+                await self._settings.insert_one({"_id": name, "value": value})
+            except DuplicateKeyError:
+                return False
+        return True

@@ -9,10 +9,18 @@ from typing import cast
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from hub.core.models import Conversation, ConversationKey, PlatformUser, Turn, User, UserRole
+from hub.core.models import (
+    Conversation,
+    ConversationKey,
+    Identity,
+    PlatformUser,
+    Turn,
+    User,
+    UserRole,
+)
 from hub.core.ports import DuplicateError, StoreError
 from hub.core.stores.common import new_id, normalise_email, now_utc, to_utc, user_for_identity
-from hub.core.stores.mongo import Doc, MongoDb
+from hub.core.stores.mongo_db import Doc, MongoDb
 
 
 def _user_doc(user: User) -> Doc:
@@ -25,6 +33,7 @@ def _user_doc(user: User) -> Doc:
         "language": user.language,
         "profile_image_url": user.profile_image_url,
         "created_at": user.created_at,
+        "disabled": user.disabled,
     }
     # Absent rather than null, so the partial unique index ignores users without an e-mail.
     if user.email is not None:
@@ -43,6 +52,7 @@ def _user(doc: Doc) -> User:
         language=doc.get("language", ""),
         profile_image_url=doc.get("profile_image_url", ""),
         created_at=to_utc(doc["created_at"]),
+        disabled=bool(doc.get("disabled", False)),
     )
 
 
@@ -114,9 +124,13 @@ class MongoUsers:
         with self._db.errors():
             await self._users.update_one({"_id": user_id}, {"$set": {"model": model}})
 
-    async def set_role(self, user_id: str, role: UserRole) -> None:
+    async def set_role(self, user_id: str, role: UserRole) -> bool:
+        return await self._set(user_id, {"role": role})
+
+    async def _set(self, user_id: str, fields: Doc) -> bool:
         with self._db.errors():
-            await self._users.update_one({"_id": user_id}, {"$set": {"role": role}})
+            result = await self._users.update_one({"_id": user_id}, {"$set": fields})
+        return result.matched_count > 0
 
     async def count(self) -> int:
         with self._db.errors():
@@ -133,6 +147,85 @@ class MongoUsers:
                 )
             except DuplicateKeyError:  # two upserts raced; the identity exists now
                 await self._identities.update_one(where, {"$set": {"user_id": user_id}})
+
+    async def all(self) -> list[User]:
+        with self._db.errors():
+            docs = await self._users.find({}).sort([("created_at", 1), ("_id", 1)]).to_list(None)
+        return [_user(doc) for doc in docs]
+
+    async def find_identity(self, platform: str, platform_user_id: str) -> User | None:
+        where = {"platform": platform, "platform_user_id": platform_user_id}
+        with self._db.errors():
+            identity = await self._identities.find_one(where)
+            if identity is None:
+                return None
+            doc = await self._users.find_one({"_id": identity["user_id"]})
+        return None if doc is None else _user(doc)
+
+    async def identities(self, user_id: str | None = None) -> list[Identity]:
+        where = {} if user_id is None else {"user_id": user_id}
+        with self._db.errors():
+            docs = await self._identities.find(where).to_list(None)
+        found = [Identity(d["platform"], d["platform_user_id"], d["user_id"]) for d in docs]
+        return sorted(found, key=lambda i: (i.platform, i.platform_user_id))
+
+    async def update_profile(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> User | None:
+        changes = {
+            "name": name,
+            "email": normalise_email(email),
+            "profile_image_url": profile_image_url,
+        }
+        given = {field: value for field, value in changes.items() if value is not None}
+        taken = DuplicateError(f"The e-mail address {given.get('email')} is already registered.")
+        with self._db.errors():
+            if not given:
+                doc = await self._users.find_one({"_id": user_id})
+                return None if doc is None else _user(doc)
+            # Asked first as well: not every wire server checks unique indexes on updates.
+            if "email" in given and await self._users.find_one(
+                {"email": given["email"], "_id": {"$ne": user_id}}, {"_id": 1}
+            ):
+                raise taken
+            try:
+                doc = await self._users.find_one_and_update(
+                    {"_id": user_id}, {"$set": given}, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError as exc:
+                raise taken from exc
+        return None if doc is None else _user(doc)
+
+    async def set_password(self, user_id: str, password_hash: str) -> bool:
+        return await self._set(user_id, {"password_hash": password_hash})
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        return await self._set(user_id, {"disabled": disabled})
+
+    async def delete(self, user_id: str) -> bool:
+        db = self._db
+        with db.errors():
+            if await self._users.find_one({"_id": user_id}, {"_id": 1}) is None:
+                return False
+            # Identities first, so a bot message meanwhile starts a new user, not the old one's.
+            await self._identities.delete_many({"user_id": user_id})
+            conversations = db.collection("conversations")
+            ids = [
+                d["_id"]
+                for d in await conversations.find({"user_id": user_id}, {"_id": 1}).to_list(None)
+            ]
+            if ids:
+                await db.collection("turns").delete_many({"conversation_id": {"$in": ids}})
+                await conversations.delete_many({"_id": {"$in": ids}})
+            await db.collection("chats").delete_many({"user_id": user_id})
+            await db.collection("prompts").delete_many({"scope": "personal", "owner_id": user_id})
+            result = await self._users.delete_one({"_id": user_id})
+        return result.deleted_count > 0
 
 
 def _active_key(key: ConversationKey) -> str:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from hub.core.models import Prompt, PromptScope, Usage, WebChat
 from hub.core.stores.common import new_id, now_utc, owner_key, prompt_taken
-from hub.core.stores.sqlite import Row, SqliteDb, dump_time, load_time
+from hub.core.stores.sqlite_db import Row, SqliteDb, dump_time, load_time
 
 
 def _prompt(row: Row) -> Prompt:
@@ -197,17 +197,32 @@ class SqliteUsage:
         rows = await self._db.fetchall(
             "SELECT * FROM usage WHERE user_id = ? AND day = ? ORDER BY model", (user_id, day)
         )
-        return [
-            Usage(
-                user_id=row["user_id"],
-                model=row["model"],
-                day=row["day"],
-                requests=row["requests"],
-                prompt_tokens=row["prompt_tokens"],
-                completion_tokens=row["completion_tokens"],
-            )
-            for row in rows
-        ]
+        return [_usage(row) for row in rows]
+
+    async def between(
+        self, first_day: str, last_day: str, *, user_id: str | None = None, model: str | None = None
+    ) -> list[Usage]:
+        sql = "SELECT * FROM usage WHERE day >= ? AND day <= ?"
+        params: list[str] = [first_day, last_day]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        if model is not None:
+            sql += " AND model = ?"
+            params.append(model)
+        rows = await self._db.fetchall(sql + " ORDER BY day, user_id, model", params)
+        return [_usage(row) for row in rows]
+
+
+def _usage(row: Row) -> Usage:
+    return Usage(
+        user_id=row["user_id"],
+        model=row["model"],
+        day=row["day"],
+        requests=row["requests"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+    )
 
 
 class SqliteSettings:
@@ -226,3 +241,12 @@ class SqliteSettings:
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, _json(value)),
         )
+
+    async def put_new(self, name: str, value: Any) -> bool:
+        # One statement: SQLite's write lock makes it atomic across processes on the file too.
+        rows = await self._db.write(
+            "INSERT INTO settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO NOTHING RETURNING name",
+            (name, _json(value)),
+        )
+        return bool(rows)

@@ -6,10 +6,18 @@ import dataclasses
 from datetime import datetime
 from typing import cast
 
-from hub.core.models import Conversation, ConversationKey, PlatformUser, Turn, User, UserRole
+from hub.core.models import (
+    Conversation,
+    ConversationKey,
+    Identity,
+    PlatformUser,
+    Turn,
+    User,
+    UserRole,
+)
 from hub.core.ports import DuplicateError, StoreError
 from hub.core.stores.common import new_id, normalise_email, now_utc, user_for_identity
-from hub.core.stores.sqlite import Row, SqliteDb, Tx, dump_time, load_time
+from hub.core.stores.sqlite_db import Row, SqliteDb, Tx, dump_time, load_time
 
 _USER_BY_IDENTITY = (
     "SELECT u.* FROM identities i JOIN users u ON u.id = i.user_id "
@@ -17,7 +25,7 @@ _USER_BY_IDENTITY = (
 )
 _INSERT_USER = (
     "INSERT INTO users (id, name, role, email, password_hash, model, language, "
-    "profile_image_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "profile_image_url, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -32,6 +40,7 @@ def _user(row: Row) -> User:
         language=row["language"],
         profile_image_url=row["profile_image_url"],
         created_at=load_time(row["created_at"]),
+        disabled=bool(row["disabled"]),
     )
 
 
@@ -46,6 +55,7 @@ def _user_params(user: User) -> tuple[object, ...]:
         user.language,
         user.profile_image_url,
         dump_time(user.created_at),
+        int(user.disabled),
     )
 
 
@@ -103,8 +113,9 @@ class SqliteUsers:
     async def set_model(self, user_id: str, model: str | None) -> None:
         await self._db.changes("UPDATE users SET model = ? WHERE id = ?", (model, user_id))
 
-    async def set_role(self, user_id: str, role: UserRole) -> None:
-        await self._db.changes("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+    async def set_role(self, user_id: str, role: UserRole) -> bool:
+        sql = "UPDATE users SET role = ? WHERE id = ?"
+        return await self._db.changes(sql, (role, user_id)) > 0
 
     async def count(self) -> int:
         row = await self._db.fetchone("SELECT COUNT(*) FROM users")
@@ -119,6 +130,73 @@ class SqliteUsers:
                 "ON CONFLICT (platform, platform_user_id) DO UPDATE SET user_id = excluded.user_id",
                 (platform, platform_user_id, user_id),
             )
+
+    async def all(self) -> list[User]:
+        rows = await self._db.fetchall("SELECT * FROM users ORDER BY created_at, id")
+        return [_user(row) for row in rows]
+
+    async def find_identity(self, platform: str, platform_user_id: str) -> User | None:
+        row = await self._db.fetchone(_USER_BY_IDENTITY, (platform, platform_user_id))
+        return None if row is None else _user(row)
+
+    async def identities(self, user_id: str | None = None) -> list[Identity]:
+        sql = "SELECT platform, platform_user_id, user_id FROM identities"
+        if user_id is None:
+            rows = await self._db.fetchall(sql + " ORDER BY platform, platform_user_id")
+        else:
+            rows = await self._db.fetchall(
+                sql + " WHERE user_id = ? ORDER BY platform, platform_user_id", (user_id,)
+            )
+        return [Identity(row[0], row[1], row[2]) for row in rows]
+
+    async def update_profile(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> User | None:
+        changes = {
+            "name": name,
+            "email": normalise_email(email),
+            "profile_image_url": profile_image_url,
+        }
+        given = {column: value for column, value in changes.items() if value is not None}
+        if not given:
+            return await self.get(user_id)
+        assignments = ", ".join(f"{column} = ?" for column in given)
+        try:
+            rows = await self._db.write(
+                f"UPDATE users SET {assignments} WHERE id = ? RETURNING *",
+                (*given.values(), user_id),
+            )
+        except DuplicateError as exc:
+            raise DuplicateError(
+                f"The e-mail address {given.get('email')} is already registered."
+            ) from exc
+        return _user(rows[0]) if rows else None
+
+    async def set_password(self, user_id: str, password_hash: str) -> bool:
+        sql = "UPDATE users SET password_hash = ? WHERE id = ?"
+        return await self._db.changes(sql, (password_hash, user_id)) > 0
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        sql = "UPDATE users SET disabled = ? WHERE id = ?"
+        return await self._db.changes(sql, (int(disabled), user_id)) > 0
+
+    async def delete(self, user_id: str) -> bool:
+        async with self._db.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM users WHERE id = ?", (user_id,)) is None:
+                return False
+            # Turns go with their conversations and identities with the user (ON DELETE CASCADE).
+            await tx.run("DELETE FROM conversations WHERE user_id = ?", (user_id,))
+            await tx.run("DELETE FROM chats WHERE user_id = ?", (user_id,))
+            await tx.run(
+                "DELETE FROM prompts WHERE scope = 'personal' AND owner_id = ?", (user_id,)
+            )
+            await tx.run("DELETE FROM users WHERE id = ?", (user_id,))
+        return True
 
 
 _KEY_WHERE = "platform = ? AND chat_id = ? AND thread_id = ? AND key_user_id = ?"

@@ -116,7 +116,14 @@ CREATE TABLE settings (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1),)
+# Users can be disabled (refused everywhere until enabled again); admins list users by age.
+_V2 = """
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_created ON users(created_at);
+CREATE INDEX usage_day ON usage(day);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2))
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:

@@ -1,4 +1,5 @@
-"""Readiness of each dependency, for `GET /ready` and `chathub check`."""
+"""Readiness of each dependency of the running hub, for `GET /ready`; the pieces `chathub check`
+(`hub/check.py`) shares: `CheckResult`, `run_probe`, `backend_probe`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from hub.runtime import Services
 
 CHECK_TIMEOUT = 3.0
+OLLAMA_HINT = "start it with `ollama serve` or set HUB_OLLAMA_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +27,18 @@ class CheckResult:
     required: bool = True
 
 
-async def _run(name: str, probe: Callable[[], Awaitable[str]], required: bool) -> CheckResult:
+async def run_probe(
+    name: str,
+    probe: Callable[[], Awaitable[str]],
+    required: bool = True,
+    within: float = CHECK_TIMEOUT,
+) -> CheckResult:
+    """Run `probe` for at most `within` seconds; its answer, or what went wrong, as a
+    `CheckResult`."""
     try:
-        detail = await asyncio.wait_for(probe(), CHECK_TIMEOUT)
+        detail = await asyncio.wait_for(probe(), within)
     except TimeoutError:
-        return CheckResult(name, False, f"no answer within {CHECK_TIMEOUT:.0f} s", required)
+        return CheckResult(name, False, f"no answer within {within:.0f} s", required)
     except BackendError as exc:
         return CheckResult(name, False, exc.reason, required)
     except Exception as exc:
@@ -37,7 +46,9 @@ async def _run(name: str, probe: Callable[[], Awaitable[str]], required: bool) -
     return CheckResult(name, True, detail, required)
 
 
-def _backend_probe(backend: ChatBackend, hint: str) -> Callable[[], Awaitable[str]]:
+def backend_probe(backend: ChatBackend, hint: str) -> Callable[[], Awaitable[str]]:
+    """Probe `backend`; when it cannot be reached, add `hint` (what to do) to the reason."""
+
     async def probe() -> str:
         try:
             await backend.probe()
@@ -62,7 +73,7 @@ async def readiness(services: Services) -> list[CheckResult]:
         await stores.ping()
         return stores.description
 
-    checks = [_run("store", store_probe, True)]
+    checks = [run_probe("store", store_probe, True)]
     limiter = services.extras.get("limiter")
     if limiter is not None:
 
@@ -70,15 +81,19 @@ async def readiness(services: Services) -> list[CheckResult]:
             await limiter.ping()
             return str(services.extras.get("limiter_description", "answering"))
 
-        checks.append(_run("limiter", limiter_probe, True))
+        checks.append(run_probe("limiter", limiter_probe, True))
     backends: list[ChatBackend] = list(services.extras.get("backends", []))
     single = len(backends) == 1 and not services.settings.routing.backends
-    hint = "start it with `ollama serve` or set HUB_OLLAMA_URL" if single else ""
+    hint = OLLAMA_HINT if single else ""
     for backend in backends:
-        checks.append(_run(f"backend {backend.name}", _backend_probe(backend, hint), False))
+        checks.append(run_probe(f"backend {backend.name}", backend_probe(backend, hint), False))
     results = list(await asyncio.gather(*checks))
     if backends and not any(r.ok for r in results if r.name.startswith("backend ")):
         results.append(CheckResult("backends", False, "no model backend is answering"))
+    # A connector that is down here was allowed to be (`required: false`): it is reported, and
+    # the hub stays ready for everything else.
+    for name, state in services.connector_states.items():
+        results.append(CheckResult(f"connector {name}", state.ok, state.detail, required=False))
     return results
 
 
