@@ -36,15 +36,26 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    uvicorn.run(
-        build_app(),  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        http=args.http,
-        loop=args.loop,
-    )
+    app = build_app()
+    try:  # the server configuration `chathub serve` uses, where this checkout has one
+        from hub.http_server import uvicorn_config
+        from hub.settings import load_settings
+    except ImportError:
+        uvicorn.run(
+            app,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            http=args.http,
+            loop=args.loop,
+        )
+        return
+    config = uvicorn_config(app, "127.0.0.1", args.port, load_settings().server)
+    config.access_log, config.loop = False, args.loop
+    if args.http != "auto":
+        config.http = args.http
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

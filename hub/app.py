@@ -25,11 +25,13 @@ from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
+from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
 from hub.connectors.registry import start_connectors, verify_enabled
+from hub.http_server import uvicorn_config
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
 
@@ -66,12 +68,14 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         logging_config=None,
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
+        request_class=HubRequest,
     )
     if settings.log_requests:
         install_request_log(app)
@@ -94,15 +98,7 @@ async def _serve(settings: HubSettings) -> None:
             raise StartupError(str(exc)) from exc
         await stack.enter_async_context(start_connectors(plugins, services, verified))
         app = create_app(settings, services)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            http="httptools" if _importable("httptools") else "h11",
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=30,
-        )
+        config = uvicorn_config(app, settings.host, settings.port, settings.server)
         settle_gc()
         await uvicorn.Server(config).serve(sockets=[listener])
 

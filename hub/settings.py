@@ -40,6 +40,7 @@ from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
 from hub.core.urls import check_service_url, http_url
+from hub.http_server import ServerSettings
 from hub.setting_names import PREFIX, check_variable, yaml_hint
 
 DOTENV = ".env"
@@ -128,6 +129,8 @@ class HubSettings(BaseSettings):
     routing: RoutingConfig = RoutingConfig()
     limits: LimitsConfig = LimitsConfig()
     prompts: list[SeedPrompt] = Field(default_factory=list)
+    # HTTP connection limits (header/keep-alive timeouts, connection cap, header size).
+    server: ServerSettings = ServerSettings()
 
     @field_validator("ollama_url")
     @classmethod

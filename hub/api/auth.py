@@ -8,6 +8,10 @@
   user id, so limits and usage are counted per key and the key itself is never stored.
 - `pending` users may read their own account but get 403 on chat and prompt routes.
 - A disabled user (or the principal of a disabled API key) gets 401 everywhere.
+- A browser sends the `token` cookie with requests other sites make, so a request that changes
+  something and is signed in only by the cookie must prove it was sent by a script of ours: a
+  JSON content type or an `X-Requested-With` header. Another site can send neither without a
+  CORS preflight, which the hub never grants (cross-site request forgery).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ DISABLED = "This account is disabled; ask an administrator of this hub to enable
 _STATE_KEY = "hub_authenticator"
 _SECRET_FILE = "jwt_secret"
 _MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-requested-with"
 
 
 def load_jwt_secret(settings: HubSettings) -> str:
@@ -121,10 +127,16 @@ class Authenticator:
         return found
 
     async def user_of(self, request: Request[Any, Any, Any], *, allow_api_key: bool) -> User:
-        """The authenticated hub user of `request`, or `ApiError(401)`."""
+        """The authenticated hub user of `request`, or `ApiError(401)` (403: forged by cookie)."""
         token = _credential(request)
         if token is None:
             raise ApiError(401, "Not authenticated. Send 'Authorization: Bearer <token>'.")
+        if _by_cookie(request) and not _sent_by_script(request):
+            raise ApiError(
+                403,
+                "A request signed in by cookie that changes something must be sent with "
+                "'Content-Type: application/json' or an 'X-Requested-With' header.",
+            )
         key = self.is_api_key(token)
         if key is not None:
             if not allow_api_key:
@@ -160,6 +172,18 @@ def _credential(request: Request[Any, Any, Any]) -> str | None:
         return None
     cookie = request.cookies.get("token")
     return cookie or None
+
+
+def _by_cookie(request: Request[Any, Any, Any]) -> bool:
+    return not request.headers.get("authorization")
+
+
+def _sent_by_script(request: Request[Any, Any, Any]) -> bool:
+    """Whether a browser could only have sent `request` from a page of the hub's own origin."""
+    if request.method in _SAFE_METHODS or CSRF_HEADER in request.headers:
+        return True
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type == "application/json"
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:

@@ -30,6 +30,7 @@ FAILED_STATUS: Mapping[str, int] = {
     "forbidden": 403,
     "rate_limited": 429,
     "busy": 503,
+    "limiter_unavailable": 503,
     "unavailable": 502,
     "cancelled": 499,
 }
@@ -70,7 +71,7 @@ def rate_limit_headers(failed: Failed) -> dict[str, str]:
 def error_from_failed(failed: Failed) -> ApiError:
     """The HTTP error for a reply that failed before anything was streamed."""
     status = FAILED_STATUS.get(failed.code, 500)
-    headers = rate_limit_headers(failed) if failed.code == "rate_limited" else None
+    headers = rate_limit_headers(failed) if status in (429, 503) else None
     return ApiError(status, failed.reason, headers=headers)
 
 

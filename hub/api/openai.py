@@ -32,13 +32,15 @@ EVENT_STREAM = "text/event-stream"
 
 @post("/chat/completions", status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], data: JSONBody[OpenAIChatRequest], user: NamedDependency[User]
+    request: Request[Any, Any, Any],
+    data: JSONBody[OpenAIChatRequest],
+    caller: NamedDependency[User],
 ) -> Response[Any]:
     """A chat completion; SSE chunks when `stream` is true, one `chat.completion` otherwise."""
     model = await catalog_of(request).resolve(data.model)
     think: Any = data.reasoning_effort
     msg = http_message(
-        user,
+        caller,
         model,
         [to_chat_message(m) for m in data.messages],
         options=to_options(data),
@@ -86,7 +88,7 @@ def _sse(encoder: SseEncoder, include_usage: bool) -> Render:
 
 @get("/models")
 async def list_models(
-    request: Request[Any, Any, Any], user: NamedDependency[User]
+    request: Request[Any, Any, Any], caller: NamedDependency[User]
 ) -> dict[str, Any]:
     """Every model and alias the router serves, as OpenAI model objects."""
     catalog = catalog_of(request)
@@ -110,7 +112,9 @@ def openai_router() -> Router:
     return Router(
         path="/ollama/v1",
         route_handlers=[chat_completions, list_models],
-        dependencies={"user": Provide(ollama_user)},
+        # Not "user": OpenAI bodies have a `user` field, and Litestar reports a body field that
+        # shares a dependency's name as a server error (a 500) when it fails validation.
+        dependencies={"caller": Provide(ollama_user)},
         exception_handlers=exception_handlers(),
         tags=["openai"],
     )

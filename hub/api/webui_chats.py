@@ -23,6 +23,7 @@ from hub.core.models import User, WebChat
 
 DEFAULT_TITLE = "New Chat"
 MAX_PAGE = 1000
+MAX_SKIP = 2**63 - 1  # both stores count rows in signed 64 bits; more would overflow them
 
 
 class ChatBody(msgspec.Struct, kw_only=True):
@@ -58,7 +59,7 @@ def _not_found() -> ApiError:
 async def list_chats(
     request: Request[Any, Any, Any],
     user: NamedDependency[User],
-    skip: Annotated[int, QueryParameter(ge=0)] = 0,
+    skip: Annotated[int, QueryParameter(ge=0, le=MAX_SKIP)] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
 ) -> list[dict[str, Any]]:
     """The user's chats, newest first (`id`, `title`, `updated_at`, `created_at`)."""

@@ -52,7 +52,7 @@ from hub.core.ports import (
 )
 from hub.core.reply_channel import ReplyChannel
 from hub.core.serial import ConversationSlots
-from hub.core.wording import http_worded
+from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class ChatService:
         `aclose()` the channel, which cancels the reply if it is still running.
         """
         channel = ReplyChannel()
-        task = asyncio.create_task(self._produce(msg, channel.put))
+        task = asyncio.create_task(self._produce(msg, channel))
         channel.attach(task)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -156,7 +156,7 @@ class ChatService:
 
     async def _produce(self, msg: IncomingMessage, emit: Emit) -> None:
         if msg.history is not None:  # an HTTP client: it cannot send /stop or /models
-            emit = http_worded(emit)
+            emit = HttpWorded(emit)
         try:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:

@@ -139,6 +139,7 @@ class Generator:
                         emit(Text(item.text))
                     if item.extra:
                         emit(Extra(item.extra))
+                    await emit.room()  # backpressure: a slow reader pauses the upstream read
                 elif isinstance(item, Final):
                     run.metrics, run.final = item.metrics, item.extra
                 elif isinstance(item, Started):

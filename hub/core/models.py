@@ -238,8 +238,8 @@ class Done:
 class Failed:
     """The reply could not be completed. `reason` is a sentence a user can act on.
 
-    `code` lets HTTP edges pick a status: not_found, rate_limited, busy, unavailable, bad_request,
-    cancelled, forbidden.
+    `code` lets HTTP edges pick a status: not_found, rate_limited, busy, limiter_unavailable,
+    unavailable, bad_request, cancelled, forbidden.
     """
 
     reason: str

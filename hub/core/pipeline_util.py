@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
 
 from hub.core.models import ReplyEvent
 
 T = TypeVar("T")
 
-# Puts one event (or None, the end marker) on a reply's queue.
-Emit = Callable[[ReplyEvent | None], None]
+
+class Emit(Protocol):
+    """Puts one event (or None, the end marker) on a reply's channel (`ReplyChannel`)."""
+
+    def __call__(self, event: ReplyEvent | None, /) -> None: ...
+
+    async def room(self) -> None:
+        """Wait until the reader has room for more (a slow reader slows the generation)."""
 
 
 async def run_to_completion(aw: Awaitable[T]) -> T:

@@ -1,8 +1,12 @@
 """The events of one reply on their way from the task producing them to the edge showing them.
 
-A lighter `asyncio.Queue` for exactly one producer and one reader, with one thing a queue lacks:
-`take_ready()` hands over every event produced so far without waiting, so an edge that writes
-in batches (HTTP streaming) wakes once per batch, not once per token.
+A lighter `asyncio.Queue` for exactly one producer and one reader, with two things a queue
+lacks: `take_ready()` hands over every event produced so far without waiting, so an edge that
+writes in batches (HTTP streaming) wakes once per batch, not once per token; and `put()` never
+blocks (the end of a reply must always get through) while `room()` lets the producer wait
+until the reader has taken events off a full channel. The generation awaits `room()` after each
+token, so a slow reader slows the reading from the backend (and, through TCP, the backend)
+instead of the channel buffering the whole reply in memory.
 """
 
 from __future__ import annotations
@@ -13,15 +17,21 @@ from collections import deque
 from hub.core.models import ReplyEvent
 from hub.core.pipeline_util import run_to_completion
 
+# Events a reply may have waiting for its reader before the producer pauses: far more than one
+# batch of a busy HTTP stream, a few tens of KB of text at most.
+DEFAULT_LIMIT = 256
+
 
 class ReplyChannel:
     """Events of one reply; `None` from `get()` means it ended. `aclose()` stops the producer."""
 
-    __slots__ = ("_ended", "_events", "_task", "_waiter")
+    __slots__ = ("_ended", "_events", "_limit", "_room", "_task", "_waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._events: deque[ReplyEvent | None] = deque()
+        self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._ended = False
 
@@ -29,12 +39,30 @@ class ReplyChannel:
         """The task producing the events (cancelled by `aclose`)."""
         self._task = task
 
+    def __call__(self, event: ReplyEvent | None) -> None:
+        """The pipeline's `Emit`: the same as `put`."""
+        self.put(event)
+
     def put(self, event: ReplyEvent | None) -> None:
-        """Add an event; `None` marks the end. Never blocks (the pipeline's `Emit`)."""
+        """Add an event; `None` marks the end. Never blocks: see `room()`."""
         self._events.append(event)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def room(self) -> None:
+        """Return once the reader has left room for more events (at once if there is room)."""
+        while len(self._events) >= self._limit and not self._ended:
+            self._room = asyncio.get_running_loop().create_future()
+            try:
+                await self._room
+            finally:
+                self._room = None
+
+    def _taken(self) -> None:
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
 
     async def get(self) -> ReplyEvent | None:
         """The next event, waiting for it; `None` once the reply has ended."""
@@ -49,6 +77,7 @@ class ReplyChannel:
         event = self._events.popleft()
         if event is None:
             self._ended = True
+        self._taken()
         return event
 
     def take_ready(self) -> list[ReplyEvent]:
@@ -61,6 +90,7 @@ class ReplyChannel:
                 self._ended = True
                 break
             taken.append(event)
+        self._taken()
         return taken
 
     @property

@@ -9,10 +9,10 @@ what that client can do instead.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.core.models import Failed, Notice, ReplyEvent
+from hub.core.pipeline_util import Emit
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,14 @@ def for_http(event: ReplyEvent | None) -> ReplyEvent | None:
     return event
 
 
-def http_worded(emit: Callable[[ReplyEvent | None], None]) -> Callable[[ReplyEvent | None], None]:
-    """`emit`, rewording each event for an HTTP client on the way."""
-    return lambda event: emit(for_http(event))
+class HttpWorded:
+    """An `Emit` that rewords each event for an HTTP client on the way."""
+
+    def __init__(self, emit: Emit) -> None:
+        self._emit = emit
+
+    def __call__(self, event: ReplyEvent | None, /) -> None:
+        self._emit(for_http(event))
+
+    async def room(self) -> None:
+        await self._emit.room()

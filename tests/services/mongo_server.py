@@ -1,7 +1,7 @@
 """Session fixture: a real MongoDB-wire server on an ephemeral port (owned by the stores work).
 
 `mongo_url` starts NX-27017 (an MIT-licensed MongoDB wire-protocol server on SQLite, installed by
-the `test` extra) in memory, or yields `HUB_TEST_MONGODB_URL` when set, so the same suite runs
+the `test` extra) in memory, or yields `CHATHUB_TEST_MONGODB_URL` when set, so the same suite runs
 against a real `mongod` wherever one exists. If the server cannot start the run FAILS and says
 why: the MongoDB leg must never be skipped by accident.
 
@@ -26,7 +26,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-ENV_URL = "HUB_TEST_MONGODB_URL"
+ENV_URL = "CHATHUB_TEST_MONGODB_URL"
 START_TIMEOUT = 20.0
 
 

@@ -340,14 +340,14 @@ async def test_fail_closed_refuses_while_redis_is_down(
 ) -> None:
     limiter = await RedisRateLimiter.connect(redis_url, namespace=uuid.uuid4().hex)
     gate = PolicyLimitGate(
-        limits(per_user="3/minute", failure_mode="fail_closed"), limiter, recheck_after=0.0
+        limits(per_user="3/minute", on_redis_error="fail_closed"), limiter, recheck_after=0.0
     )
     try:
         assert (await admit(gate)).allowed
         redis_server.stop()
         refused = [await admit(gate) for _ in range(3)]
         assert {(a.allowed, a.code, a.scope) for a in refused} == {
-            (False, "unavailable", "limiter")
+            (False, "limiter_unavailable", "limiter")
         }
         assert refused[0].message == (
             "Rate limiting is temporarily unavailable; please try again shortly."
@@ -398,3 +398,16 @@ async def test_build_limit_gate_picks_the_limiter(redis_url: str) -> None:
         assert not (await admit(gate)).allowed
     finally:
         await limiter.aclose()
+
+
+async def test_the_old_setting_name_is_warned_about_at_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = HubSettings(_env_file=None, limits={"failure_mode": "fail_closed"})  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="hub.core.limits.gate"):
+        _gate, limiter = await build_limit_gate(settings)
+    await limiter.aclose()
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "setting renamed, update your config: limits.failure_mode → limits.on_redis_error"
+    ]

@@ -95,9 +95,46 @@ def test_settings_file_error_is_one_line(tmp_path: Path) -> None:
 def test_settings_file_with_global(tmp_path: Path) -> None:
     path = tmp_path / "hub.yaml"
     path.write_text(
-        "limits:\n  global: 50/second\n  failure_mode: fail_closed\n"
+        "limits:\n  global: 50/second\n  on_redis_error: fail_closed\n"
         "  roles:\n    admin: unlimited\n    pending: {per_user: 1/minute}\n"
     )
     limits = load_settings(config=path).limits
     assert limits.global_ is not None and limits.global_.rate == "50/second"
-    assert limits.failure_mode == "fail_closed"
+    assert limits.on_redis_error == "fail_closed"
+    assert limits.deprecated_names() == []
+
+
+def test_on_redis_error_defaults_to_fail_open() -> None:
+    assert LimitsConfig().on_redis_error == "fail_open"
+
+
+def test_failure_mode_is_still_read_as_the_old_name(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text("limits:\n  failure_mode: fail_closed\n")
+    limits = load_settings(config=path).limits
+    assert limits.on_redis_error == "fail_closed"
+    assert limits.deprecated_names() == ["limits.failure_mode → limits.on_redis_error"]
+
+
+def test_old_and_new_name_must_agree(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text("limits:\n  failure_mode: fail_closed\n  on_redis_error: fail_open\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config=path)
+    assert str(info.value) == (
+        "limits (in HUB_CONFIG): failure_mode is the old name of on_redis_error and disagrees "
+        "with it; keep only on_redis_error"
+    )
+
+
+def test_on_redis_error_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_LIMITS__ON_REDIS_ERROR", "fail_closed")
+    assert load_settings(_env_file=None).limits.on_redis_error == "fail_closed"
+
+
+def test_on_redis_error_rejects_other_values(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text("limits:\n  on_redis_error: retry\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config=path)
+    assert str(info.value).startswith("limits.on_redis_error (in HUB_CONFIG): ")

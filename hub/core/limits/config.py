@@ -10,7 +10,7 @@ limits:
   per_model: {llama3.1:70b: 10/minute}
   tokens_per_day: 50000           # per user, counted from real usage, UTC days
   concurrent_per_user: 1
-  failure_mode: fail_open         # or fail_closed, when Redis is unreachable
+  on_redis_error: fail_open       # or fail_closed: refuse (503) while Redis is unreachable
   roles:
     admin: unlimited              # the default
     pending: {per_user: 2/minute, tokens_per_day: 2000}
@@ -180,10 +180,17 @@ class EffectivePolicy(BaseModel):
     concurrent_per_user: int | None = None
 
 
+RedisErrorPolicy = Literal["fail_open", "fail_closed"]
+
+
 class LimitsConfig(_Scopes):
     """Rate-limit policies. Policy strings look like `20/minute` or `200/day`."""
 
-    failure_mode: Literal["fail_open", "fail_closed"] = "fail_open"
+    # What to do while Redis is unreachable: serve with per-process memory limits, or refuse.
+    on_redis_error: RedisErrorPolicy = "fail_open"
+    # The old name of `on_redis_error`, still read (with a warning at start-up) so existing
+    # YAML files keep working; `deprecated_names()` reports it.
+    failure_mode: RedisErrorPolicy | None = None
     lease_ttl: float = Field(default=600.0, gt=0)  # seconds a crashed reply may hold its slot
     roles: dict[str, RoleLimits | Literal["unlimited"]] = {"admin": UNLIMITED}
 
@@ -194,6 +201,23 @@ class LimitsConfig(_Scopes):
     ) -> dict[str, RoleLimits | Literal["unlimited"]]:
         # Admins are unlimited unless the file says otherwise (`admin: {}` limits them too).
         return value if "admin" in value else {"admin": UNLIMITED, **value}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_deprecated_name(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("failure_mode") is None:
+            return data
+        old, new = data["failure_mode"], data.get("on_redis_error")
+        if new is not None and new != old:
+            raise ValueError(
+                "failure_mode is the old name of on_redis_error and disagrees with it; "
+                "keep only on_redis_error"
+            )
+        return {**data, "on_redis_error": old}
+
+    def deprecated_names(self) -> list[str]:
+        """Old setting names this configuration used, as `old → new`, to warn about."""
+        return ["limits.failure_mode → limits.on_redis_error"] if self.failure_mode else []
 
     def for_role(self, role: str) -> EffectivePolicy:
         """The policy for users with `role`."""

@@ -4,8 +4,9 @@ For each message it builds the rate checks of the user's role (user, chat, platf
 model), the daily token budget and the concurrency lease, and asks the limiter once: all are
 charged or none. Refusals become one sentence from `LimitMessages`.
 
-When Redis is unreachable, `fail_open` serves with the in-memory twin and `fail_closed` refuses;
-either way the outage is logged once, Redis is tried again every `recheck_after` seconds and
+When Redis is unreachable, `limits.on_redis_error` decides: `fail_open` serves with the
+in-memory twin, `fail_closed` refuses (HTTP 503 with `Retry-After`, a sentence in chats).
+Either way the outage is logged once, Redis is tried again every `recheck_after` seconds and
 its recovery is logged too.
 """
 
@@ -33,6 +34,8 @@ FALLBACK_PREFIX = "mem:"  # marks leases taken from the in-memory fallback durin
 # A running reply has no known end; HTTP clients get a short poll interval rather than the
 # lease TTL (minutes), which is only the worst case after a crash.
 CONCURRENCY_RETRY = 1.0
+# Failed.code of a message refused because Redis is down and `on_redis_error` is fail_closed.
+LIMITER_DOWN = "limiter_unavailable"
 
 
 @dataclass
@@ -72,6 +75,8 @@ class PolicyLimitGate:
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._policies: dict[str, EffectivePolicy] = {}  # per role; the config never changes
+        for name in config.deprecated_names():
+            log.warning(f"setting renamed, update your config: {name}", extra={"setting": name})
 
     def _policy(self, role: str) -> EffectivePolicy:
         policy = self._policies.get(role)
@@ -118,7 +123,7 @@ class PolicyLimitGate:
                 allowed=False,
                 message=self._messages.unavailable,
                 retry_after=self._recheck_after,
-                code="unavailable",
+                code=LIMITER_DOWN,
                 scope="limiter",
             )
         decision, fallback = outcome
@@ -241,7 +246,7 @@ class PolicyLimitGate:
             else:
                 self._mark_up()
                 return result, False
-        if self._config.failure_mode == "fail_closed":
+        if self._config.on_redis_error == "fail_closed":
             return None
         return await op(self._fallback), True
 
@@ -253,13 +258,13 @@ class PolicyLimitGate:
         self._down_since = now
         action = (
             "refusing messages"
-            if self._config.failure_mode == "fail_closed"
+            if self._config.on_redis_error == "fail_closed"
             else "serving with per-process in-memory limits"
         )
         log.error(
             "rate limiter store is unreachable; %s until it is back",
             action,
-            extra={"failure_mode": self._config.failure_mode, "error": str(exc)},
+            extra={"on_redis_error": self._config.on_redis_error, "error": str(exc)},
         )
 
     def _mark_up(self) -> None:

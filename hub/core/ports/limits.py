@@ -69,7 +69,8 @@ class Admission:
     remaining: int = 0
     reset_after: float = 0.0
     lease_id: str = ""  # concurrency lease to release when the reply ends
-    # When refused: "rate_limited" (HTTP 429) or "unavailable" (limiter down, fail_closed: 503).
+    # When refused: "rate_limited" (HTTP 429) or "limiter_unavailable" (Redis down and
+    # `limits.on_redis_error: fail_closed`: HTTP 503).
     code: str = ""
     # Which policy refused: user, chat, platform, global, model, tokens, concurrency, limiter.
     scope: str = ""
