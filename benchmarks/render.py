@@ -2,7 +2,12 @@
 
 Run from the repository root:
 
-    /work/main/.venv/bin/python benchmarks/render.py [--chats 50 --tokens 1500 --rate 40]
+    .venv/bin/python benchmarks/render.py [--chats 50 --tokens 1500 --rate 40]
+        [--baseline DIR]   # also run the chathub leg of another checkout (e.g. main), same run
+
+`--baseline DIR` runs `DIR/benchmarks/render.py --policies chathub` (that tree's own hub, its own
+fake processes) just before this tree's chathub leg, so both see the same machine load; make DIR
+with `mkdir DIR && git archive main | tar -x -C DIR`.
 
 Each chat's reply comes from the fake Ollama (`tests/fakes/ollama.py`, its own process) through
 the real Ollama backend; the fake Telegram (`tests/fakes/telegram.py`, its own process too)
@@ -25,9 +30,11 @@ within the budget, final text exact in 100% of chats.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import contextlib
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -260,12 +267,28 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=10)
 
 
+def baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """The chathub leg of the checkout in `args.baseline`, run as its own process."""
+    script = Path(args.baseline) / "benchmarks" / "render.py"
+    command = [sys.executable, str(script), "--policies", "chathub", "--chats", str(args.chats)]
+    command += ["--tokens", str(args.tokens), "--rate", str(args.rate)]
+    done = subprocess.run(
+        command, cwd=args.baseline, capture_output=True, text=True, check=True, timeout=1800
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("chathub: {"))
+    result: dict[str, Any] = ast.literal_eval(line.removeprefix("chathub: "))
+    print(f"chathub (baseline): {result}", flush=True)
+    return result
+
+
 async def bench(args: argparse.Namespace, url: str) -> dict[str, dict[str, Any]]:
     chats = list(range(FIRST_CHAT, FIRST_CHAT + args.chats))
     backend = OllamaBackend("bench", url)
     results: dict[str, dict[str, Any]] = {}
     try:
         for policy in args.policies:
+            if policy == "chathub" and args.baseline:
+                results["chathub (baseline)"] = await asyncio.to_thread(baseline, args)
             proc, root = start_process("tests.fakes.telegram")
             fake = Telegram(root)
             try:
@@ -302,7 +325,9 @@ def main() -> None:
     parser.add_argument(
         "--policies", nargs="+", default=["chathub", "fixed-0.6s", "every-8-chunks"]
     )
+    parser.add_argument("--baseline", help="a checkout whose chathub leg runs too (e.g. main)")
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
     proc, url = start_process(
         "tests.fakes.ollama", "--models", MODEL, "--tokens", str(args.tokens),
         "--tokens-per-second", str(args.rate),
@@ -311,6 +336,7 @@ def main() -> None:
         results = asyncio.run(bench(args, url))
     finally:
         stop_process(proc)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
     print(table(results))
 

@@ -36,7 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (HUB_PORT)")
     serve.set_defaults(run=_serve)
 
-    chat = commands.add_parser("chat", help="chat with your models in this terminal")
+    chat = commands.add_parser(
+        "chat",
+        help="chat with your models in this terminal",
+        description="Chat in this terminal through the hub's pipeline. /help lists the "
+        "commands; /stop or Ctrl-C stops a reply; /exit, /quit or Ctrl-D leaves.",
+    )
     chat.add_argument("--once", metavar="TEXT", help="send TEXT, print the reply and exit")
     chat.add_argument("--model", help="ask for this model or alias instead of the default")
     chat.set_defaults(run=_chat)

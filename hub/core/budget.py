@@ -1,9 +1,11 @@
 """Outbound write budgets: token buckets per chat plus pools shared by many chats.
 
 A platform limits how often a bot may write: Telegram about once a second per chat, 20 a minute
-per group and about 30 a second per bot; Slack pools `chat.update` per workspace. A connector
-keeps one `BudgetPools` for its lifetime and gives every sink a `ChatBudget` built from it, so
-concurrent replies in the same chat, group or bot draw from the same buckets.
+per group and about 30 a second per bot; Slack pools `chat.update` per workspace and method;
+Discord reports its buckets in `X-RateLimit-*` headers. A connector keeps one `BudgetPools` for
+its lifetime and gives every sink a `ChatBudget` built from it, so concurrent replies in the
+same chat, channel, workspace or bot draw from the same buckets, and a platform's pause of one
+scope (a Slack workspace 429, a Discord global 429) holds every reply sharing it.
 
 The clock is injectable so tests can run budgets on virtual time.
 """
@@ -11,11 +13,15 @@ The clock is injectable so tests can run budgets on virtual time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from hub.core.ports import Rate
+from hub.core.ports import LearnedLimit, Rate, Scope
+
+log = logging.getLogger(__name__)
 
 _EPS = 1e-9
 _PRUNE_AT = 4096
@@ -77,35 +83,99 @@ class Bucket:
         return f"{self.rate.limit}/{self.rate.period:g}s {self.name}{burst}"
 
 
-class ChatBudget:
-    """The `EditBudget` of one chat: its own bucket first, then shared pools."""
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One bucket of a chat's budget: `key` names it, and every budget naming it shares it.
 
-    def __init__(self, own: Bucket, pools: Sequence[Bucket], clock: Clock) -> None:
-        self.own = own
-        self.pools = tuple(pools)
+    `scope` says what a platform's pause of that scope covers ("chat", "channel", "workspace",
+    "bot"), so a workspace-wide 429 pauses the workspace bucket every chat of it draws from.
+    `methods` limits the bucket to some kinds of write ("send", "edit", "stream"); empty = all,
+    so Slack's `chat.postMessage` and `chat.update` can each have their own pool.
+    """
+
+    key: str
+    rate: Rate
+    scope: Scope = "chat"
+    methods: frozenset[str] = frozenset()
+
+    def covers(self, method: str | None) -> bool:
+        return method is None or not self.methods or method in self.methods
+
+
+LimitSpec = Limit | tuple[str, Rate]
+
+
+class ChatBudget:
+    """The `EditBudget` of one chat: its own (chat-scope) buckets first, then shared pools."""
+
+    def __init__(self, limits: Sequence[tuple[Limit, Bucket]], clock: Clock) -> None:
+        self.limits = tuple(limits)
         self.clock = clock
 
-    async def acquire(self) -> None:
+    @property
+    def own(self) -> Bucket:
+        """The first chat-scope bucket (the chat's own pace)."""
+        return next(b for limit, b in self.limits if limit.scope == "chat")
+
+    @property
+    def pools(self) -> tuple[Bucket, ...]:
+        """Buckets shared beyond the chat."""
+        return tuple(b for limit, b in self.limits if limit.scope != "chat")
+
+    def _buckets(self, method: str | None) -> tuple[list[Bucket], list[Bucket]]:
+        own: list[Bucket] = []
+        shared: list[Bucket] = []
+        for limit, bucket in self.limits:
+            if limit.covers(method):
+                (own if limit.scope == "chat" else shared).append(bucket)
+        return own, shared
+
+    async def acquire(self, method: str = "edit") -> None:
+        own, shared = self._buckets(method)
+        every = own + shared
+        if not every:
+            return
         while True:
             now = self.clock.now()
-            ready = self.own.earliest(now)
+            ready = max((b.earliest(now) for b in own), default=now)
             if ready > now + _EPS:
                 await self.clock.sleep(ready - now)  # the chat's own pace; pools untouched
                 continue
-            when = max(b.earliest(now) for b in (self.own, *self.pools))
-            for bucket in (self.own, *self.pools):
+            when = max(b.earliest(now) for b in every)
+            for bucket in every:
                 bucket.reserve(when)
             if when > now + _EPS:
                 await self.clock.sleep(when - now)
-            if self.own.paused_until <= self.clock.now() + _EPS:
+            later = self.clock.now() + _EPS
+            if all(b.paused_until <= later for b in every):
                 return
-            # Paused by a retry-after while waiting for the pools: the slot is lost, wait again.
+            # Paused by a retry-after while waiting: the slot is lost, wait again.
 
-    def pause(self, seconds: float) -> None:
-        self.own.pause(self.clock.now(), seconds)
+    def pause(self, seconds: float, scope: Scope = "chat", method: str | None = None) -> None:
+        now = self.clock.now()
+        targets = [b for limit, b in self.limits if limit.scope == scope and limit.covers(method)]
+        if not targets:
+            # The platform paused a scope this budget has no bucket for: at least this chat waits.
+            log.warning(
+                "pause for a scope without a bucket; pausing the chat",
+                extra={"scope": scope, "budget": self.describe()},
+            )
+            targets = [self.own]
+        for bucket in targets:
+            bucket.pause(now, seconds)
+
+    def learn(self, seen: LearnedLimit) -> None:
+        """Slow down to what the platform reported: spread the remaining writes until the reset."""
+        if seen.reset_after <= 0:
+            return
+        wait = seen.reset_after if seen.remaining <= 0 else seen.reset_after / (seen.remaining + 1)
+        now = self.clock.now()
+        for limit, bucket in self.limits:
+            if limit.scope == seen.scope and limit.covers(seen.method):
+                bucket.pause(now, wait)
 
     def describe(self) -> str:
-        return "; ".join(b.describe() for b in (self.own, *self.pools))
+        return "; ".join(b.describe() for _, b in self.limits)
 
 
 class BudgetPools:
@@ -125,13 +195,17 @@ class BudgetPools:
         self._buckets[key] = made
         return made
 
-    def budget(self, own: tuple[str, Rate], *pools: tuple[str, Rate]) -> ChatBudget:
-        """A chat's budget: `own` is paused by retry-after; `pools` are shared limits."""
-        return ChatBudget(
-            self.bucket(*own), [self.bucket(key, rate) for key, rate in pools], self.clock
-        )
+    def budget(self, own: LimitSpec, *pools: LimitSpec) -> ChatBudget:
+        """A chat's budget. `own` is the chat's own pace (scope "chat"); a `(key, rate)` pool
+        is shared bot-wide; pass `Limit`s to name other scopes or per-method buckets."""
+        specs = [_limit(own, "chat"), *(_limit(p, "bot") for p in pools)]
+        return ChatBudget([(s, self.bucket(s.key, s.rate)) for s in specs], self.clock)
 
     def _prune(self) -> None:
         now = self.clock.now()
         for key in [k for k, b in self._buckets.items() if b.idle(now)]:
             del self._buckets[key]
+
+
+def _limit(spec: LimitSpec, scope: Scope) -> Limit:
+    return spec if isinstance(spec, Limit) else Limit(spec[0], spec[1], scope)

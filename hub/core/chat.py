@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
 
+from hub.core.attachments import AttachmentError, ImageIntake, load_images
 from hub.core.chat_config import ChatConfig
 from hub.core.commands import (
     Answer,
@@ -53,6 +54,7 @@ from hub.core.ports import (
 )
 from hub.core.reply_channel import ReplyChannel
 from hub.core.serial import ConversationSlots
+from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,13 @@ class ChatService:
         self._expand_history = expand_history_commands
         self._slots = ConversationSlots()
         self._estimator = TokenEstimator(config.chars_per_token)
-        self._commands = CommandHandler(stores, router, prompts, self.stop)
+        self._commands = CommandHandler(
+            stores, router, prompts, self.stop, limits=limits, clock=clock
+        )
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
         self._fitter = ContextFitter(router, config, self._estimator, self._generator)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._images = ImageIntake(config, router)
 
     @property
     def estimator(self) -> TokenEstimator:
@@ -152,6 +157,8 @@ class ChatService:
     # --- the pipeline -------------------------------------------------------------------------
 
     async def _produce(self, msg: IncomingMessage, emit: Emit) -> None:
+        if msg.history is not None:  # an HTTP client: it cannot send /stop or /models
+            emit = HttpWorded(emit)
         try:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:
@@ -178,7 +185,7 @@ class ChatService:
         if msg.history is not None:
             await self._answer_history(user, msg, emit)
             return
-        if not msg.text.strip():
+        if not msg.text.strip() and not msg.attachments:
             emit(Notice(EMPTY))
             return
         text, typed = msg.text, None
@@ -191,6 +198,7 @@ class ChatService:
                 emit(Notice(outcome.text))
                 return
             text, typed = outcome.text, outcome.typed
+            msg = replace(msg, typed_command=command.name)  # routing rules may match it
         await self._in_turn(user, msg, text, typed, emit)
 
     async def _identify(self, msg: IncomingMessage) -> User | None:
@@ -216,7 +224,9 @@ class ChatService:
             await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
 
     def _route(self, user: User, msg: IncomingMessage) -> RouteContext:
-        return RouteContext(user, msg.platform, msg.chat_id, msg.model, msg.command)
+        return RouteContext(
+            user, msg.platform, msg.chat_id, msg.model, msg.command, msg.typed_command
+        )
 
     async def _admitted(
         self,
@@ -233,7 +243,17 @@ class ChatService:
         except BackendError as exc:
             emit(backend_failed(exc))
             return
-        admission = await self._limits.admit(user, msg.platform, msg.chat_id, model)
+        if msg.attachments:
+            intake = await self._images.inspect(msg, model)
+            if intake.refusal:
+                emit(Failed(intake.refusal, code="bad_request", model=model))
+                return
+            for notice in intake.notices:
+                emit(Notice(notice))
+            msg = replace(msg, attachments=intake.images)
+        admission = await self._limits.admit(
+            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
+        )
         if not admission.allowed:
             emit(refused(admission, model))
             return
@@ -259,6 +279,11 @@ class ChatService:
         text: str,
         typed: str | None,
     ) -> None:
+        try:
+            images = await load_images(msg.attachments)
+        except AttachmentError as exc:
+            emit(Failed(exc.reason, code="bad_request", model=run.model))
+            return
         conversation = await self._stores.conversations.active(msg.key, user.id)
         history = await self._stores.conversations.recent(
             conversation.id, self._config.history_limit
@@ -269,7 +294,8 @@ class ChatService:
             run.user_turn = await self._stores.conversations.append(conversation.id, turn)
 
         terminal: ReplyEvent | None = None
-        fitting = Fitting(conversation.id, past_messages(history), text, msg, emit)
+        new = ChatMessage("user", text, images=images)
+        fitting = Fitting(conversation.id, past_messages(history), new, msg, emit)
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._fitter.messages(fitting, run.model)
@@ -330,14 +356,17 @@ class ChatService:
                     return
                 if expansion is not None and expansion.text is not None:
                     messages[-1] = replace(last, content=expansion.text)
+                    msg = replace(msg, typed_command=command.name)
         if (
             self._config.system_prompt
             and not verbatim
             and not any(m.role == "system" for m in messages)
         ):
             messages.insert(0, ChatMessage("system", self._config.system_prompt))
-        changed = len(messages) != len(msg.history) or (
-            bool(messages) and messages[-1] is not msg.history[-1]
+        history = msg.history
+        assert history is not None
+        changed = len(messages) != len(history) or (
+            bool(messages) and messages[-1] is not history[-1]
         )
         forwarded = replace(msg, history=tuple(messages)) if changed else msg
         await self._admitted(user, forwarded, self._route(user, msg), emit, "", None)

@@ -24,3 +24,5 @@ class ChatConfig(BaseModel):
     busy_policy: Literal["queue", "cancel"] = "queue"  # a new message while one is streaming
     shutdown_grace: float = Field(default=10.0, ge=0)  # replies may finish this long at shutdown
     bot_name: str = ""  # accepted in /cmd@bot_name in group chats
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1)  # per image sent from a chat
+    max_images: int = Field(default=4, ge=0)  # per message; the rest are left out, with a notice

@@ -1,33 +1,34 @@
 """Chat commands: `/cmd[@bot] args` parsing and the built-ins, the same on every platform.
 
-A command either answers by itself (`Answer`: text for the user, no model call) or becomes a
-message for the model (`Expanded`: a prompt command's expansion). Anything else is an ordinary
+The built-ins are defined once in `hub.core.builtins` (names, arguments, help); this module runs
+them. A command either answers by itself (`Answer`: text for the user, no model call) or becomes
+a message for the model (`Expanded`: a prompt command's expansion). Anything else is an ordinary
 message (`None`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
-from hub.core.models import ConversationKey, IncomingMessage, Prompt, User
-from hub.core.ports import ModelListing, ModelRouter, RouteContext, Stores
+from hub.core.builtins import ArgsError, CommandSpec, find, help_lines, parse_args
+from hub.core.models import ConversationKey, IncomingMessage, Prompt, User, utcnow
+from hub.core.ports import (
+    DescribesLimits,
+    LimitGate,
+    ModelListing,
+    ModelRouter,
+    RouteContext,
+    Stores,
+)
+from hub.core.routing.state import canonical
+from hub.core.usage_report import usage_text
+from hub.core.wording import SEE_MODELS
 
 _COMMAND = re.compile(r"/([A-Za-z0-9_-]+)(?:@(\S+))?(?:\s+(.*))?", re.DOTALL)
-
-# Built-in commands and their one-line help, in the order /help shows them.
-BUILTIN_HELP: Mapping[str, str] = {
-    "help": "this list",
-    "new": "start a new conversation (the old one is kept)",
-    "model": "show your model; /model NAME to choose one, /model default to go back",
-    "models": "list the models you can choose",
-    "prompts": "list prompt commands",
-    "prompt": "manage prompt commands: /prompt show|add|edit|rm NAME …",
-    "stop": "stop the reply being written",
-}
-_HIDDEN = frozenset({"start"})  # Telegram's greeting; answered like /help
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,36 +114,53 @@ class CommandHandler:
         router: ModelRouter,
         prompts: PromptCommands | None,
         stop: Callable[[ConversationKey], Awaitable[bool]],
+        *,
+        limits: LimitGate | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._stores = stores
         self._router = router
         self._prompts = prompts
         self._stop = stop
+        self._limits = limits
+        self._clock = clock
 
     async def run(self, user: User, msg: IncomingMessage, cmd: Command) -> Outcome:
         """Answer a built-in, expand a prompt command, or explain that `cmd` is unknown."""
         if not cmd.for_us:
             return Ignored()
-        name = cmd.name
+        spec = find(cmd.name, msg.platform)
+        if spec is None:
+            return await self._prompt_command(user, msg, cmd)
+        return Answer(await self._builtin(spec, user, msg, cmd.args))
+
+    async def _builtin(self, spec: CommandSpec, user: User, msg: IncomingMessage, args: str) -> str:
+        name = spec.name
         if name in ("help", "start"):
-            return Answer(await self._help(user, greeting=name == "start"))
+            return await self._help(user, msg, greeting=name == "start")
         if name == "new":
             await self._stores.conversations.start_new(msg.key, user.id)
-            return Answer("Started a new conversation. The previous one is kept.")
+            return "Started a new conversation. The previous one is kept."
         if name == "model":
-            return Answer(await self._model(user, msg, cmd.args))
+            try:
+                model = parse_args(spec, args).get("model", "")
+            except ArgsError as exc:
+                return str(exc)
+            return await self._model(user, msg, model)
         if name == "models":
-            return Answer(await self._models(user, msg))
+            return await self._models(user, msg)
+        if name == "usage":
+            return await self._usage(user)
         if name == "stop":
             stopped = await self._stop(msg.key)
-            return Answer("Stopped the reply." if stopped else "No reply is being written.")
-        if name in ("prompts", "prompt"):
-            if self._prompts is None:
-                return Answer("Prompt commands are not available on this hub.")
-            if name == "prompts":
-                return Answer(await self._prompts.listing(user))
-            return Answer(await self._prompts.handle_prompt_command(user, cmd.args))
-        return await self._prompt_command(user, msg, cmd)
+            return "Stopped the reply." if stopped else "No reply is being written."
+        if name == "exit":
+            return "Goodbye."
+        if self._prompts is None:
+            return "Prompt commands are not available on this hub."
+        if name == "prompts":
+            return await self._prompts.listing(user)
+        return await self._prompts.handle_prompt_command(user, args)
 
     async def _prompt_command(self, user: User, msg: IncomingMessage, cmd: Command) -> Outcome:
         unknown = Answer(f"Unknown command /{cmd.name}. Send /help for the list.")
@@ -155,13 +173,13 @@ class CommandHandler:
             return Answer(expansion.error_message or f"/{cmd.name} could not be used.")
         return Expanded(expansion.text, msg.text)
 
-    async def _help(self, user: User, *, greeting: bool) -> str:
+    async def _help(self, user: User, msg: IncomingMessage, *, greeting: bool) -> str:
         lines = []
         if greeting:
             name = user.name or "there"
             lines += [f"Hi {name}! Send me a message and I'll answer with a local model.", ""]
         lines.append("Commands:")
-        lines += [f"/{name} – {text}" for name, text in BUILTIN_HELP.items()]
+        lines += help_lines(msg.platform)
         prompts = await self._prompts.list_for(user) if self._prompts is not None else []
         if prompts:
             lines += ["", "Prompt commands:"]
@@ -175,16 +193,26 @@ class CommandHandler:
             await self._stores.users.set_model(user.id, None)
             chosen = self._router.resolve(_ctx(_with_model(user, None), msg))
             return f"Back to the default model: {chosen}."
-        known = {entry.name for entry in await self._router.models()}
-        if args not in known:
-            return f"I don't know a model called {args}. Send /models for the list."
-        if not self._router.allowed(user, args):
-            return f"You can't choose {args}. Send /models to see the models you can use."
-        await self._stores.users.set_model(user.id, args)
-        effective = self._router.resolve(_ctx(_with_model(user, args), msg))
-        if effective != args:
-            return f"Saved {args} as your model, but this chat uses {effective} by its rules."
-        return f"Your model is now {args}."
+        listed = [entry.name for entry in await self._router.models()]
+        # `beta` is `beta:latest`, as in Ollama: take the name as the hub lists it.
+        name = next((n for n in listed if n == args), None) or next(
+            (n for n in listed if canonical(n) == canonical(args)), None
+        )
+        if name is None:
+            return f"I don't know a model called {args}. {SEE_MODELS.chat}"
+        if not self._router.allowed(user, name):
+            return (
+                f"You can't choose {name}: the hub's allowlist for the {user.role} role does "
+                f"not include it. {SEE_MODELS.chat}"
+            )
+        await self._stores.users.set_model(user.id, name)
+        effective = self._router.resolve(_ctx(_with_model(user, name), msg))
+        if canonical(effective) != canonical(name):
+            return (
+                f"Saved {name} as your model, but a routing rule for this chat answers with "
+                f"{effective} here; your choice applies where no rule does."
+            )
+        return f"Your model is now {name}."
 
     def _describe_model(self, user: User, msg: IncomingMessage) -> str:
         current = self._router.resolve(_ctx(user, msg))
@@ -195,6 +223,13 @@ class CommandHandler:
         else:
             how = "the default here; /model NAME chooses your own"
         return f"Model: {current} ({how})."
+
+    async def _usage(self, user: User) -> str:
+        day = self._clock().date().isoformat()  # the usage store's UTC day
+        usage = await self._stores.usage.for_user(user.id, day)
+        limits = self._limits
+        allowance = limits.allowance(user) if isinstance(limits, DescribesLimits) else None
+        return usage_text(day, usage, allowance)
 
     async def _models(self, user: User, msg: IncomingMessage) -> str:
         current = self._router.resolve(_ctx(user, msg))

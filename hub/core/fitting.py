@@ -33,11 +33,11 @@ def past_messages(history: list[Turn]) -> list[ChatMessage]:
 
 @dataclass(frozen=True, slots=True)
 class Fitting:
-    """One reply's material: its conversation, the history, the new text, where events go."""
+    """One reply's material: its conversation, the history, the new message, where events go."""
 
     conversation_id: str
     past: list[ChatMessage]
-    text: str
+    new: ChatMessage
     msg: IncomingMessage
     emit: Emit
 
@@ -74,7 +74,7 @@ class ContextFitter:
         if cap is not None:
             budget = min(budget, cap)
         ratio = self._estimator.ratio(model)
-        trimmed = trim_history(system, fit.past, ChatMessage("user", fit.text), budget, ratio)
+        trimmed = trim_history(system, fit.past, fit.new, budget, ratio)
         if trimmed.dropped and self._told.first_time(fit.conversation_id):
             fit.emit(Notice(TRIMMED_NOTICE))
         return trimmed.messages

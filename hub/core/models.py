@@ -5,7 +5,7 @@ All are frozen dataclasses: they cross task boundaries and are cached, so nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -122,6 +122,21 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message. `size` is what the platform reports (0 = unknown).
+
+    `fetch` downloads it: connectors pass the platform's download, so nothing is fetched for a
+    message that is refused, or for a model that could not use it anyway.
+    """
+
+    kind: Literal["image", "file"]
+    mime: str = ""
+    size: int = 0
+    name: str = ""
+    fetch: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A message from any edge, normalised. The only input of `ChatService.reply`.
 
@@ -138,12 +153,15 @@ class IncomingMessage:
     reply_to_text: str | None = None
     chat_name: str = ""
     is_group: bool = False
+    workspace_id: str = ""  # Slack team, Discord guild: limits and allow lists may scope by it
+    attachments: tuple[Attachment, ...] = ()  # images (and files) sent with the text
     hub_user_id: str | None = None  # set by HTTP edges that already authenticated a hub user
     model: str | None = None  # explicit model request (HTTP); bots leave it None
     history: tuple[ChatMessage, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     passthrough: Mapping[str, Any] = field(default_factory=dict)  # format, keep_alive, think, tools
-    command: str | None = None  # HTTP routes may pass e.g. "chat" for routing rules
+    command: str | None = None  # the HTTP route ("chat", "generate"), for routing rules
+    typed_command: str | None = None  # the prompt command it expanded (set by the pipeline)
     received_at: datetime = field(default_factory=utcnow)
 
     @property

@@ -1,12 +1,15 @@
 """render(events, sink): one streaming engine for every chat platform.
 
 The engine reads reply events and writes them to a `MessageSink` as a message that grows in
-place. Every write (send, edit, finish) first takes a unit of the sink's `EditBudget`, so edits
-come as fast as the platform allows and no faster; text that arrives meanwhile is coalesced into
-the next write. A retry-after pauses the chat for exactly that long and the next write carries
-all text so far. Until the first text a typing indicator is renewed, and queue positions are
-shown in a placeholder. While streaming, messages end with an in-progress marker and carry the
-sink's controls (a Stop button); at the end every message is finished with its exact final part.
+place. Every write (send, edit, finish, stream append) first takes a unit of the sink's
+`EditBudget` for its kind, so writes come as fast as the platform allows and no faster; text
+that arrives meanwhile is coalesced into the next write. A retry-after pauses its scope (the
+chat, or everything sharing a workspace or the bot) for exactly that long and the next write
+carries all text so far. Until the first text a typing indicator is renewed, and queue positions
+are shown in a placeholder. While streaming, messages end with an in-progress marker and carry
+the sink's controls (a Stop button); at the end every message is finished with its exact final
+part. Where the sink offers a native stream (a `StreamingSink`'s `open_stream`) the message grows
+through it, and the edit path takes over if the stream fails.
 """
 
 from __future__ import annotations
@@ -14,76 +17,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from hub.core.budget import Clock, LoopClock
-from hub.core.models import Done, Failed, Notice, Queued, ReplyEvent, Started, Text
+from hub.core.models import Failed, ReplyEvent
 from hub.core.ports import (
     MessageSink,
     SinkMessageGone,
     SinkRateLimited,
     SinkRejectedMarkup,
+    SinkStreamUnavailable,
     SinkText,
+    StreamingSink,
+    WriteKind,
 )
-from hub.core.render_layout import Layout, append_block, len16
+from hub.core.render_layout import Layout, len16
+from hub.core.render_state import Msg, Op, RenderOptions, RenderResult, ReplyText
 
 log = logging.getLogger(__name__)
 
+# An append-only stream's part gains a closing fence line at the end: keep room for it.
+_FENCE_ROOM = 16
 
-def _queued_text(position: int) -> str:
-    return "⏳ Queued: you're next" if position <= 0 else f"⏳ Queued: {position} ahead of you"
-
-
-@dataclass(frozen=True, slots=True)
-class RenderOptions:
-    """Texts and retry limits of the renderer."""
-
-    marker: str = " ▌"  # in-progress marker, appended after conversion
-    waiting_text: str = "…"  # placeholder once generation started but no text yet
-    queued_text: Callable[[int], str] = _queued_text
-    empty_text: str = "(empty reply)"
-    # Hold the first text this long, so a reply that arrives whole is written once, final.
-    first_write_delay: float = 0.25
-    final_attempts: int = 5  # tries per final write on errors other than rate limits
-    error_backoff: float = 1.0  # seconds between those tries
-    max_retry_after: float = 3600.0  # give up a write when asked to wait longer than this
-
-
-@dataclass
-class RenderResult:
-    """What was delivered, and counters for logs, tests and benchmarks (times are clock time)."""
-
-    text: str = ""  # the complete Markdown delivered, failure notice included
-    parts: list[str] = field(default_factory=list)  # Markdown of each final message
-    handles: list[Any] = field(default_factory=list)
-    outcome: Done | Failed | None = None
-    sends: int = 0
-    edits: int = 0
-    finishes: int = 0
-    rate_limited: int = 0
-    plain_fallbacks: int = 0
-    errors: int = 0
-    first_token_at: float | None = None
-    first_visible_at: float | None = None
-    delivered: bool = False  # every final part reached the platform
-
-
-@dataclass
-class _Msg:
-    handle: Any = None  # None: (re)send needed
-    shown: str | None = None  # Markdown last shown, marker included
-    final: bool = False
-    plain: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Op:
-    index: int
-    markdown: str
-    final: bool
-    is_text: bool = True  # False for the queue/waiting placeholder
+__all__ = ["RenderOptions", "RenderResult", "render"]
 
 
 async def render(
@@ -102,17 +59,15 @@ class _Renderer:
         self.sink, self.clock, self.opt = sink, clock, options
         self.result = RenderResult()
         self.layout = Layout(sink)
-        self.msgs: list[_Msg] = []
-        self.content = ""  # reply text and notices, as Markdown; only ever appended to
-        self.reply = ""  # model text only, to reconcile with Done.text
-        self.queued: int | None = None
-        self.started = False
+        self.msgs: list[Msg] = []
+        self.reply = ReplyText()
         self.ended = False
         self.changed = asyncio.Event()
-        self.held_token = False
+        self.held: WriteKind | None = None  # a budget unit taken when the events ended
         self.gave_up = False  # the platform asked to wait longer than max_retry_after
         self.next_typing = clock.now() if sink.typing_interval > 0 else None
         self.last_write = clock.now()
+        self.reserve = len16(options.marker)
 
     async def run(self, events: AsyncIterator[ReplyEvent]) -> RenderResult:
         reader = asyncio.create_task(self._read(events))
@@ -131,7 +86,7 @@ class _Renderer:
     async def _read(self, events: AsyncIterator[ReplyEvent]) -> None:
         try:
             async for event in events:
-                self._apply(event)
+                self.reply.apply(event, self.result, self.clock.now())
                 self.changed.set()
         except Exception:
             log.exception("reply stream failed", extra={"sink": type(self.sink).__name__})
@@ -143,31 +98,6 @@ class _Renderer:
                     await aclose()
             self.ended = True
             self.changed.set()
-
-    def _apply(self, event: ReplyEvent) -> None:
-        if isinstance(event, Text):
-            if not event.delta:
-                return
-            if self.result.first_token_at is None:
-                self.result.first_token_at = self.clock.now()
-            if self.content and not self.reply:
-                self.content = append_block(self.content, "")  # reply after a notice
-            self.content += event.delta
-            self.reply += event.delta
-        elif isinstance(event, Notice):
-            if event.text.strip():
-                self.content = append_block(self.content, event.text)
-        elif isinstance(event, Queued):
-            self.queued = event.position
-        elif isinstance(event, Started):
-            self.started, self.queued = True, None
-        elif isinstance(event, Done):
-            self.result.outcome = event
-            if event.text.startswith(self.reply) and event.text != self.reply:
-                self.content += event.text[len(self.reply) :]
-                self.reply = event.text
-        elif isinstance(event, Failed):
-            self.result.outcome = event
 
     # --- streaming ------------------------------------------------------------------------------
 
@@ -185,56 +115,99 @@ class _Renderer:
             if hold > 0:
                 await self._idle(hold)
                 continue
-            await self.sink.budget.acquire()
+            kind = self._kind(op)
+            await self.sink.budget.acquire(kind)
             if self.ended:
-                self.held_token = True
+                self.held = kind
                 return
             op = self._next_op()
-            if op is not None:
+            if op is not None and self._kind(op) == kind:
                 await self._write(op)
 
-    def _next_op(self) -> _Op | None:
-        if self.content.strip():
+    def _msg(self, index: int) -> Msg:
+        while len(self.msgs) <= index:
+            self.msgs.append(Msg())
+        return self.msgs[index]
+
+    def _kind(self, op: Op) -> WriteKind:
+        """The kind of write `op` is; opens the message's native stream when it has none yet."""
+        msg = self._msg(op.index)
+        if msg.stream is None and msg.handle is None and not msg.no_stream and not op.final:
+            reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
+            if isinstance(self.sink, StreamingSink):
+                msg.stream = self.sink.open_stream(reply_to)
+            msg.no_stream = msg.stream is None
+        return msg.kind()
+
+    def _next_op(self) -> Op | None:
+        if self.reply.content.strip():
             return self._text_op()
-        if self.queued is not None:
-            text = self.opt.queued_text(self.queued)
-        elif self.msgs and self.started:
+        if self.reply.queued is not None:
+            text = self.opt.queued_text(self.reply.queued)
+        elif self.msgs and self.reply.started:
             text = self.opt.waiting_text
         else:
             return None
         if self.msgs and self.msgs[0].shown == text + self.opt.marker:
             return None
-        return _Op(0, text, final=False, is_text=False)
+        return Op(0, text, final=False, is_text=False)
 
-    def _text_op(self) -> _Op | None:
-        reserve = len16(self.opt.marker)
-        display = self.layout.display(self.content, reserve)
+    def _text_op(self) -> Op | None:
+        display = self.layout.display(self.reply.content, self.reserve)
         parts = self.layout.parts
         for i, part in enumerate(parts):
             if i >= len(self.msgs) or not self.msgs[i].final:
-                return _Op(i, part.text, final=True)
+                return Op(i, part.text, final=True)
         k = len(parts)
+        msg = self.msgs[k] if k < len(self.msgs) else None
+        if msg is not None and msg.stream is not None:
+            return self._stream_op(k, msg)
         if not display.strip():
             return None
-        shown = display + self.opt.marker
-        if k < len(self.msgs) and self.msgs[k].shown == shown:
+        if msg is not None and msg.shown == display + self.opt.marker:
             return None
-        return _Op(k, display, final=False)
+        return Op(k, display, final=False)
+
+    def _stream_op(self, index: int, msg: Msg) -> Op | None:
+        """The next append to the in-progress message's native stream, if there is text for it.
+
+        Streams show the raw tail (never a shortened one: what is appended stays), so when the
+        tail does not fit the message they wait until it is carved into a part of its own.
+        """
+        assert msg.stream is not None
+        end, reserve = len(self.reply.content), self.reserve
+        if msg.stream.append_only:
+            end = self.layout.stream_horizon(self.reply.content)
+            reserve += _FENCE_ROOM
+        else:
+            self.layout.commit(self.reply.content)
+        tail = self.layout.reopen + self.reply.content[self.layout.start : end]
+        if len(tail) <= len(msg.streamed) or not tail.strip() or not tail.startswith(msg.streamed):
+            return None
+        if self.sink.measure(tail) > self.sink.max_len - reserve:
+            return None
+        return Op(index, tail, final=False, end=end)
 
     def _timer_wait(self) -> float:
         now = self.clock.now()
         waits = [float("inf")]
         if self.next_typing is not None:
             waits.append(self.next_typing - now)
-        if self._keepalive_target() is not None:
-            waits.append(self.last_write + self.sink.keepalive - now)
+        target = self._keepalive_target()
+        if target is not None:
+            waits.append(self.last_write + self._keepalive(self.msgs[target]) - now)
         return min(waits)
 
+    def _keepalive(self, msg: Msg) -> float:
+        return msg.stream.keepalive if msg.stream is not None else self.sink.keepalive
+
     def _keepalive_target(self) -> int | None:
-        if self.sink.keepalive <= 0 or not self.msgs:
+        if not self.msgs:
             return None
         last = self.msgs[-1]
-        if last.final or last.handle is None or last.shown is None:
+        if self._keepalive(last) <= 0 or last.final or last.shown is None:
+            return None
+        if last.handle is None and last.stream is None:
             return None
         return len(self.msgs) - 1
 
@@ -250,15 +223,21 @@ class _Renderer:
         index = self._keepalive_target()
         if index is None:
             return
-        await self.sink.budget.acquire()
         msg = self.msgs[index]
+        kind = msg.kind()
+        await self.sink.budget.acquire(kind)
         if self.ended or msg.shown is None:
-            self.held_token = self.ended
+            self.held = kind if self.ended else None
             return
-        markdown = msg.shown[: len(msg.shown) - len(self.opt.marker)]
-        await self._write(_Op(index, markdown, final=False))
+        if msg.stream is not None:
+            text, is_text = msg.streamed or msg.status, bool(msg.streamed)
+            op = Op(index, text, False, is_text=is_text, end=msg.stream_end, refresh=True)
+        else:
+            markdown = msg.shown[: len(msg.shown) - len(self.opt.marker)]
+            op = Op(index, markdown, final=False)
+        await self._write(op)
 
-    def _hold(self, op: _Op) -> float:
+    def _hold(self, op: Op) -> float:
         first = self.result.first_token_at
         if not op.is_text or self.result.first_visible_at is not None or first is None:
             return 0.0
@@ -278,49 +257,73 @@ class _Renderer:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _text_for(self, op: _Op, msg: _Msg) -> SinkText:
+    def _text_for(self, op: Op, msg: Msg) -> SinkText:
         marker = "" if op.final else self.opt.marker
         if msg.plain:
             return SinkText(self.sink.plain(op.markdown) + marker, markup=False)
         return SinkText(self.sink.format(op.markdown, partial=not op.final) + marker)
 
-    async def _call(self, op: _Op) -> None:
-        while len(self.msgs) <= op.index:
-            self.msgs.append(_Msg())
-        msg = self.msgs[op.index]
-        text = self._text_for(op, msg)
-        if msg.handle is None:
-            reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
-            msg.handle = await self.sink.send(text, reply_to=reply_to, final=op.final)
-            self.result.sends += 1
-        elif op.final:
-            msg.handle = await self.sink.finish(msg.handle, text)
-            self.result.finishes += 1
+    async def _call(self, op: Op) -> None:
+        msg = self._msg(op.index)
+        if msg.stream is not None:
+            await self._call_stream(op, msg)
         else:
-            await self.sink.edit(msg.handle, text)
-            self.result.edits += 1
-        msg.shown = op.markdown + ("" if op.final else self.opt.marker)
+            text = self._text_for(op, msg)
+            if msg.handle is None:
+                reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
+                msg.handle = await self.sink.send(text, reply_to=reply_to, final=op.final)
+                self.result.sends += 1
+            elif op.final:
+                msg.handle = await self.sink.finish(msg.handle, text)
+                self.result.finishes += 1
+            else:
+                await self.sink.edit(msg.handle, text)
+                self.result.edits += 1
+            msg.shown = op.markdown + ("" if op.final else self.opt.marker)
         msg.final = op.final
         self.last_write = self.clock.now()
         if self.result.first_visible_at is None and op.is_text:
             self.result.first_visible_at = self.last_write
             self.next_typing = None
 
-    async def _write(self, op: _Op) -> bool:
+    async def _call_stream(self, op: Op, msg: Msg) -> None:
+        stream = msg.stream
+        assert stream is not None
+        if op.final:
+            msg.handle = await stream.finish(op.markdown, plain=msg.plain)
+            msg.stream = None
+            msg.shown = op.markdown
+            self.result.finishes += 1
+            return
+        if not op.is_text:
+            await stream.status(op.markdown)
+            msg.status, msg.shown = op.markdown, op.markdown + self.opt.marker
+        else:
+            await stream.append(op.markdown[len(msg.streamed) :], plain=msg.plain)
+            msg.streamed, msg.stream_end, msg.shown = op.markdown, op.end, op.markdown
+            if stream.append_only:
+                self.layout.floor = op.end
+        self.result.appends += 1
+
+    async def _write(self, op: Op) -> bool:
         """One attempt at `op` (budget already taken); False if it must be tried again."""
         try:
             await self._call(op)
             return True
         except SinkRateLimited as exc:
             self.result.rate_limited += 1
-            self.sink.budget.pause(exc.retry_after)
-            log.info("platform asked to wait", extra={"retry_after": exc.retry_after})
+            self.sink.budget.pause(exc.retry_after, exc.scope, exc.method)
+            log.info(
+                "platform asked to wait", extra={"retry_after": exc.retry_after, "scope": exc.scope}
+            )
             if exc.retry_after > self.opt.max_retry_after:
                 log.error("platform asked to wait too long", extra={"retry_after": exc.retry_after})
                 self.gave_up = True
         except SinkRejectedMarkup:
             self.result.plain_fallbacks += 1
             self.msgs[op.index].plain = True
+        except SinkStreamUnavailable as exc:
+            self._stream_failed(self.msgs[op.index], exc)
         except SinkMessageGone:
             self.msgs[op.index].handle = None
             self.msgs[op.index].final = False
@@ -329,24 +332,16 @@ class _Renderer:
             log.warning("chat write failed", extra={"error": str(exc), "final": op.final})
         return False
 
+    def _stream_failed(self, msg: Msg, exc: SinkStreamUnavailable) -> None:
+        log.info("native stream failed; going on with edits", extra={"error": str(exc)})
+        self.result.stream_fallbacks += 1
+        msg.stream, msg.no_stream, msg.handle = None, True, exc.handle
+        msg.streamed, msg.shown = "", None
+
     # --- the end --------------------------------------------------------------------------------
 
-    def _final_content(self) -> str:
-        outcome = self.result.outcome
-        content = self.content
-        if isinstance(outcome, Failed):
-            reason = outcome.reason.strip() or "unknown error"
-            if self.reply.strip():
-                if reason[:1].isupper() and reason[1:2].islower():
-                    reason = reason[0].lower() + reason[1:]
-                return append_block(content, f"⚠ reply interrupted: {reason}")
-            return append_block(content, f"⚠ {reason}")
-        if not content.strip() and isinstance(outcome, Done):
-            return self.opt.empty_text
-        return content
-
     async def _finalize(self) -> None:
-        content = self._final_content()
+        content = self.reply.final_content(self.opt, self.result.outcome)
         self.result.text = content
         parts = self.layout.final(content)
         self.result.parts = [p.text for p in parts]
@@ -354,7 +349,7 @@ class _Renderer:
         for i, part in enumerate(parts):
             if i < len(self.msgs) and self.msgs[i].final:
                 continue
-            delivered = await self._deliver(_Op(i, part.text, final=True)) and delivered
+            delivered = await self._deliver(Op(i, part.text, final=True)) and delivered
         for extra in self.msgs[len(parts) :]:
             if extra.handle is not None:
                 with contextlib.suppress(Exception):
@@ -362,13 +357,13 @@ class _Renderer:
         self.result.handles = [m.handle for m in self.msgs[: len(parts)]]
         self.result.delivered = delivered
 
-    async def _deliver(self, op: _Op) -> bool:
+    async def _deliver(self, op: Op) -> bool:
         failures = 0
         while True:
-            if self.held_token:
-                self.held_token = False
-            else:
-                await self.sink.budget.acquire()
+            kind = self._kind(op)
+            held, self.held = self.held, None
+            if held != kind:
+                await self.sink.budget.acquire(kind)
             errors = self.result.errors
             if self.gave_up:
                 return False

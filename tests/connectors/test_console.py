@@ -125,3 +125,58 @@ async def test_ctrl_c_stops_the_reply_then_exits(tmp_path: Path, fake: FakeOllam
     turns = stored_turns(tmp_path)
     assert [(r, i) for r, _, i in turns] == [("user", 0), ("assistant", 1)]
     assert turns[1][1].startswith("t0 t1 t2 t3 t4 t5")
+
+
+async def test_help_names_exit_and_ctrl_d_and_exit_leaves(tmp_path: Path, fake: FakeOllama) -> None:
+    code, out, _ = await chathub(hub_env(fake, tmp_path), "chat", "--once", "/help")
+    assert "/exit, /quit – leave (Ctrl-D too; Ctrl-C stops a reply)" in out
+    code, out, err = await chathub(
+        hub_env(fake, tmp_path), "chat", stdin=b"/help\n/quit\nnever sent\n"
+    )
+    assert (code, err) == (0, "") and "/usage" in out
+    assert fake.chat_requests == []
+
+
+async def test_stop_typed_while_a_reply_streams(tmp_path: Path, fake: FakeOllama) -> None:
+    fake.script(MODEL, token_count=100_000, tokens_per_second=200)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "chat",
+        cwd=ROOT, env=hub_env(fake, tmp_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(b"tell me everything\n")
+        await proc.stdin.drain()
+        seen = b""
+        while b" t5" not in seen:
+            seen += await asyncio.wait_for(proc.stdout.read(256), 30)
+        proc.stdin.write(b"/stop\n")
+        await proc.stdin.drain()
+        while b"[stopped]" not in seen:
+            seen += await asyncio.wait_for(proc.stdout.read(256), 30)
+        await fake.wait_for(lambda: fake.connections_closed == 1)
+        proc.stdin.write(b"/exit\n")
+        await proc.stdin.drain()
+        code = await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0
+    assert [(r, i) for r, _, i in stored_turns(tmp_path)] == [("user", 0), ("assistant", 1)]
+
+
+async def test_no_model_names_the_cause(tmp_path: Path) -> None:
+    async with FakeOllama([]) as empty:
+        code, _, err = await chathub(hub_env(empty, tmp_path), "chat", "--once", "hi")
+    assert code == 1
+    assert "has no models" in err and "ollama pull" in err
+    closed = FakeOllama([MODEL])
+    async with closed:
+        env = hub_env(closed, tmp_path)
+    code, _, err = await chathub(env, "chat", "--once", "hi")  # the server is gone now
+    assert code == 1
+    assert "No model server answers (ollama at http://127.0.0.1:" in err
+    assert "`chathub check`" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -111,3 +112,15 @@ def test_loading_the_plugin_does_not_import_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_plugin_hooks_the_menu_to_prompt_changes(fake_telegram: FakeTelegram) -> None:
+    from hub.core.prompts import PromptService
+
+    telegram = TelegramSettings(token=fake_telegram.token, base_url=fake_telegram.base_url)
+    stores = SimpleNamespace(prompts=None, users=None)  # not reached by this test
+    hub = services(telegram, stores, ScriptedChat(lambda m: ""))
+    hub.prompts = PromptService(None)  # type: ignore[arg-type]
+    connector = plugin.create(hub, telegram)
+    assert connector.menu.hooks is hub.prompts.on_change
+    assert connector.dispatch.grace == hub.settings.chat.shutdown_grace

@@ -112,3 +112,34 @@ def test_bots_and_empty_messages_are_ignored() -> None:
     data["from"]["is_bot"] = True
     assert to_incoming(Message.de_json(data, None), BOT) is None
     assert to_incoming(message("   ", chat_id=7, kind="private"), BOT) is None
+
+
+PHOTO = [
+    {"file_id": "s", "file_unique_id": "us", "width": 90, "height": 60, "file_size": 900},
+    {"file_id": "l", "file_unique_id": "ul", "width": 1280, "height": 853, "file_size": 90_000},
+]
+
+
+def test_a_photo_without_caption_in_private_is_an_image_message() -> None:
+    msg = to_incoming(message("", chat_id=7, kind="private", photo=PHOTO), BOT)
+    assert msg is not None and msg.text == ""
+    [image] = msg.attachments
+    assert (image.kind, image.mime, image.size) == ("image", "image/jpeg", 90_000)
+
+
+def test_a_photo_in_a_group_needs_a_caption_mention() -> None:
+    assert to_incoming(message("", photo=PHOTO), BOT) is None
+    caption = "@hub_test_bot what is this"
+    mentioned = message(
+        "", photo=PHOTO, caption=caption, caption_entities=[entity("mention", 0, 13)]
+    )
+    msg = to_incoming(mentioned, BOT)
+    assert msg is not None and msg.text == "what is this" and len(msg.attachments) == 1
+
+
+def test_only_image_documents_are_attachments() -> None:
+    pdf = {"file_id": "d", "file_unique_id": "ud", "mime_type": "application/pdf"}
+    assert to_incoming(message("", chat_id=7, kind="private", document=pdf), BOT) is None
+    png = {**pdf, "mime_type": "image/png", "file_size": 5}
+    msg = to_incoming(message("", chat_id=7, kind="private", document=png), BOT)
+    assert msg is not None and msg.attachments[0].mime == "image/png"

@@ -3,7 +3,8 @@
 Implements the envelope (`/bot<TOKEN>/<method>`, form or JSON bodies, `{"ok":…}` answers) and
 what chathub uses: getMe, deleteWebhook, setWebhook, long-polling getUpdates, sendMessage,
 editMessageText, editMessageReplyMarkup, deleteMessage, sendMessageDraft, sendChatAction,
-setMyCommands, answerCallbackQuery. It parses HTML like Telegram (`telegram_html.py`) and
+setMyCommands, answerCallbackQuery, getFile and file downloads (`/file/bot<TOKEN>/<path>`).
+It parses HTML like Telegram (`telegram_html.py`) and
 ENFORCES the flood limits itself: about one write per second per chat (a burst of 2 tolerated)
 and 20 writes per minute per group, answering 429 with `parameters.retry_after` when exceeded.
 Any method can be scripted to fail next (`fail_next`). Every call is recorded, with the time.
@@ -99,6 +100,8 @@ class FakeTelegram:
         self.commands: list[dict[str, str]] = []
         self.callback_answers: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
+        self.downloads: list[str] = []  # file paths downloaded
         self.drafts_supported = True
         self.enforced_429 = 0  # flood-limit 429s answered (not scripted ones)
         self._scripted: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
@@ -118,6 +121,7 @@ class FakeTelegram:
     async def start_on(self, port: int) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_post("/_fake/message", self._control_message)
         app.router.add_get("/_fake/state", self._control_state)
         self._runner = web.AppRunner(app, access_log=None)
@@ -176,8 +180,11 @@ class FakeTelegram:
         entities: list[dict[str, Any]] | None = None,
         reply_to: dict[str, Any] | None = None,
         thread_id: int | None = None,
+        photo: list[dict[str, Any]] | None = None,
+        document: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Queue a user's message; returns the message object."""
+        """Queue a user's message; returns the message object (with a photo or a document,
+        `text` is its caption)."""
         self._message_id += 1
         chat_extra = {"is_forum": True} if thread_id is not None else {}
         message: dict[str, Any] = {
@@ -185,10 +192,18 @@ class FakeTelegram:
             "date": int(time.time()),
             "chat": self.chat(chat_id, kind, **chat_extra),
             "from": self.user(user_id),
-            "text": text,
         }
-        if entities:
-            message["entities"] = entities
+        media = {"photo": photo} if photo else {"document": document} if document else {}
+        if media:
+            message |= media
+            if text:
+                message["caption"] = text
+            if entities:
+                message["caption_entities"] = entities
+        else:
+            message["text"] = text
+            if entities:
+                message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if thread_id is not None:
@@ -196,6 +211,26 @@ class FakeTelegram:
             message["is_topic_message"] = True
         self.push_update({"message": message})
         return message
+
+    def add_file(self, data: bytes) -> dict[str, Any]:
+        """Store a file the way Telegram keeps uploads; its file_id, unique id and size."""
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = data
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+
+    def push_photo(
+        self, chat_id: int, data: bytes, caption: str = "", **kwargs: Any
+    ) -> dict[str, Any]:
+        """A user's photo: a thumbnail and the full size (the one a bot should take)."""
+        small, full = self.add_file(data[: max(1, len(data) // 8)]), self.add_file(data)
+        sizes = [small | {"width": 90, "height": 60}, full | {"width": 1280, "height": 853}]
+        return self.push_message(chat_id, caption, photo=sizes, **kwargs)
+
+    def push_document(
+        self, chat_id: int, data: bytes, mime: str, caption: str = "", **kwargs: Any
+    ) -> dict[str, Any]:
+        document = self.add_file(data) | {"mime_type": mime, "file_name": "picture"}
+        return self.push_message(chat_id, caption, document=document, **kwargs)
 
     def push_callback(self, message_id: int, data: str, *, user_id: int = 1001) -> None:
         sent = self.messages[message_id]
@@ -312,6 +347,30 @@ class FakeTelegram:
         limit = int(params.get("limit", 100) or 100)
         return self._updates[:limit]
 
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        if size > 20 * 1024 * 1024:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": size,
+            "file_path": f"photos/{file_id}.jpg",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        file_id = path.rsplit("/", 1)[-1].removesuffix(".jpg")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        self.downloads.append(path)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
     async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
         return True
 
@@ -372,7 +431,7 @@ class FakeTelegram:
         shown = _visible(str(params.get("text", "")), params.get("parse_mode"))
         markup = params.get("reply_markup")
         if shown == sent.text and markup == sent.reply_markup:
-            raise _ApiError(400, _NOT_MODIFIED)
+            raise _ApiError(400, NOT_MODIFIED)
         sent.text, sent.raw, sent.parse_mode = (
             shown,
             str(params.get("text")),
@@ -386,7 +445,7 @@ class FakeTelegram:
         sent = self._target(params)
         markup = params.get("reply_markup")
         if markup == sent.reply_markup:
-            raise _ApiError(400, _NOT_MODIFIED)
+            raise _ApiError(400, NOT_MODIFIED)
         sent.reply_markup = markup
         return self._message_json(sent)
 
@@ -418,7 +477,7 @@ class FakeTelegram:
 
 
 _COMMAND_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-_NOT_MODIFIED = (
+NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )

@@ -35,6 +35,10 @@ class RecordingSink:
     reply_to: dict[int, Any] = field(default_factory=dict)
     failures: dict[str, deque[Exception | None]] = field(default_factory=dict)
     reject_markup: bool = False  # every markup text is rejected (plain works)
+    streams: bool = False  # offer a native stream for each message
+    append_only: bool = True  # ...that keeps what was appended (Slack-like), or a preview
+    stream_keepalive: float = 0.0
+    rewrites: int = 0  # append-only streams whose final text did not continue the appended
     _next_id: int = 1
 
     def fail(self, kind: str, *errors: Exception | None) -> None:
@@ -64,12 +68,7 @@ class RecordingSink:
 
     async def send(self, text: SinkText, *, reply_to: Any = None, final: bool = False) -> int:
         self._record("send", None, text, reply_to=reply_to, final=final)
-        handle = self._next_id
-        self._next_id += 1
-        self.content[handle] = text
-        self.final[handle] = final
-        self.reply_to[handle] = reply_to
-        return handle
+        return self.new_handle(text, reply_to, final)
 
     async def edit(self, handle: Any, text: SinkText) -> None:
         self._record("edit", handle, text)
@@ -88,8 +87,20 @@ class RecordingSink:
     async def typing(self) -> None:
         self._record("typing", None, None)
 
+    def open_stream(self, reply_to: Any = None) -> RecordingStream | None:
+        return RecordingStream(self, reply_to) if self.streams else None
+
+    def new_handle(self, text: SinkText, reply_to: Any, final: bool) -> int:
+        handle = self._next_id
+        self._next_id += 1
+        self.content[handle] = text
+        self.final[handle] = final
+        self.reply_to[handle] = reply_to
+        return handle
+
     def writes(self) -> list[Call]:
-        return [c for c in self.calls if c.kind in ("send", "edit", "finish")]
+        kinds = ("send", "edit", "finish", "status", "append", "stream_finish")
+        return [c for c in self.calls if c.kind in kinds]
 
     def visible(self) -> list[str]:
         """What a user sees, message by message."""
@@ -98,3 +109,43 @@ class RecordingSink:
             text = self.content[handle]
             out.append(tg.visible(text.text) if text.markup else text.text)
         return out
+
+
+class RecordingStream:
+    """A native stream of `RecordingSink`: the message exists from its first write (like a Slack
+    stream's `ts`); appends are recorded as kind "append", and at `finish` the platform shows
+    the converted final text. Failures are scripted on the sink with kinds "status", "append"
+    and "stream_finish"."""
+
+    def __init__(self, sink: RecordingSink, reply_to: Any) -> None:
+        self.sink, self.reply_to = sink, reply_to
+        self.append_only = sink.append_only
+        self.keepalive = sink.stream_keepalive
+        self.handle: int | None = None
+        self.markdown = ""
+
+    def _start(self) -> int:
+        if self.handle is None:
+            self.handle = self.sink.new_handle(SinkText("", markup=False), self.reply_to, False)
+        return self.handle
+
+    async def status(self, text: str) -> None:
+        self.sink._record("status", self.handle, SinkText(text, markup=False))
+        self.sink.content[self._start()] = SinkText(text, markup=False)
+
+    async def append(self, markdown: str, *, plain: bool = False) -> None:
+        self.sink._record("append", self.handle, SinkText(markdown, markup=not plain))
+        self.markdown += markdown
+        self.sink.content[self._start()] = SinkText(self.markdown, markup=False)
+
+    async def finish(self, markdown: str, *, plain: bool = False) -> int:
+        text = SinkText(
+            self.sink.plain(markdown) if plain else self.sink.format(markdown), markup=not plain
+        )
+        self.sink._record("stream_finish", self.handle, text, final=True)
+        if self.append_only and not markdown.startswith(self.markdown):
+            self.sink.rewrites += 1
+        handle = self._start()
+        self.sink.content[handle] = text
+        self.sink.final[handle] = True
+        return handle

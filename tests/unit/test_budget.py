@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from hub.core.budget import BudgetPools
-from hub.core.ports import Rate
+from hub.core.budget import BudgetPools, ChatBudget, Limit
+from hub.core.ports import LearnedLimit, Rate
 from tests.fakes.clock import FakeClock
 
 
@@ -75,3 +75,88 @@ def test_buckets_are_shared_by_key() -> None:
     b = pools.budget(("chat:2", Rate(1, 1.0)), ("bot", Rate(30, 1.0)))
     assert a.pools[0] is b.pools[0] and a.own is not b.own
     assert a.describe() == "1/1s chat:1; 30/1s bot"
+
+
+def test_pools_default_to_bot_scope_and_limits_name_theirs() -> None:
+    pools = BudgetPools(FakeClock())
+    budget = pools.budget(
+        ("chat:1", Rate(1, 1.0)),
+        ("bot", Rate(30, 1.0)),
+        Limit("ws:T1", Rate(50, 60.0), scope="workspace"),
+    )
+    assert [limit.scope for limit, _ in budget.limits] == ["chat", "bot", "workspace"]
+
+
+async def test_a_workspace_pause_holds_every_chat_of_that_workspace_only() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    fast = Rate(10, 1.0, burst=9)
+
+    def chat(name: str, workspace: str) -> ChatBudget:
+        return pools.budget((name, fast), Limit(workspace, fast, scope="workspace"))
+
+    a, sibling, elsewhere = chat("a", "T1"), chat("b", "T1"), chat("c", "T2")
+
+    async def scenario() -> dict[str, float]:
+        await a.acquire()
+        a.pause(3.0, scope="workspace")  # Slack: this workspace is rate limited
+        times: dict[str, float] = {}
+
+        async def take(name: str, budget: ChatBudget) -> None:
+            await budget.acquire()
+            times[name] = clock.now()
+
+        await asyncio.gather(take("a", a), take("b", sibling), take("c", elsewhere))
+        return times
+
+    times = await clock.run(scenario())
+    assert times["a"] == pytest.approx(3.0)
+    assert times["b"] == pytest.approx(3.0)  # a sibling chat waits for the same pause
+    assert times["c"] == pytest.approx(0.0)  # another workspace is not held
+
+
+async def test_methods_have_their_own_buckets_and_pauses() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(
+        Limit("ch:post", Rate(1, 1.0), methods=frozenset({"send"})),
+        Limit("ws:update", Rate(1, 2.0), scope="workspace", methods=frozenset({"edit"})),
+    )
+
+    async def scenario() -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        for method in ("send", "edit", "send", "edit"):
+            await budget.acquire(method)  # type: ignore[arg-type]
+            out.append((method, clock.now()))
+        budget.pause(5.0, scope="workspace", method="edit")
+        await budget.acquire("send")
+        out.append(("send", clock.now()))
+        await budget.acquire("edit")
+        out.append(("edit", clock.now()))
+        return out
+
+    assert await clock.run(scenario()) == [
+        ("send", 0.0),
+        ("edit", 0.0),
+        ("send", 1.0),
+        ("edit", 2.0),
+        ("send", 2.0),  # not held by the paused update bucket
+        ("edit", 7.0),
+    ]
+
+
+async def test_learned_limits_spread_the_remaining_writes() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(("channel:1", Rate(10, 1.0, burst=9)))
+
+    async def scenario() -> list[float]:
+        times = []
+        await budget.acquire()
+        budget.learn(LearnedLimit(remaining=1, reset_after=4.0))
+        await budget.acquire()
+        times.append(clock.now())
+        budget.learn(LearnedLimit(remaining=0, reset_after=3.0))
+        await budget.acquire()
+        times.append(clock.now())
+        return times
+
+    assert await clock.run(scenario()) == pytest.approx([2.0, 5.0])

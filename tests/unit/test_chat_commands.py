@@ -82,7 +82,10 @@ async def test_model_choice_allowlist_and_default(tmp_path: Path) -> None:
         [shown] = notices(await collect(kit.service, message("/model")))
         assert shown.startswith("Model: m1 (the default")
         [refused] = notices(await collect(kit.service, message("/model m3")))
-        assert refused == "You can't choose m3. Send /models to see the models you can use."
+        assert refused == (
+            "You can't choose m3: the hub's allowlist for the user role does not include it. "
+            "Send /models to see the models you can use."
+        )
         [unknown] = notices(await collect(kit.service, message("/model nope")))
         assert "don't know a model called nope" in unknown
         user = await kit.stores.users.for_identity(message("x").user)
@@ -145,3 +148,48 @@ async def test_stop_without_a_running_reply(tmp_path: Path) -> None:
         assert notices(await collect(kit.service, message("/stop"))) == [
             "No reply is being written."
         ]
+
+
+async def test_model_accepts_a_name_without_latest_and_says_when_a_rule_wins(
+    tmp_path: Path,
+) -> None:
+    backend = ScriptedBackend(scripts={"m1": Script(), "beta:latest": Script(["b"])})
+    routing = RoutingConfig(
+        backends=[BackendConfig(name=backend.name, url="http://scripted.invalid")],
+        rules=[{"chat": "ruled", "model": "m1"}],  # type: ignore[list-item]
+    )
+    router = Router(routing, [backend], default_model="m1")
+    await router.start()
+    try:
+        async with pipeline(tmp_path, router) as kit:
+            [chosen] = notices(await collect(kit.service, message("/model beta")))
+            assert chosen == "Your model is now beta:latest."
+            assert done(await collect(kit.service, message("hi"))).model == "beta:latest"
+            [ruled] = notices(await collect(kit.service, message("/model beta", chat="ruled")))
+            assert ruled == (
+                "Saved beta:latest as your model, but a routing rule for this chat answers with "
+                "m1 here; your choice applies where no rule does."
+            )
+            [usage] = notices(await collect(kit.service, message("/model a b")))
+            assert "don't know a model called a b" in usage
+    finally:
+        await router.aclose()
+
+
+async def test_a_rule_command_matches_the_prompt_command_typed_in_chat(tmp_path: Path) -> None:
+    backend = three_models()
+    routing = RoutingConfig(
+        backends=[BackendConfig(name=backend.name, url="http://scripted.invalid")],
+        rules=[{"command": "code", "model": "m2"}],  # type: ignore[list-item]
+    )
+    router = Router(routing, [backend], default_model="m1")
+    await router.start()
+    try:
+        async with pipeline(tmp_path, router, with_prompts=True) as kit:
+            assert kit.prompts is not None
+            user = await kit.stores.users.for_identity(message("x").user)
+            await kit.prompts.create(user, "/code", "Code", "Write code: {{INPUT}}")
+            assert done(await collect(kit.service, message("/code a parser"))).model == "m2"
+            assert done(await collect(kit.service, message("plain"))).model == "m1"
+    finally:
+        await router.aclose()

@@ -112,7 +112,9 @@ async def test_rate_limited_message_makes_no_model_call(tmp_path: Path) -> None:
     class Refuse:
         released = 0
 
-        async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
+        async def admit(
+            self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+        ) -> Admission:
             return Admission(
                 False,
                 "Rate limit reached (1 per minute). Try again in 23 s.",
@@ -145,7 +147,9 @@ async def test_lease_released_and_usage_counted(tmp_path: Path) -> None:
             self.released = 0
             self.usage: list[tuple[str, int, int]] = []
 
-        async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
+        async def admit(
+            self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+        ) -> Admission:
             return Admission(True, lease_id="L")
 
         async def release(self, user: User, admission: Admission) -> None:

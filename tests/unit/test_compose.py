@@ -27,7 +27,10 @@ PLATFORM_SETTINGS = {
     "SLACK": ["BOT_TOKEN", "APP_TOKEN", "SIGNING_SECRET", "BASE_URL"],
     "DISCORD": ["TOKEN", "API_BASE", "GATEWAY_URL"],
 }
-ACCESS = ["ALLOW_USERS", "ALLOW_CHATS", "ADMINS", "REQUIRED"]
+ACCESS = [
+    "ALLOW_USERS", "ALLOW_CHATS", "ADMINS", "REFUSAL", "REFUSAL_IN_PRIVATE", "REFUSAL_IN_GROUPS",
+    "REQUIRED",
+]  # fmt: skip
 
 
 def interpolate(value: str, variables: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from hub.core.budget import BudgetPools
+from hub.core.budget import BudgetPools, Limit
 from hub.core.markup import telegram as tg
 from hub.core.markup.fences import fence_state_after
 from hub.core.markup.split import split_markdown
@@ -264,3 +264,23 @@ async def test_keepalive_refreshes_a_quiet_message() -> None:
     await clock.run(render(events(), sink, clock=clock))
     edits = [c.t for c in sink.calls if c.kind == "edit"]
     assert edits == [20.25, 40.25]  # first write held 0.25 s, then every 20 s
+
+
+async def test_a_scoped_pause_in_one_chat_slows_its_siblings() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    workspace = Limit("ws:T1", Rate(20, 1.0, burst=19), scope="workspace")
+    a, b = (RecordingSink(budget=pools.budget((f"c:{n}", PER_SECOND), workspace)) for n in "ab")
+    c = RecordingSink(budget=pools.budget(("c:other", PER_SECOND)))
+    a.fail("edit", None, None, SinkRateLimited(3.0, scope="workspace"))
+
+    async def all_renders() -> None:
+        await asyncio.gather(*(render(paced(clock, words(300)), s, clock=clock) for s in (a, b, c)))
+
+    await clock.run(all_renders())
+    limited = [call.t for call in a.calls if call.kind == "edit"][2]
+    held = [call.t for call in b.writes() if limited < call.t < limited + 3.0]
+    assert held == []  # the sibling in the same workspace waited out the same pause
+    assert [t for t in (call.t for call in c.writes()) if limited < t < limited + 3.0] != []
+    for sink in (a, b, c):
+        assert sink.visible() == ["".join(words(300)).strip()]

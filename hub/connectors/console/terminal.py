@@ -1,8 +1,8 @@
 """Console connector: chat with the hub in a terminal, through the same pipeline as every bot.
 
-`chathub chat` runs it interactively (Ctrl-C stops the reply being written, a second Ctrl-C
-exits; Ctrl-D exits too) or once (`--once "question"`: print the reply, exit 0, or exit 1 with
-the reason on stderr).
+`chathub chat` runs it interactively (`/stop` or Ctrl-C stops the reply being written, a second
+Ctrl-C exits; `/exit`, `/quit` and Ctrl-D exit too) or once (`--once "question"`: print the
+reply, exit 0, or exit 1 with the reason on stderr).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import getpass
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hub.core.builtins import find
+from hub.core.dispatch import ChatDispatch
 from hub.core.models import (
     Done,
     Failed,
@@ -35,6 +38,31 @@ if TYPE_CHECKING:
 
 PLATFORM = "console"
 EXIT_HINT = "(Press Ctrl-C again or Ctrl-D to leave.)"
+_NO_MODEL = ("unavailable", "not_found")  # failures a missing model server or model explains
+
+
+def no_model_cause(services: Services) -> str | None:
+    """Why no model can answer: every model server unreachable, or none has a model yet."""
+    status_of = getattr(services.router, "status", None)
+    statuses = status_of() if status_of is not None else []
+    if not statuses:
+        return None
+    settings = services.settings
+    urls = {b.name: b.url for b in settings.routing.backends} or {"ollama": settings.ollama_url}
+    if all(not s.up for s in statuses):
+        where = ", ".join(f"{s.name} at {urls.get(s.name, '?')}" for s in statuses)
+        return (
+            f"No model server answers ({where}). Is it running, at that address? "
+            "`chathub check` shows what is wrong."
+        )
+    empty = [s for s in statuses if s.up and s.models == 0]
+    if empty and len(empty) == sum(1 for s in statuses if s.up):
+        where = ", ".join(f"{s.name} at {urls.get(s.name, '?')}" for s in empty)
+        return (
+            f"The model server answers but has no models ({where}). Pull one, e.g. "
+            "`ollama pull llama3.2`, then try again."
+        )
+    return None
 
 
 def console_user() -> PlatformUser:
@@ -56,6 +84,11 @@ class ConsoleChat:
     err: TextIO = sys.stderr
     model: str | None = None
     chat_id: str = "console"
+    diagnose: Callable[[], str | None] | None = None  # why no model can answer, if it knows
+    dispatch: ChatDispatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatch = ChatDispatch(self.chat)
 
     def message(self, text: str) -> IncomingMessage:
         return IncomingMessage(PLATFORM, self.chat_id, self.user, text, model=self.model)
@@ -63,7 +96,7 @@ class ConsoleChat:
     async def say(self, text: str) -> bool:
         """Send `text` and print the reply as it streams; False if the reply failed."""
         ok, ended_line = True, True
-        async for event in self.chat.reply(self.message(text)):
+        async for event in self.dispatch.reply(self.message(text)):
             ok, ended_line = self._show(event, ok, ended_line)
         if not ended_line:
             self._write(self.out, "\n")
@@ -87,6 +120,9 @@ class ConsoleChat:
             else:
                 self._write(self.out, lead)
                 self._write(self.err, f"chathub: {event.reason}\n")
+                cause = self.diagnose() if self.diagnose and event.code in _NO_MODEL else None
+                if cause:
+                    self._write(self.err, f"chathub: {cause}\n")
             return False, True
         else:
             return ok, ended_line
@@ -100,11 +136,19 @@ class ConsoleChat:
 
     async def stop(self) -> bool:
         """Stop the reply being written in this console's conversation."""
-        return await self.chat.stop(self.message("").key)
+        return await self.dispatch.stop_conversation(self.message("").key)
+
+
+def is_exit(line: str) -> bool:
+    """`/exit` or `/quit` (the registry's console-only command)."""
+    spec = find(line.strip().removeprefix("/"), PLATFORM) if line.strip().startswith("/") else None
+    return spec is not None and spec.name == "exit"
 
 
 class Interactive:
-    """The read–reply loop with Ctrl-C handling: stop the reply, then (again) exit."""
+    """The read–reply loop. While a reply streams, lines are still read: `/stop` stops it,
+    `/exit` or `/quit` stops it and leaves, anything else waits its turn. Ctrl-C stops the
+    reply (or warns at the prompt), a second Ctrl-C leaves, and so does Ctrl-D."""
 
     def __init__(self, console: ConsoleChat, lines: AsyncIterator[str], *, prompt: str) -> None:
         self._console = console
@@ -114,6 +158,9 @@ class Interactive:
         self._replying: asyncio.Task[bool] | None = None
         self._leave = asyncio.Event()
         self._stopping: set[asyncio.Task[bool]] = set()
+        self._reading: asyncio.Future[str | None] | None = None
+        self._waiting: deque[str] = deque()  # lines typed while a reply streamed
+        self._ended = False  # stdin is at its end
 
     def interrupt(self) -> None:
         """Ctrl-C: the first stops a running reply (or warns at the prompt), the next exits."""
@@ -124,39 +171,79 @@ class Interactive:
             if self._replying is not None:
                 self._replying.cancel()
         elif replying:
-            task = asyncio.get_running_loop().create_task(self._console.stop())
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
+            self._stop()
         else:
             ConsoleChat._write(self._console.out, f"\n{EXIT_HINT}\n{self._prompt}")
+
+    def _stop(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._console.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def run(self) -> int:
         out = self._console.out
         while not self._leave.is_set():
-            ConsoleChat._write(out, self._prompt)
+            if not self._waiting:
+                ConsoleChat._write(out, self._prompt)
             line = await self._next_line()
-            if line is None:
+            if line is None or is_exit(line):
                 break
             self._interrupts = 0
             if not line.strip():
                 continue
             self._replying = asyncio.create_task(self._console.say(line.rstrip("\n")))
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._replying
+            await self._follow(self._replying)
         ConsoleChat._write(out, "\n")
         return 0
 
+    def _read(self) -> asyncio.Future[str | None]:
+        # One read in flight, kept across replies: cancelling a read would lose the line.
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(anext(self._lines, None))
+        return self._reading
+
+    def _take(self) -> str | None:
+        assert self._reading is not None
+        line, self._reading = self._reading.result(), None
+        if line is None:
+            self._ended = True
+        return line
+
     async def _next_line(self) -> str | None:
-        reading = asyncio.ensure_future(anext(self._lines, None))
+        if self._waiting:
+            return self._waiting.popleft()
+        if self._ended:
+            return None
+        reading = self._read()
         leaving = asyncio.ensure_future(self._leave.wait())
+        either: set[asyncio.Future[Any]] = {reading, leaving}
         try:
-            await asyncio.wait({reading, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             leaving.cancel()
-        if not reading.done():
-            reading.cancel()
-            return None
-        return reading.result()
+        return self._take() if reading.done() else None
+
+    async def _follow(self, replying: asyncio.Task[bool]) -> None:
+        """Wait for the reply, acting on lines typed meanwhile."""
+        while not replying.done() and not self._ended:
+            reading = self._read()
+            either: set[asyncio.Future[Any]] = {replying, reading}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                continue
+            line = self._take()
+            if line is None:
+                break
+            # /stop and /exit act at once, unless lines typed before them still wait.
+            if line.strip().lower() == "/stop" and not self._waiting:
+                self._stop()
+            elif is_exit(line) and not self._waiting:
+                self._stop()
+                self._leave.set()
+            else:
+                self._waiting.append(line)
+        with contextlib.suppress(asyncio.CancelledError):
+            await replying
 
 
 async def stdin_lines() -> AsyncIterator[str]:
@@ -198,6 +285,8 @@ async def run_once(console: ConsoleChat, text: str) -> int:
 
     Ctrl-C stops the reply (it is stored as interrupted); a second one gives up waiting.
     """
+    if is_exit(text):
+        return 0
     replying = asyncio.ensure_future(console.say(text))
     stopping: list[asyncio.Task[bool]] = []
 
@@ -232,7 +321,12 @@ async def chat_in_terminal(settings: HubSettings, *, once: str | None, model: st
     configure_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
     try:
         async with open_services(settings) as services:
-            console = ConsoleChat(services.chat, console_user(), model=model)
+            console = ConsoleChat(
+                services.chat,
+                console_user(),
+                model=model,
+                diagnose=lambda: no_model_cause(services),
+            )
             if once is not None:
                 return await run_once(console, once)
             return await run_interactive(console, stdin_lines())

@@ -63,7 +63,14 @@ class TelegramPlugin:
     def create(self, services: Services, settings: TelegramSettings) -> TelegramConnector:
         from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
 
-        return TelegramConnector(services.chat, settings, commands=global_prompt_commands(services))
+        return TelegramConnector(
+            services.chat,
+            settings,
+            commands=global_prompt_commands(services),
+            grace=services.settings.chat.shutdown_grace,
+            prompt_hooks=services.prompts.on_change if services.prompts is not None else None,
+            users=services.stores.users,
+        )
 
     async def verify(self, settings: TelegramSettings) -> str:
         """`getMe` with the configured token: the bot's @username, or why it cannot be used."""

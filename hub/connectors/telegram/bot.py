@@ -7,14 +7,11 @@ another chat. Settings and modes: `__init__.py`; who is answered: `updates.py`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.ext import (
@@ -26,13 +23,15 @@ from telegram.ext import (
     filters,
 )
 
-from hub.connectors.telegram.commands import BUILTIN_COMMANDS, telegram_commands
+from hub.connectors.telegram.commands import builtin_commands, telegram_commands
 from hub.connectors.telegram.settings import TelegramSettings
 from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
-from hub.connectors.telegram.updates import PLATFORM, BotIdentity, to_incoming
+from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
+from hub.core.access import Access
 from hub.core.budget import BudgetPools, Clock
-from hub.core.models import ConversationKey, IncomingMessage, ReplyEvent
-from hub.core.render import render
+from hub.core.dispatch import ChatDispatch, ChatLike
+from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
+from hub.core.ports import UserStore
 from hub.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -42,26 +41,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CommandProvider = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
-
-
-class ChatLike(Protocol):
-    """What the connector needs of `ChatService`."""
-
-    def reply(self, msg: IncomingMessage) -> AsyncIterator[ReplyEvent]: ...
-
-    async def stop(self, key: ConversationKey) -> bool: ...
-
-
-def stop_data(key: ConversationKey) -> str:
-    """Callback data of a reply's Stop button (Telegram allows 64 bytes)."""
-    return f"stop:{key.chat_id}:{key.thread_id}:{key.user_id}"
-
-
-def parse_stop_data(data: str) -> ConversationKey | None:
-    parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "stop":
-        return None
-    return ConversationKey(PLATFORM, parts[1], parts[2], parts[3])
 
 
 class TelegramConnector:
@@ -76,6 +55,11 @@ class TelegramConnector:
         *,
         commands: CommandProvider | None = None,
         clock: Clock | None = None,
+        grace: float = 10.0,
+        prompt_hooks: list[Callable[[], Awaitable[None]]] | None = None,
+        menu_debounce: float = DEBOUNCE,
+        menu_poll: float = POLL,
+        users: UserStore | None = None,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -83,11 +67,19 @@ class TelegramConnector:
         self.settings = settings
         self.commands = commands or _builtin_only
         self.pools = BudgetPools(clock)
+        self.dispatch = ChatDispatch(
+            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace
+        )
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
-        self._replies: Counter[ConversationKey] = Counter()
-        self._idle = asyncio.Event()
+        self.menu = MenuWatcher(
+            self._menu_entries,
+            self._publish_menu,
+            hooks=prompt_hooks,
+            debounce=menu_debounce,
+            poll=menu_poll,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -105,7 +97,8 @@ class TelegramConnector:
             builder = builder.updater(None)
         app = builder.build()
         app.add_handler(CallbackQueryHandler(self._on_callback, pattern=r"^stop:"))
-        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message))
+        wanted = filters.TEXT | filters.PHOTO | filters.Document.IMAGE
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & wanted, self._on_message))
         return app
 
     async def start(self) -> None:
@@ -118,7 +111,7 @@ class TelegramConnector:
         await self.app.initialize()
         bot = self.app.bot
         self.me = BotIdentity(id=bot.id, username=bot.username)
-        await self.refresh_commands()
+        await self.menu.start()
         if self.app.updater is not None:
             await self.app.updater.start_polling(
                 timeout=int(self.settings.poll_timeout),
@@ -136,19 +129,15 @@ class TelegramConnector:
             "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
         )
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop running replies (they end with a notice), then the Application."""
-        app, self.app = self.app, None
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
+        app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
         if app is None:
             return
-        for key in list(self._replies):
-            with contextlib.suppress(Exception):
-                await self.chat.stop(key)
-        if self._replies:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), grace)
+        await self.menu.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        await self.dispatch.drain(grace)
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -156,7 +145,7 @@ class TelegramConnector:
     @property
     def busy(self) -> bool:
         """Whether a reply is being rendered right now."""
-        return bool(self._replies)
+        return self.dispatch.busy
 
     def routes(self) -> Sequence[Any]:
         """The webhook route in webhook mode, nothing in polling mode."""
@@ -167,15 +156,20 @@ class TelegramConnector:
         return [webhook_route(lambda request: self)]
 
     async def refresh_commands(self) -> None:
-        """Publish built-in and global prompt commands with setMyCommands."""
-        if self.app is None:
-            return
+        """Publish built-in and global prompt commands with setMyCommands now."""
+        await self.menu.refresh()
+
+    async def _menu_entries(self) -> Entries:
         try:
-            pairs = await self.commands()
+            return await self.commands()
         except Exception:
             log.exception("could not list prompt commands; publishing the built-in ones")
-            pairs = BUILTIN_COMMANDS
-        commands = [BotCommand(c, d) for c, d in telegram_commands(pairs)]
+            return builtin_commands()
+
+    async def _publish_menu(self, entries: Entries) -> None:
+        if self.app is None:
+            return
+        commands = [BotCommand(c, d) for c, d in telegram_commands(entries)]
         await self.app.bot.set_my_commands(commands)
 
     # --- updates --------------------------------------------------------------------------------
@@ -203,42 +197,27 @@ class TelegramConnector:
         incoming = to_incoming(message, self.me)
         if message is None or incoming is None:
             return
-        key = incoming.key
-        sink = TelegramSink(
-            context.bot,
-            message.chat.id,
-            budget=chat_budget(self.pools, message.chat.id),
-            thread_id=int(incoming.thread_id) if incoming.thread_id else None,
-            reply_to=message.message_id if incoming.is_group else None,
-            stop_data=stop_data(key),
-            drafts=self.drafts,
-        )
-        self._replies[key] += 1
-        self._idle.clear()
-        try:
-            await render(self.chat.reply(incoming), sink, clock=self.pools.clock)
-        except Exception:
-            log.exception("telegram reply failed", extra={"chat_id": incoming.chat_id})
-        finally:
-            self._replies[key] -= 1
-            if self._replies[key] <= 0:
-                del self._replies[key]
-            if not self._replies:
-                self._idle.set()
+        chat_id = message.chat.id
+
+        def sink(stop_token: str | None) -> TelegramSink:
+            return TelegramSink(
+                context.bot,
+                chat_id,
+                budget=chat_budget(self.pools, chat_id),
+                thread_id=int(incoming.thread_id) if incoming.thread_id else None,
+                reply_to=message.message_id if incoming.is_group else None,
+                stop_data=stop_token,
+                drafts=self.drafts,
+            )
+
+        await self.dispatch.answer(incoming, sink)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
             return
-        key = parse_stop_data(query.data or "")
-        await _answer(query, await self._stop_text(query, key))
-
-    async def _stop_text(self, query: CallbackQuery, key: ConversationKey | None) -> str:
-        if key is None:
-            return "This button is no longer valid."
-        if str(query.from_user.id) != key.user_id:
-            return "Only the person who asked can stop this reply."
-        return "Stopping…" if await self.chat.stop(key) else "Nothing to stop."
+        text = await self.dispatch.stop(query.data or "", platform_user(query.from_user))
+        await _answer(query, text)
 
 
 async def _answer(query: CallbackQuery, text: str) -> None:
@@ -249,7 +228,7 @@ async def _answer(query: CallbackQuery, text: str) -> None:
 
 
 async def _builtin_only() -> Sequence[tuple[str, str]]:
-    return BUILTIN_COMMANDS
+    return builtin_commands()
 
 
 def global_prompt_commands(services: Services) -> CommandProvider:
@@ -259,6 +238,6 @@ def global_prompt_commands(services: Services) -> CommandProvider:
     async def commands() -> Sequence[tuple[str, str]]:
         prompts = await store.visible("")  # no user: only the global prompts are visible
         found = [(p.command, p.title or p.content) for p in prompts if p.scope == "global"]
-        return [*BUILTIN_COMMANDS, *found]
+        return [*builtin_commands(), *found]
 
     return commands

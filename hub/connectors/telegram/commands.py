@@ -1,27 +1,26 @@
 """The command menu (setMyCommands): built-in commands and global prompt commands.
 
-Telegram accepts at most 100 commands, each 1-32 characters of a-z, 0-9 and _, with a
-description of 1-256 characters. Prompt commands that cannot be a Telegram command (a dash,
-capitals) still work when typed; they are only left out of the menu.
+The built-ins come from the command registry (`hub.core.builtins`). Telegram accepts at most 100
+commands, each 1-32 characters of a-z, 0-9 and _, with a description of 1-256 characters.
+Prompt commands that cannot be a Telegram command (a dash, capitals) still work when typed;
+they are only left out of the menu.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+
+from hub.core.builtins import menu_entries
 
 MAX_COMMANDS = 100
 MAX_DESCRIPTION = 256
 _NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
-BUILTIN_COMMANDS: Sequence[tuple[str, str]] = (
-    ("help", "What this bot can do"),
-    ("new", "Start a new conversation"),
-    ("model", "Show or choose your model"),
-    ("models", "List the models you can use"),
-    ("prompts", "List the prompt commands"),
-    ("stop", "Stop the reply being written"),
-)
+
+def builtin_commands() -> list[tuple[str, str]]:
+    """The built-ins Telegram's menu lists, in the registry's order."""
+    return menu_entries("telegram")
 
 
 def telegram_commands(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

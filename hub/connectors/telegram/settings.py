@@ -1,6 +1,7 @@
 """The Telegram connector's settings: `HUB_TELEGRAM__*`, or `telegram:` in the HUB_CONFIG file.
 
-The connector is off unless a token is set (an empty value is not set). A token that cannot be
+The connector is off unless a token is set (an empty value is not set). Who may use the bot:
+`AccessSettings` (`allow_users`, `allow_chats`, `admins`; docs/telegram.md). A token that cannot be
 one fails here, before anything starts; one Telegram refuses fails at start-up (or, with
 `required: false`, leaves the rest of the hub running and the connector reported down).
 """
@@ -13,13 +14,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.connectors.plugin import ConnectorSettings
+from hub.core.access import AccessSettings
 from hub.core.urls import http_url
 
 # BotFather's tokens: the bot's numeric id, a colon, then letters, digits, `-` and `_`.
 _TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 
 
-class TelegramSettings(ConnectorSettings):
+class TelegramSettings(ConnectorSettings, AccessSettings):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"  # python-telegram-bot's form; token appended
     mode: Literal["polling", "webhook"] = "polling"

@@ -1,10 +1,11 @@
 """The Telegram `MessageSink`: sendMessage/editMessageText in HTML, drafts in private chats.
 
 In private chats a reply streams as a native draft (`sendMessageDraft`, python-telegram-bot
-22.6+): an animated preview that Telegram drops after about 30 s without an update, so the
-renderer refreshes a quiet draft every `DRAFT_REFRESH` seconds, and the final part is sent with
-a real `sendMessage`. If drafts fail (older server, a local Bot API without them) the sink
-falls back to a normal message with edits, and tells the connector to stop trying drafts.
+22.6+), the sink's `NativeStream`: an animated preview that Telegram drops after about 30 s
+without an update, so the renderer refreshes a quiet draft every `DRAFT_REFRESH` seconds, and
+the final part is sent with a real `sendMessage`. If drafts fail (older server, a local Bot API
+without them) the renderer falls back to a normal message with edits, and the connector stops
+trying drafts.
 
 Drafts cannot carry buttons, so the Stop button appears only on edited messages (groups, or
 private chats without drafts); `/stop` works everywhere.
@@ -32,6 +33,7 @@ from hub.core.ports import (
     SinkMessageGone,
     SinkRateLimited,
     SinkRejectedMarkup,
+    SinkStreamUnavailable,
     SinkText,
 )
 
@@ -47,6 +49,7 @@ PER_CHAT = Rate(limit=1, period=1.0)
 PER_GROUP = Rate(limit=19, period=60.0)
 PER_BOT = Rate(limit=30, period=1.0, burst=29)
 DRAFT_REFRESH = 20.0
+MARKER = " ▌"  # a draft is always in progress: it shows the renderer's marker
 _MARKUP_ERRORS = ("can't parse entities", "can't find end tag", "unsupported start tag")
 _GONE_ERRORS = ("message to edit not found", "message can't be edited", "message to delete")
 
@@ -68,11 +71,10 @@ class DraftSupport:
 
 @dataclass
 class TelegramHandle:
-    """A message (or a draft that will become one) of one reply."""
+    """A message of one reply."""
 
-    message_id: int | None = None
-    draft_id: int | None = None
-    reply_to: int | None = None  # for a draft: what its final message replies to
+    message_id: int
+    reply_to: int | None = None
     shown: SinkText | None = None
 
 
@@ -100,11 +102,61 @@ async def call_api(call: Awaitable[T]) -> T | None:
         raise SinkError(str(exc)) from exc
 
 
+class DraftStream:
+    """A reply streamed as a native draft (`sendMessageDraft`, private chats only).
+
+    A draft is a preview: every update sends the whole text so far, and `finish` sends the real
+    message, which replaces it (so the renderer may split where it likes: `append_only` is
+    False). Telegram drops a draft after about 30 s without an update, hence `keepalive`. When
+    drafts fail, every sink of the connector stops trying them (`DraftSupport`).
+    """
+
+    append_only = False
+    keepalive = DRAFT_REFRESH
+
+    def __init__(self, sink: TelegramSink, draft_id: int, reply_to: int | None) -> None:
+        self.sink, self.draft_id, self.reply_to = sink, draft_id, reply_to
+        self.markdown = ""
+
+    async def status(self, text: str) -> None:
+        await self._show(SinkText(self.sink.plain(text) + MARKER, markup=False))
+
+    async def append(self, markdown: str, *, plain: bool = False) -> None:
+        text = self.markdown + markdown
+        await self._show(self.sink.text(text, partial=True, plain=plain))
+        self.markdown = text
+
+    async def finish(self, markdown: str, *, plain: bool = False) -> Any:
+        final = self.sink.text(markdown, partial=False, plain=plain)
+        return await self.sink.send_message(final, self.reply_to, final=True)
+
+    async def _show(self, text: SinkText) -> None:
+        sink = self.sink
+        try:
+            await call_api(
+                sink.bot.send_message_draft(
+                    sink.chat_id,
+                    self.draft_id,
+                    text.text + ("" if text.text.endswith(MARKER) else MARKER),
+                    message_thread_id=sink.thread_id,
+                    parse_mode=ParseMode.HTML if text.markup else None,
+                )
+            )
+        except (SinkRateLimited, SinkRejectedMarkup):
+            raise
+        except SinkError as exc:
+            log.warning("drafts unavailable, streaming with edits", extra={"error": str(exc)})
+            if sink.drafts is not None:
+                sink.drafts.available = False
+            raise SinkStreamUnavailable(str(exc)) from exc
+
+
 class TelegramSink:
     """One reply in one Telegram chat (and forum topic)."""
 
     max_len = tg.MAX_LEN
     typing_interval = 4.0  # "typing" lasts 5 s
+    keepalive = 0.0  # messages stay; only drafts need refreshing (DraftStream)
 
     def __init__(
         self,
@@ -120,11 +172,7 @@ class TelegramSink:
         self.bot, self.chat_id, self.budget = bot, chat_id, budget
         self.thread_id, self.reply_to, self.stop_data = thread_id, reply_to, stop_data
         self.drafts = drafts if drafts is not None and chat_id > 0 else None
-        self.keepalive = DRAFT_REFRESH if self._drafting() else 0.0
         self._draft_ids = itertools.count(secrets.randbelow(2**30) + 1)
-
-    def _drafting(self) -> bool:
-        return self.drafts is not None and self.drafts.available
 
     # --- formatting -----------------------------------------------------------------------------
 
@@ -137,7 +185,19 @@ class TelegramSink:
     def measure(self, markdown: str) -> int:
         return tg.measure(markdown)
 
+    def text(self, markdown: str, *, partial: bool, plain: bool) -> SinkText:
+        if plain:
+            return SinkText(self.plain(markdown), markup=False)
+        return SinkText(self.format(markdown, partial=partial))
+
     # --- writes ---------------------------------------------------------------------------------
+
+    def open_stream(self, reply_to: Any = None) -> DraftStream | None:
+        """A draft in private chats while drafts work; None (edits) elsewhere."""
+        if self.drafts is None or not self.drafts.available:
+            return None
+        target = reply_to.message_id if isinstance(reply_to, TelegramHandle) else self.reply_to
+        return DraftStream(self, next(self._draft_ids), target)
 
     def _keyboard(self, final: bool) -> InlineKeyboardMarkup | None:
         if final or self.stop_data is None:
@@ -148,13 +208,9 @@ class TelegramSink:
 
     async def send(self, text: SinkText, *, reply_to: Any = None, final: bool = False) -> Any:
         target = reply_to.message_id if isinstance(reply_to, TelegramHandle) else self.reply_to
-        if not final and self._drafting():
-            handle = TelegramHandle(draft_id=next(self._draft_ids), reply_to=target)
-            await self._draft(handle, text)
-            return handle
-        return await self._send_message(text, target, final)
+        return await self.send_message(text, target, final)
 
-    async def _send_message(self, text: SinkText, target: int | None, final: bool) -> Any:
+    async def send_message(self, text: SinkText, target: int | None, final: bool) -> Any:
         reply = ReplyParameters(target, allow_sending_without_reply=True) if target else None
         sent = await call_api(
             self.bot.send_message(
@@ -170,35 +226,8 @@ class TelegramSink:
             raise SinkError("sendMessage returned no message")
         return TelegramHandle(message_id=sent.message_id, reply_to=target, shown=text)
 
-    async def _draft(self, handle: TelegramHandle, text: SinkText) -> None:
-        assert handle.draft_id is not None
-        try:
-            await call_api(
-                self.bot.send_message_draft(
-                    self.chat_id,
-                    handle.draft_id,
-                    text.text,
-                    message_thread_id=self.thread_id,
-                    parse_mode=ParseMode.HTML if text.markup else None,
-                )
-            )
-            handle.shown = text
-        except (SinkRateLimited, SinkRejectedMarkup):
-            raise
-        except SinkError as exc:
-            log.warning("drafts unavailable, streaming with edits", extra={"error": str(exc)})
-            if self.drafts is not None:
-                self.drafts.available = False
-            self.keepalive = 0.0
-            await self.budget.acquire()  # the failed draft used this write's unit
-            real = await self._send_message(text, handle.reply_to, final=False)
-            handle.message_id, handle.draft_id, handle.shown = real.message_id, None, text
-
     async def edit(self, handle: Any, text: SinkText) -> None:
         assert isinstance(handle, TelegramHandle)
-        if handle.draft_id is not None:
-            await self._draft(handle, text)  # also refreshes a quiet draft before it expires
-            return
         if handle.shown == text:
             return  # Telegram would answer "message is not modified"
         await self._edit(handle, text, final=False)
@@ -217,15 +246,12 @@ class TelegramSink:
 
     async def finish(self, handle: Any, text: SinkText) -> Any:
         assert isinstance(handle, TelegramHandle)
-        if handle.draft_id is not None:
-            return await self._send_message(text, handle.reply_to, final=True)
         await self._edit(handle, text, final=True)  # no reply_markup: the Stop button goes
         return handle
 
     async def delete(self, handle: Any) -> None:
         assert isinstance(handle, TelegramHandle)
-        if handle.message_id is not None:
-            await call_api(self.bot.delete_message(self.chat_id, handle.message_id))
+        await call_api(self.bot.delete_message(self.chat_id, handle.message_id))
 
     async def typing(self) -> None:
         await call_api(

@@ -12,6 +12,9 @@ bot to existing groups so the change takes effect. Either way the bot answers on
 addressed to it.
 
 Forum topics are separate conversations (`thread_id` = the topic's `message_thread_id`).
+
+Photos (the largest size Telegram offers) and documents of an image type come as attachments,
+their caption as the text; they are downloaded (getFile) only if a model will see them.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from telegram import Message, MessageEntity
+from telegram import Document, Message, MessageEntity, PhotoSize
+from telegram import User as TelegramUser
 
-from hub.core.models import IncomingMessage, PlatformUser
+from hub.core.models import Attachment, IncomingMessage, PlatformUser
 
 PLATFORM = "telegram"
 
@@ -44,7 +48,8 @@ def _replied_to(message: Message) -> Message | None:
 
 def _mentions_bot(message: Message, bot: BotIdentity) -> bool:
     wanted = "@" + bot.username.lower()
-    entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     for entity, text in entities.items():
         if entity.type == MessageEntity.MENTION and text.lower() == wanted:
             return True
@@ -85,32 +90,57 @@ def strip_bot_name(text: str, bot: BotIdentity) -> str:
     return cleaned.strip()
 
 
+def platform_user(sender: TelegramUser) -> PlatformUser:
+    """The hub's view of a Telegram user."""
+    return PlatformUser(
+        platform=PLATFORM,
+        platform_user_id=str(sender.id),
+        display_name=sender.full_name,
+        language=sender.language_code or "",
+    )
+
+
+def _attachment(file: PhotoSize | Document, mime: str, name: str) -> Attachment:
+    async def fetch() -> bytes:
+        found = await file.get_file()
+        return bytes(await found.download_as_bytearray())
+
+    return Attachment("image", mime, file.file_size or 0, name, fetch)
+
+
+def attachments_of(message: Message) -> tuple[Attachment, ...]:
+    """The images of `message`: its photo (largest size) or an image document."""
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return (_attachment(largest, "image/jpeg", "photo.jpg"),)
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return (_attachment(document, document.mime_type or "", document.file_name or ""),)
+    return ()
+
+
 def to_incoming(message: Message | None, bot: BotIdentity) -> IncomingMessage | None:
     """The hub's view of `message`, or None when the bot should stay silent."""
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     text = message.text or message.caption or ""
-    if not text.strip() or not addressed_to_bot(message, bot):
+    attachments = attachments_of(message)
+    if not (text.strip() or attachments) or not addressed_to_bot(message, bot):
         return None
     text = strip_bot_name(text, bot)
-    if not text:
+    if not text and not attachments:
         return None
-    sender = message.from_user
     thread = message.message_thread_id if message.is_topic_message else None
     reply = _replied_to(message)
     return IncomingMessage(
         platform=PLATFORM,
         chat_id=str(message.chat.id),
-        user=PlatformUser(
-            platform=PLATFORM,
-            platform_user_id=str(sender.id),
-            display_name=sender.full_name,
-            language=sender.language_code or "",
-        ),
+        user=platform_user(message.from_user),
         text=text,
         thread_id=str(thread) if thread else "",
         message_id=str(message.message_id),
         reply_to_text=(reply.text or reply.caption) if reply is not None else None,
         chat_name=message.chat.effective_name or "",
         is_group=message.chat.type != "private",
+        attachments=attachments,
     )

@@ -5,6 +5,7 @@ limits:
   per_user: 20/minute             # or {rate: 20/minute, burst: 5}
   per_chat: 60/minute
   per_platform: 600/minute
+  per_workspace: 300/minute       # a Slack workspace, a Discord guild
   global: 2000/minute
   per_model: {llama3.1:70b: 10/minute}
   tokens_per_day: 50000           # per user, UTC days; the server's counts, else estimates
@@ -131,6 +132,7 @@ class _Scopes(BaseModel):
     per_user: Policy | None = None
     per_chat: Policy | None = None
     per_platform: Policy | None = None
+    per_workspace: Policy | None = None
     global_: Policy | None = Field(default=None, alias="global")
     per_model: dict[str, Policy] = {}
     tokens_per_day: PositiveInt | None = None
@@ -140,6 +142,7 @@ class _Scopes(BaseModel):
         "per_user",
         "per_chat",
         "per_platform",
+        "per_workspace",
         "global_",
         "tokens_per_day",
         "concurrent_per_user",
@@ -170,6 +173,7 @@ class EffectivePolicy(BaseModel):
     per_user: Policy | None = None
     per_chat: Policy | None = None
     per_platform: Policy | None = None
+    per_workspace: Policy | None = None
     global_: Policy | None = None
     per_model: dict[str, Policy] = {}
     tokens_per_day: int | None = None

@@ -25,7 +25,7 @@ from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
 from hub.core.models import Failed, User
-from hub.core.ports import Admission, Decision, LimitCheck
+from hub.core.ports import Admission, Allowance, Decision, LimitCheck
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,14 +89,30 @@ class PolicyLimitGate:
         """True while the primary limiter is unreachable (for /ready and metrics)."""
         return self._down_since is not None
 
+    def allowance(self, user: User) -> Allowance:
+        """What `user`'s role allows, for `/usage`."""
+        policy = self._policy(user.role)
+        if policy.unlimited:
+            return Allowance(unlimited=True)
+        return Allowance(
+            tokens_per_day=policy.tokens_per_day,
+            per_user=policy.per_user.describe() if policy.per_user else None,
+            concurrent=policy.concurrent_per_user,
+        )
+
     # --- LimitGate -----------------------------------------------------------------------------
 
-    async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission:
+    async def admit(
+        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+    ) -> Admission:
         """Charge every policy of `user`'s role for one message, or refuse with a sentence."""
         policy = self._policy(user.role)
         if policy.unlimited:
             return Admission(allowed=True)
         plan = self._plan(policy, user, platform, chat_id, model)
+        if workspace:
+            key = f"workspace:{platform}:{workspace}"
+            plan.add("workspace", key, policy.per_workspace)
         if not plan.checks and plan.budget is None and plan.lease is None:
             return Admission(allowed=True)
         outcome = await self._on_store(

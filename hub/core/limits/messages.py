@@ -1,9 +1,15 @@
-"""Every sentence the limiter shows users, in one place. Replace `LimitMessages` to localise."""
+"""Every sentence the limiter shows users, in one place. Replace `LimitMessages` to localise.
+
+Advice only a chat user can follow (`/stop`) comes from `hub.core.wording`, which rewords it for
+HTTP clients.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from hub.core.wording import WAIT_OR_STOP_MANY, WAIT_OR_STOP_ONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,10 +18,8 @@ class LimitMessages:
 
     rate: str = "Rate limit reached ({rate}). Try again in {wait}."
     tokens: str = "Daily token budget used up ({budget} tokens per day). Try again in {wait}."
-    one_running: str = "You already have 1 reply running; wait for it to finish or send /stop."
-    many_running: str = (
-        "You already have {count} replies running; wait for one to finish or send /stop."
-    )
+    one_running: str = f"You already have 1 reply running; {WAIT_OR_STOP_ONE.chat}."
+    many_running: str = "You already have {count} replies running; " + WAIT_OR_STOP_MANY.chat + "."
     per: str = "{count} per {unit}"  # "20 per minute", "10 per 30 s"
     unavailable: str = "Rate limiting is temporarily unavailable; please try again shortly."
     seconds: str = "{s} s"

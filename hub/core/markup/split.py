@@ -222,6 +222,17 @@ def _fence_boundary_ok(window: _Window, i: int) -> bool:
     return window.before[i - 1] is not None  # False right after the opening line
 
 
+def cut(text: str, start: int, fence: Fence | None, end: int) -> Part:
+    """The part text[start:end] as it is, fences closed and reopened like any other part.
+
+    For a renderer that has already shown text[start:end] in an append-only message: the part
+    may not end earlier, whatever `carve` would prefer.
+    """
+    window = _Window(text[start:end], fence)
+    body, close, state = _build(window, _reopen(fence), end - start)
+    return Part(body, start, end, _reopen(fence), close, state)
+
+
 def split_markdown(text: str, max_len: int, measure: Measure) -> list[Part]:
     """All parts of `text`; a single part when it fits."""
     parts: list[Part] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hub.core.models import User
 
@@ -79,7 +79,12 @@ class Admission:
 class LimitGate(Protocol):
     """Applies the configured policies (per user, chat, platform, model, tokens, concurrency)."""
 
-    async def admit(self, user: User, platform: str, chat_id: str, model: str) -> Admission: ...
+    async def admit(
+        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+    ) -> Admission:
+        """Charge the policies for one message; `workspace` (a Slack team, a Discord guild)
+        adds the per-workspace policy."""
+        ...
 
     async def release(self, user: User, admission: Admission) -> None:
         """End the concurrency lease taken by `admit` (success, failure or cancellation)."""
@@ -90,3 +95,20 @@ class LimitGate(Protocol):
     ) -> None:
         """Count real token usage after a reply (checked by the next `admit`)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What the limits allow one user, for `/usage`: None = no limit of that kind."""
+
+    unlimited: bool = False
+    tokens_per_day: int | None = None
+    per_user: str | None = None  # "20 per minute"
+    concurrent: int | None = None
+
+
+@runtime_checkable
+class DescribesLimits(Protocol):
+    """A `LimitGate` that can say what it allows a user (`/usage`)."""
+
+    def allowance(self, user: User) -> Allowance: ...

@@ -12,13 +12,19 @@ from hub.core.ports.backends import ChatRequest, ModelInfo
 
 @dataclass(frozen=True, slots=True)
 class RouteContext:
-    """What routing rules may match on, and the model asked for (None = defaults apply)."""
+    """What routing rules may match on, and the model asked for (None = defaults apply).
+
+    `command` is the HTTP route ("chat", "generate"); `typed_command` the prompt command the
+    user typed (`/code …` in a chat, or as an HTTP client's last message). A rule's `command`
+    matches either.
+    """
 
     user: User
     platform: str
     chat_id: str
     requested_model: str | None = None
     command: str | None = None
+    typed_command: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from typing import Any
 from hub.core.ports import BackendError, ModelInfo, ModelListing
 from hub.core.routing.state import BackendState, Target, canonical
 from hub.core.routing_config import Candidate, RoutingConfig
+from hub.core.wording import SEE_MODELS
 
 # (backend index, canonical model name) -> that backend's /api/ps item
 Loaded = Mapping[tuple[int, str], Mapping[str, Any]]
@@ -57,8 +58,7 @@ class Catalog:
                 found.append(Target(state, state.models[key].name, order=state.index))
         if not found:
             raise BackendError(
-                f"The model '{name}' is not available here. Send /models to see the models "
-                "you can use.",
+                f"The model '{name}' is not available here. {SEE_MODELS.chat}",
                 kind="not_found",
             )
         return found

@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.core.ports import BackendChunk, BackendError
 from hub.core.routing.state import Attempt, Target
+from hub.core.wording import SEE_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def exhausted(
         where = ", ".join(a.target.state.name for a in failed)
         return BackendError(
             f"The model '{name}' is not available on any model server (asked: {where}). "
-            "Send /models to see the models you can use.",
+            + SEE_MODELS.chat,
             kind="not_found",
         )
     if failed and not down and all(a.kind == "unsupported" for a in failed):

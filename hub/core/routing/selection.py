@@ -9,6 +9,7 @@ from hub.core.ports import BackendError, RouteContext
 from hub.core.routing.catalog import Catalog
 from hub.core.routing.state import Target, canonical
 from hub.core.routing_config import RoutingConfig, RuleConfig
+from hub.core.wording import SEE_MODELS
 
 
 def _command(name: str | None) -> str:
@@ -25,7 +26,10 @@ def rule_matches(rule: RuleConfig, ctx: RouteContext) -> bool:
         return False
     if rule.role is not None and rule.role != ctx.user.role:
         return False
-    return rule.command is None or _command(rule.command) == _command(ctx.command)
+    if rule.command is None:
+        return True
+    wanted = _command(rule.command)
+    return wanted in (_command(ctx.command), _command(ctx.typed_command))
 
 
 def rank(targets: Iterable[Target]) -> list[Target]:
@@ -74,8 +78,7 @@ class Selector:
         if ctx.requested_model:
             if not self.permitted(ctx.user, ctx.requested_model):
                 raise BackendError(
-                    f"You may not use the model '{ctx.requested_model}'. Send /models to see "
-                    "the models you can use.",
+                    f"You may not use the model '{ctx.requested_model}'. {SEE_MODELS.chat}",
                     kind="forbidden",
                 )
             return ctx.requested_model
