@@ -16,6 +16,7 @@ from hub.core.ports.backends import (
     ReportsContextWindows,
     ReportsRunning,
 )
+from hub.core.ports.coordination import SlotScheduler, SlotTicket
 from hub.core.ports.errors import (
     BackendError,
     ContextOverflow,
@@ -100,6 +101,8 @@ __all__ = [
     "SinkRejectedMarkup",
     "SinkStreamUnavailable",
     "SinkText",
+    "SlotScheduler",
+    "SlotTicket",
     "StoreError",
     "Stores",
     "StreamingSink",

@@ -1,0 +1,63 @@
+"""Coordination ports: what one hub process shares with the other replicas of the same hub.
+
+Each port has an embedded twin (one process: today's in-memory behaviour) and a Redis
+implementation (every replica on one Redis), and one contract suite runs against both
+(`tests/contract/test_coordination_*.py`). `hub/core/coordination/` holds the
+implementations; `hub/bootstrap.py` picks them (Redis when `HUB_REDIS_URL` is set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+TargetT = TypeVar("TargetT")
+TargetT_co = TypeVar("TargetT_co", covariant=True)
+
+
+class SlotTicket(Protocol[TargetT_co]):
+    """One request's claim on a backend slot: waiting (with a position), granted, or lost.
+
+    `lost` means every target went down while the request waited. `close()` gives up the
+    claim whatever its state (leaves the queue or releases the slot); it is idempotent.
+    """
+
+    @property
+    def target(self) -> TargetT_co | None: ...
+
+    @property
+    def position(self) -> int:
+        """0-based place in the fair queue while waiting (-1 before the first placement)."""
+        ...
+
+    @property
+    def lost(self) -> bool: ...
+
+    async def changed(self) -> None:
+        """Wait until the position changes, a slot is granted or the targets are lost."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SlotScheduler(Protocol[TargetT]):
+    """Backend slots (`max_concurrency` per backend) and the fair queue in front of them.
+
+    A request takes a slot at once when one of its targets has room and nobody waiting could
+    use it; otherwise it waits, round-robin by user with the least recently served user first.
+    The Redis implementation counts slots and keeps the queue across every replica.
+    """
+
+    @property
+    def waiting(self) -> int:
+        """Requests of this process waiting for a slot right now."""
+        ...
+
+    async def enter(self, user_id: str, targets: Sequence[TargetT]) -> SlotTicket[TargetT]:
+        """A ticket holding a slot, or waiting for one; raises `BackendError(kind="busy")`
+        when the queue is full."""
+        ...
+
+    def dispatch(self) -> None:
+        """Capacity may have changed (a backend went down or came back): re-place waiters."""
+        ...
