@@ -1,0 +1,63 @@
+"""Replicas of one hub for the coordination contract suite.
+
+`Replicas` builds the coordination pieces of several "replicas" of one hub: on the embedded twin
+they share one in-process object (one process is the only way to share it); on Redis each
+replica gets its own `RedisLink` (own connections, own replica id) on one server. The same
+tests then hold for both. The `redis-cluster` kind runs on a cluster-enabled server, where a
+command whose keys span two hash slots fails (CROSSSLOT), as on a real Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from hub.core.coordination.redis_link import RedisLink
+from hub.core.coordination.redis_slots import RedisSlots
+from hub.core.ports import SlotScheduler
+from hub.core.routing.fair_queue import Scheduler
+from hub.core.routing.state import Target
+
+KINDS = ["memory", "redis", "redis-cluster"]
+
+
+class Replicas:
+    """Builds one kind of coordination for several replicas; `aclose()` ends them all."""
+
+    def __init__(self, kind: str, url: str | None, *, lease_ttl: float = 15.0) -> None:
+        self.kind = kind
+        self.url = url
+        self.lease_ttl = lease_ttl
+        self.namespace = "t" + uuid.uuid4().hex[:10]  # tests never see each other's keys
+        self.links: list[RedisLink] = []
+        self._closers: list[Any] = []
+        self._shared: dict[str, Any] = {}
+
+    @property
+    def on_redis(self) -> bool:
+        return self.url is not None
+
+    def link(self, **settings: Any) -> RedisLink:
+        assert self.url is not None
+        settings.setdefault("lease_ttl", self.lease_ttl)
+        link = RedisLink.connect(self.url, namespace=self.namespace, **settings)
+        self.links.append(link)
+        return link
+
+    async def slots(self, queue_limit: int = 100, **link: Any) -> SlotScheduler[Target]:
+        """One replica's slot scheduler."""
+        if not self.on_redis:
+            shared = self._shared.setdefault(f"slots:{queue_limit}", Scheduler(queue_limit))
+            assert isinstance(shared, Scheduler)
+            return shared
+        redis_link = self.link(**link)
+        slots = await RedisSlots.open(redis_link, queue_limit, poll=0.2)
+        self._closers.append(slots.aclose)
+        await redis_link.start()
+        return slots
+
+    async def aclose(self) -> None:
+        for close in reversed(self._closers):
+            await close()
+        for link in self.links:
+            await link.aclose()
