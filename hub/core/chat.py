@@ -52,6 +52,7 @@ from hub.core.ports import (
     StoreError,
     Stores,
 )
+from hub.core.ports.coordination import ConversationLocks
 from hub.core.reply_channel import ReplyChannel
 from hub.core.serial import ConversationSlots
 from hub.core.wording import HttpWorded
@@ -77,6 +78,7 @@ class ChatService:
         *,
         clock: Callable[[], datetime] = utcnow,
         expand_history_commands: bool = True,
+        turns: ConversationLocks | None = None,
     ) -> None:
         self._stores = stores
         self._router = router
@@ -85,7 +87,8 @@ class ChatService:
         self._config = config
         self._clock = clock
         self._expand_history = expand_history_commands
-        self._slots = ConversationSlots()
+        # One reply at a time per conversation: in this process, or (Redis) across replicas.
+        self._turns: ConversationLocks = turns if turns is not None else ConversationSlots()
         self._estimator = TokenEstimator(config.chars_per_token)
         self._commands = CommandHandler(
             stores, router, prompts, self.stop, limits=limits, clock=clock
@@ -127,13 +130,9 @@ class ChatService:
         return channel
 
     async def stop(self, key: ConversationKey) -> bool:
-        """Cancel the reply streaming in `key`; True if there was one. Returns once it is stored."""
-        task = self._slots.running(key.as_str())
-        if task is None or task.done():
-            return False
-        task.cancel()
-        await run_to_completion(asyncio.wait({task}))
-        return True
+        """Cancel the reply streaming in `key` (on whichever replica it runs); True if there was
+        one. Returns once it is stored."""
+        return await self._turns.stop(key.as_str())
 
     @property
     def in_progress(self) -> int:
@@ -213,13 +212,14 @@ class ChatService:
         key = msg.key
         if self._config.busy_policy == "cancel":
             await self.stop(key)
-        ahead = self._slots.ahead(key.as_str())
-        if ahead >= 0:
-            emit(Queued(ahead))
         task = asyncio.current_task()
         assert task is not None
-        async with self._slots.hold(key.as_str(), task):
-            if ahead >= 0:  # the user may have changed /model while waiting
+
+        def waiting(ahead: int) -> None:
+            emit(Queued(ahead))
+
+        async with self._turns.hold(key.as_str(), on_stop=task.cancel, on_wait=waiting) as turn:
+            if turn.waited >= 0:  # the user may have changed /model while waiting
                 user = await self._stores.users.get(user.id) or user
             await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
 

@@ -14,9 +14,12 @@ from typing import Any
 
 from hub.core.coordination.redis_link import RedisLink
 from hub.core.coordination.redis_slots import RedisSlots
+from hub.core.coordination.redis_turns import RedisTurns
 from hub.core.ports import SlotScheduler
+from hub.core.ports.coordination import ConversationLocks
 from hub.core.routing.fair_queue import Scheduler
 from hub.core.routing.state import Target
+from hub.core.serial import ConversationSlots
 
 KINDS = ["memory", "redis", "redis-cluster"]
 
@@ -55,6 +58,17 @@ class Replicas:
         self._closers.append(slots.aclose)
         await redis_link.start()
         return slots
+
+    async def turns(self, **link: Any) -> ConversationLocks:
+        """One replica's conversation locks."""
+        if not self.on_redis:
+            shared = self._shared.setdefault("turns", ConversationSlots())
+            assert isinstance(shared, ConversationSlots)
+            return shared
+        redis_link = self.link(**link)
+        turns = await RedisTurns.open(redis_link, poll=0.2)
+        await redis_link.start()
+        return turns
 
     async def aclose(self) -> None:
         for close in reversed(self._closers):

@@ -11,6 +11,7 @@ import pytest
 
 from tests.contract.coordination_kit import Replicas
 from tests.contract.test_coordination_slots import enqueue, hold, routers, served
+from tests.contract.test_coordination_turns import hold_forever
 from tests.services.redis_server import _free_port
 from tests.unit.router_doubles import Plan, ScriptedBackend, collect, ctx, request, user
 
@@ -55,3 +56,19 @@ async def test_without_redis_each_replica_counts_its_own_slots() -> None:
         assert gpu.peak == 2
     finally:
         await kit.aclose()
+
+
+async def test_a_dead_replicas_conversation_is_taken_over_after_its_lease(
+    short_leases: Replicas,
+) -> None:
+    doomed, survivor = await short_leases.turns(), await short_leases.turns()
+    held = asyncio.Event()
+    orphan = asyncio.ensure_future(hold_forever(doomed, "tg:1", held))
+    await held.wait()
+    await short_leases.links[0].aclose()  # dies holding the conversation
+    waited: list[int] = []
+    async with survivor.hold("tg:1", on_stop=lambda: None, on_wait=waited.append) as lease:
+        assert waited == [0] and lease.waited == 0
+    orphan.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await orphan

@@ -8,7 +8,9 @@ implementations; `hub/bootstrap.py` picks them (Redis when `HUB_REDIS_URL` is se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 TargetT = TypeVar("TargetT")
@@ -60,4 +62,39 @@ class SlotScheduler(Protocol[TargetT]):
 
     def dispatch(self) -> None:
         """Capacity may have changed (a backend went down or came back): re-place waiters."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLease:
+    """The right to answer in a conversation now.
+
+    `fence` grows with every holder of the conversation (a fencing token: a store may refuse
+    a write carrying a smaller one than it has seen); `waited` is how many replies were ahead
+    when this one arrived (-1: the conversation was free).
+    """
+
+    key: str
+    fence: int
+    waited: int = -1
+
+
+class ConversationLocks(Protocol):
+    """One reply at a time per conversation, in arrival order, wherever the reply runs."""
+
+    def hold(
+        self,
+        key: str,
+        *,
+        on_stop: Callable[[], object],
+        on_wait: Callable[[int], object] | None = None,
+    ) -> AbstractAsyncContextManager[TurnLease]:
+        """Wait for `key` to be free, then hold it. `on_wait(ahead)` runs first if the reply
+        must wait (0 = next); `on_stop()` runs in this process when someone stops the reply
+        while it holds the conversation."""
+        ...
+
+    async def stop(self, key: str) -> bool:
+        """Stop the reply holding `key`, on whichever replica it runs; True if there was one.
+        Returns once that reply let go of the conversation (or a few seconds passed)."""
         ...
