@@ -20,10 +20,12 @@ from hub.core.urls import service_address
 from hub.runtime import Services
 
 if TYPE_CHECKING:
+    from hub.core.coordination.bundle import Coordination
     from hub.core.limits.base import Limiter
     from hub.core.limits.gate import PolicyLimitGate
-    from hub.core.ports import ChatBackend, Stores
+    from hub.core.ports import ChatBackend, SlotScheduler, Stores
     from hub.core.router import Router
+    from hub.core.routing.state import Target
     from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -63,14 +65,32 @@ def build_backends(settings: HubSettings) -> list[ChatBackend]:
     return [build_backend(cfg, settings.chat) for cfg in backend_configs(settings)]
 
 
-def build_router(settings: HubSettings, backends: list[ChatBackend] | None = None) -> Router:
-    """The `Router` for `settings`, over `backends` (built from the settings when not given)."""
+def build_router(
+    settings: HubSettings,
+    backends: list[ChatBackend] | None = None,
+    slots: SlotScheduler[Target] | None = None,
+) -> Router:
+    """The `Router` for `settings`, over `backends` (built from the settings when not given),
+    handing out backend slots through `slots` (the embedded scheduler when not given)."""
     from hub.core.router import Router
 
     config = settings.routing.model_copy(update={"backends": backend_configs(settings)})
     if backends is None:
         backends = build_backends(settings)
-    return Router(config, backends, default_model=settings.default_model)
+    return Router(config, backends, default_model=settings.default_model, slots=slots)
+
+
+async def open_coordination(settings: HubSettings) -> Coordination:
+    """What this process shares with the other replicas: Redis when `HUB_REDIS_URL` is set,
+    else the embedded twins. Nothing connects here (`Coordination.start()` does)."""
+    from hub.core.coordination.bundle import embedded, on_redis
+
+    queue_limit = settings.routing.queue_limit
+    if settings.redis_url is None:
+        return embedded(settings.coordination, queue_limit)
+    url = settings.redis_url.get_secret_value()
+    where = f"Redis at {service_address(url)}"
+    return await on_redis(url, settings.coordination, queue_limit, description=where)
 
 
 def limiter_description(settings: HubSettings) -> str:
@@ -109,13 +129,19 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     """
     from hub.core.chat import ChatService
     from hub.core.prompts import PromptService
+    from hub.core.stores.fronted import FrontedStores
 
     async with AsyncExitStack() as stack:
         stores = await open_stores(settings)
         stack.push_async_callback(stores.aclose)
         log.info("store ready", extra={"store": stores.description})
 
-        router = build_router(settings)
+        coordination = await open_coordination(settings)
+        stack.push_async_callback(coordination.aclose)
+        if isinstance(stores, FrontedStores):
+            stores.follow(coordination.feed)
+
+        router = build_router(settings, slots=coordination.slots)
         stack.push_async_callback(router.aclose)
         await router.start()
         for status in router.status():
@@ -127,6 +153,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         log.info("limiter ready", extra={"limiter": limiter_description(settings)})
 
         prompts = PromptService(stores.prompts)
+        prompts.follow(coordination.feed)
         if settings.prompts:
             created = await prompts.seed(settings.prompts, SEED_OWNER)
             log.info("prompts seeded", extra={"prompts_created": created})
@@ -138,8 +165,15 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             prompts,
             settings.chat,
             expand_history_commands=settings.webui.expand_prompt_commands,
+            turns=coordination.turns,
         )
         stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
+        await coordination.start()  # every subscriber is wired: listen from now on
+        if coordination.shared:
+            log.info(
+                "coordination ready",
+                extra={"coordination": coordination.description, "replica": coordination.replica},
+            )
         yield Services(
             settings=settings,
             stores=stores,
@@ -147,6 +181,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             limits=gate,
             chat=chat,
             prompts=prompts,
+            coordination=coordination,
             extras={
                 "limiter": limiter,
                 "limiter_description": limiter_description(settings),

@@ -36,6 +36,7 @@ from pydantic_settings import SettingsError as SourceError
 
 from hub.connectors.plugin import ConnectorPlugin, discover_plugins
 from hub.core.chat_config import ChatConfig
+from hub.core.coordination.config import CoordinationConfig
 from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
@@ -131,6 +132,8 @@ class HubSettings(BaseSettings):
     prompts: list[SeedPrompt] = Field(default_factory=list)
     # HTTP connection limits (header/keep-alive timeouts, connection cap, header size).
     server: ServerSettings = ServerSettings()
+    # Lease times of what replicas share through Redis (with HUB_REDIS_URL).
+    coordination: CoordinationConfig = CoordinationConfig()
 
     @field_validator("ollama_url")
     @classmethod

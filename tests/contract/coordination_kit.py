@@ -12,11 +12,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hub.core.coordination.bundle import StartableLease
+from hub.core.coordination.local import LocalFeed, LocalLease, LocalStops
+from hub.core.coordination.redis_feed import RedisFeed
+from hub.core.coordination.redis_leases import RedisLease
 from hub.core.coordination.redis_link import RedisLink
 from hub.core.coordination.redis_slots import RedisSlots
+from hub.core.coordination.redis_stops import RedisStops
 from hub.core.coordination.redis_turns import RedisTurns
 from hub.core.ports import SlotScheduler
-from hub.core.ports.coordination import ConversationLocks
+from hub.core.ports.coordination import ChangeFeed, ConversationLocks, StopRegistry
 from hub.core.routing.fair_queue import Scheduler
 from hub.core.routing.state import Target
 from hub.core.serial import ConversationSlots
@@ -69,6 +74,44 @@ class Replicas:
         turns = await RedisTurns.open(redis_link, poll=0.2)
         await redis_link.start()
         return turns
+
+    async def stops(self) -> StopRegistry:
+        """One replica's Stop token registry."""
+        if not self.on_redis:
+            shared = self._shared.setdefault("stops", LocalStops())
+            assert isinstance(shared, LocalStops)
+            return shared
+        redis_link = self.link()
+        await redis_link.start()
+        return RedisStops(redis_link)
+
+    async def feed(self, subscribe: dict[str, list[str]] | None = None) -> ChangeFeed:
+        """One replica's change feed; `subscribe` maps topics to lists that collect payloads
+        (subscribed before the replica starts listening)."""
+        feed: ChangeFeed
+        if not self.on_redis:
+            feed = self._shared.setdefault("feed", LocalFeed())
+        else:
+            redis_link = self.link()
+            feed = RedisFeed(redis_link)
+        for topic, seen in (subscribe or {}).items():
+            feed.subscribe(topic, seen.append)
+        if self.on_redis:
+            await redis_link.start()
+        return feed
+
+    async def lease(self, name: str, ttl: float = 1.0) -> StartableLease:
+        """One replica's lease for the duty `name` (started)."""
+        lease: StartableLease
+        if not self.on_redis:
+            lease = LocalLease(name)
+        else:
+            redis_link = self.link()
+            await redis_link.start()
+            lease = RedisLease(redis_link, name, ttl=ttl)
+        self._closers.append(lease.aclose)
+        await lease.start()
+        return lease
 
     async def aclose(self) -> None:
         for close in reversed(self._closers):

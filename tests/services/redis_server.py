@@ -166,6 +166,8 @@ def redis_cluster_server() -> Iterator[RedisServer]:
     proves its key layout (hash tags) is Cluster-ready."""
     workdir = Path(tempfile.mkdtemp(prefix="chathub-redis-cluster-"))
     args = ("--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"))
+    # The cluster bus port, named: by default it is the port + 10000, which fails above 55535.
+    args += ("--cluster-port", str(_free_port()))
     server = RedisServer(_binary(), _free_port(), workdir, args)
     try:
         server.start()

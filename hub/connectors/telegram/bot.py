@@ -7,6 +7,8 @@ another chat. Settings and modes: `__init__.py`; who is answered: `updates.py`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -31,10 +33,11 @@ from hub.core.access import Access
 from hub.core.budget import BudgetPools, Clock
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
-from hub.core.ports import UserStore
+from hub.core.ports import StopRegistry, UserStore
 from hub.settings import SettingsError
 
 if TYPE_CHECKING:
+    from hub.core.coordination.bundle import StartableLease
     from hub.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,8 @@ class TelegramConnector:
         menu_debounce: float = DEBOUNCE,
         menu_poll: float = POLL,
         users: UserStore | None = None,
+        stops: StopRegistry | None = None,
+        poll_lease: StartableLease | None = None,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -68,8 +73,12 @@ class TelegramConnector:
         self.commands = commands or _builtin_only
         self.pools = BudgetPools(clock)
         self.dispatch = ChatDispatch(
-            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace
+            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace, stops=stops
         )
+        # Polling with several replicas: only the holder of this lease polls (two pollers
+        # would take each other's updates); None polls unconditionally.
+        self.poll_lease = poll_lease
+        self._poller: asyncio.Task[None] | None = None
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
@@ -112,11 +121,14 @@ class TelegramConnector:
         bot = self.app.bot
         self.me = BotIdentity(id=bot.id, username=bot.username)
         await self.menu.start()
-        if self.app.updater is not None:
-            await self.app.updater.start_polling(
-                timeout=int(self.settings.poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-            )
+        if self.app.updater is not None and self.poll_lease is None:
+            await self._start_polling()
+        elif self.app.updater is not None:
+            assert self.poll_lease is not None
+            await self.poll_lease.start()
+            if self.poll_lease.held:
+                await self._start_polling()
+            self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
         elif self.settings.webhook_url:
             secret = self.settings.webhook_secret
             await bot.set_webhook(
@@ -129,14 +141,54 @@ class TelegramConnector:
             "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
         )
 
+    async def _start_polling(self) -> None:
+        assert self.app is not None and self.app.updater is not None
+        await self.app.updater.start_polling(
+            timeout=int(self.settings.poll_timeout), allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _poll_while_leader(self) -> None:
+        """Poll while this replica holds the lease; stand by while another does."""
+        lease = self.poll_lease
+        assert lease is not None
+        while True:
+            await lease.wait(True)
+            if self.app is None or self.app.updater is None:
+                return
+            if not self.app.updater.running:
+                log.info("polling Telegram: this replica took over")
+                await self._start_polling()
+            await lease.wait(False)
+            if self.app is not None and self.app.updater is not None and self.app.updater.running:
+                log.info("another replica polls Telegram now; standing by")
+                await self.app.updater.stop()
+
+    def status(self) -> str:
+        """With several replicas polling: whether this one polls or stands by (for /ready);
+        "" otherwise."""
+        lease = self.poll_lease
+        if lease is None:
+            return ""
+        if lease.held:
+            return "polling"
+        who = f"replica {lease.holder}" if lease.holder else "another replica"
+        return f"standby: {who} polls"
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
         app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
         if app is None:
             return
         await self.menu.stop()
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        if self.poll_lease is not None:
+            await self.poll_lease.aclose()  # another replica takes over at once
         await self.dispatch.drain(grace)
         if app.running:
             await app.stop()

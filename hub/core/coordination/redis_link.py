@@ -74,6 +74,7 @@ class RedisLink:
         self._beats: list[Beat] = []
         self._heart: asyncio.Task[None] | None = None
         self._down = False
+        self._closed = False
         self._listening = asyncio.Event()
 
     @classmethod
@@ -113,15 +114,25 @@ class RedisLink:
 
     async def run(self, op: Callable[[Redis], Awaitable[Any]]) -> Any:
         """`op(client)` within the deadline; Redis failures become `CoordinationUnavailable`."""
+        if self._closed:
+            raise CoordinationUnavailable("this replica's Redis link is closed")
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             async with asyncio.timeout(self.timeout):
                 result = await op(self.client)
         except RedisError as exc:
+            _cancelled_meanwhile(exc)
             self._went_down(exc)
             raise CoordinationUnavailable(f"Redis failed: {exc}") from exc
         except TimeoutError as exc:
+            _cancelled_meanwhile(exc)
             self._went_down(exc)
             raise CoordinationUnavailable(f"Redis took over {self.timeout} s") from exc
+        if task is not None and task.cancelling() > cancels:
+            # redis-py 8.2 can finish a command it was cancelled in and drop the
+            # cancellation (observed on SET/GET); a cancelled task must stop here.
+            raise asyncio.CancelledError
         self._came_back()
         return result
 
@@ -154,6 +165,10 @@ class RedisLink:
             log.warning("Redis coordination is back")
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def down(self) -> bool:
         """Whether the last command failed."""
         return self._down
@@ -179,6 +194,7 @@ class RedisLink:
                 pubsub = await self._pubsub_connected()
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except (RedisError, OSError) as exc:
+                _cancelled_meanwhile(exc)
                 if not broken:
                     log.warning("Redis subscription lost", extra={"error": str(exc)})
                 broken = True
@@ -257,6 +273,7 @@ class RedisLink:
         await self.run(lambda client: client.ping())
 
     async def aclose(self) -> None:
+        self._closed = True
         for task in (self._reader, self._heart):
             if task is not None:
                 task.cancel()
@@ -265,6 +282,14 @@ class RedisLink:
         self._reader = self._heart = None
         await self._drop_pubsub()
         await self.client.aclose()
+
+
+def _cancelled_meanwhile(exc: BaseException) -> None:
+    """Raise CancelledError if the task was cancelled: redis-py may turn a cancellation that
+    cuts a command into a connection error, and the cancellation must not be lost."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 def _text(value: Any) -> str:

@@ -13,6 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from hub.core.models import ConversationKey
+
 TargetT = TypeVar("TargetT")
 TargetT_co = TypeVar("TargetT_co", covariant=True)
 
@@ -97,4 +99,60 @@ class ConversationLocks(Protocol):
     async def stop(self, key: str) -> bool:
         """Stop the reply holding `key`, on whichever replica it runs; True if there was one.
         Returns once that reply let go of the conversation (or a few seconds passed)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StopEntry:
+    """What a reply's Stop control stops: the conversation, who asked, in which workspace."""
+
+    key: ConversationKey
+    asker: str  # the platform user id of the person who asked
+    workspace: str = ""
+
+
+class StopRegistry(Protocol):
+    """Stop tokens of the replies in flight, readable by every replica: a Stop pressed on a
+    message another replica streams must find its reply."""
+
+    async def issue(self, token: str, entry: StopEntry) -> None: ...
+
+    async def revoke(self, token: str) -> None: ...
+
+    async def lookup(self, token: str) -> StopEntry | None: ...
+
+
+class ChangeFeed(Protocol):
+    """Changes one replica makes that the others must act on at once (a user's role, a prompt
+    command). A published payload reaches the subscribers of its topic on the other replicas
+    (the embedded twin, with no other replica, hands it to its own subscribers); after a lost
+    connection every subscriber gets `""`: anything may have changed meanwhile."""
+
+    async def publish(self, topic: str, payload: str) -> None: ...
+
+    def subscribe(self, topic: str, listener: Callable[[str], object]) -> Callable[[], None]:
+        """Call `listener(payload)` for each change on `topic`; returns the unsubscribe."""
+        ...
+
+
+class LeaderLease(Protocol):
+    """One holder among the replicas for a duty only one may do (polling Telegram, a Discord
+    shard), taken over within seconds when its holder dies."""
+
+    @property
+    def held(self) -> bool:
+        """Whether this replica holds it now."""
+        ...
+
+    @property
+    def holder(self) -> str:
+        """Which replica holds it, as last seen ("" when nobody or unknown)."""
+        ...
+
+    async def wait(self, held: bool) -> None:
+        """Return once this replica holds the lease (`held`) or no longer holds it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop competing and give the lease up."""
         ...
