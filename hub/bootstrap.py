@@ -109,7 +109,9 @@ async def build_limiter(settings: HubSettings) -> Limiter:
     # redis-py costs ~200 ms to import: only pay it when Redis is configured.
     from hub.core.limits.redis import RedisRateLimiter
 
-    return await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
+    return await RedisRateLimiter.connect(
+        settings.redis_url.get_secret_value(), namespace=settings.coordination.namespace
+    )
 
 
 async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limiter]:

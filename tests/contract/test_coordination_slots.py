@@ -130,14 +130,22 @@ async def test_a_request_that_leaves_the_queue_moves_the_others_up(replicas: Rep
     one, two = await routers(replicas, gpu, 2, max_concurrency=1)
     holder = await hold(one, gpu, "X")
     doomed = await enqueue(one, "A", "A1")
-    later = await enqueue(two, "B", "B1")
+    seen: list[Any] = []
+
+    async def watch() -> None:
+        async for event in two.stream(ctx(user("B")), request(text="B1")):
+            seen.append(event)
+
+    later = spawn(watch())
+    await eventually(lambda: positions(seen) == [1])
     doomed.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await doomed
+    await eventually(lambda: positions(seen) == [1, 0])  # moved up while the slot is still held
     assert gpu.gate is not None
     gpu.gate.set()
     await holder
-    assert positions(await later)[-2:] == [1, 0]
+    await later
     assert served(gpu) == ["X-hold", "B1"]
 
 
