@@ -250,6 +250,12 @@ class FakeTelegram:
             }
         )
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Remove and return the queued updates, to deliver them to a webhook by hand (a
+        test choosing which replica behind the load balancer gets each)."""
+        taken, self._updates = self._updates, []
+        return taken
+
     # --- queries for tests ----------------------------------------------------------------------
 
     def calls_of(self, method: str) -> list[Call]:
