@@ -23,6 +23,7 @@ from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
+from hub.api.job_lifecycle import run_jobs
 from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
 from hub.api.request_log import install_request_log
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
                 svc = await stack.enter_async_context(open_services(settings))
                 await stack.enter_async_context(start_connectors(plugins, svc))
             app.state.services = svc
+            await stack.enter_async_context(run_jobs(svc))  # this replica's job workers
             log.info("chathub ready", extra={"host": settings.host, "port": settings.port})
             yield
             log.info("chathub stopping")

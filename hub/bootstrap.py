@@ -10,20 +10,23 @@ before the router, the limiter and the store go away.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from hub.core.coordination.errors import CoordinationUnavailable
 from hub.core.routing_config import DEFAULT_BACKEND, BackendConfig
 from hub.core.urls import service_address
 from hub.runtime import Services
 
 if TYPE_CHECKING:
     from hub.core.coordination.bundle import Coordination
+    from hub.core.jobs.service import JobService
     from hub.core.limits.base import Limiter
     from hub.core.limits.gate import PolicyLimitGate
-    from hub.core.ports import ChatBackend, SlotScheduler, Stores
+    from hub.core.ports import ChatBackend, JobQueue, SlotScheduler, Stores
     from hub.core.router import Router
     from hub.core.routing.state import Target
     from hub.settings import HubSettings
@@ -123,6 +126,32 @@ async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limi
     return PolicyLimitGate(settings.limits, limiter), limiter
 
 
+async def open_jobs(
+    settings: HubSettings, stores: Stores, coordination: Coordination
+) -> JobService:
+    """The job service: its queue in Redis (a stream every replica reads) when coordination
+    is shared, else in this process (queued again from the store at start)."""
+    from hub.core.jobs.local_queue import LocalJobQueue
+    from hub.core.jobs.service import JobService
+
+    queue: JobQueue
+    if coordination.link is None:
+        queue = LocalJobQueue()
+    else:
+        from hub.core.jobs.redis_queue import RedisJobQueue
+
+        queue = RedisJobQueue(coordination.link, settings.jobs.claim_after)
+        with contextlib.suppress(CoordinationUnavailable):  # made again by the first worker
+            await queue.ensure_group()
+    return JobService(
+        stores.jobs,
+        queue,
+        settings.jobs,
+        replica=coordination.replica,
+        feed=coordination.feed,
+    )
+
+
 @asynccontextmanager
 async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     """Open the store, backends and router, limits, prompts and the ChatService; close on exit.
@@ -170,6 +199,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             turns=coordination.turns,
         )
         stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
+        jobs = await open_jobs(settings, stores, coordination)
         await coordination.start()  # every subscriber is wired: listen from now on
         if coordination.shared:
             log.info(
@@ -184,6 +214,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             chat=chat,
             prompts=prompts,
             coordination=coordination,
+            jobs=jobs,
             extras={
                 "limiter": limiter,
                 "limiter_description": limiter_description(settings),

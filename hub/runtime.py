@@ -37,5 +37,6 @@ class Services:
     chat: Any = None
     prompts: Any = None
     coordination: Coordination | None = None
+    jobs: Any = None  # the JobService (hub/core/jobs/service.py)
     extras: dict[str, Any] = field(default_factory=dict)
     connector_states: dict[str, ConnectorState] = field(default_factory=dict)

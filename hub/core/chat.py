@@ -43,6 +43,7 @@ from hub.core.models import (
 )
 from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
+    Admission,
     BackendError,
     Completion,
     ContextOverflow,
@@ -251,9 +252,12 @@ class ChatService:
             for notice in intake.notices:
                 emit(Notice(notice))
             msg = replace(msg, attachments=intake.images)
-        admission = await self._limits.admit(
-            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
-        )
+        if msg.admitted:
+            admission = Admission(allowed=True)
+        else:
+            admission = await self._limits.admit(
+                user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
+            )
         if not admission.allowed:
             emit(refused(admission, model))
             return

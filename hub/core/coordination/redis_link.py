@@ -25,15 +25,15 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import NoScriptError, RedisError
 
+from hub.core.coordination.errors import CoordinationUnavailable
+
+__all__ = ["RESET", "CoordinationUnavailable", "RedisLink", "Script"]
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str], None]
 Beat = Callable[[], Awaitable[None]]
 RESET = ""  # delivered to every listener after the pub/sub connection was lost and is back
-
-
-class CoordinationUnavailable(Exception):
-    """Redis cannot be reached (or took longer than the deadline)."""
 
 
 def read_script(name: str) -> str:
@@ -112,14 +112,18 @@ class RedisLink:
     def ttl_ms(self) -> int:
         return round(self.lease_ttl * 1000)
 
-    async def run(self, op: Callable[[Redis], Awaitable[Any]]) -> Any:
-        """`op(client)` within the deadline; Redis failures become `CoordinationUnavailable`."""
+    async def run(
+        self, op: Callable[[Redis], Awaitable[Any]], *, within: float | None = None
+    ) -> Any:
+        """`op(client)` within `within` seconds (else the link's deadline); Redis failures
+        become `CoordinationUnavailable`."""
         if self._closed:
             raise CoordinationUnavailable("this replica's Redis link is closed")
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
+        deadline = self.timeout if within is None else within
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(deadline):
                 result = await op(self.client)
         except RedisError as exc:
             _cancelled_meanwhile(exc)
@@ -128,7 +132,7 @@ class RedisLink:
         except TimeoutError as exc:
             _cancelled_meanwhile(exc)
             self._went_down(exc)
-            raise CoordinationUnavailable(f"Redis took over {self.timeout} s") from exc
+            raise CoordinationUnavailable(f"Redis took over {deadline} s") from exc
         if task is not None and task.cancelling() > cancels:
             # redis-py 8.2 can finish a command it was cancelled in and drop the
             # cancellation (observed on SET/GET); a cancelled task must stop here.

@@ -32,6 +32,7 @@ from hub.core.ports.errors import (
     DuplicateError,
     StoreError,
 )
+from hub.core.ports.jobs import Delivery, Job, JobEnd, JobQueue, JobStore
 from hub.core.ports.limits import (
     Admission,
     Allowance,
@@ -85,11 +86,16 @@ __all__ = [
     "ConversationLocks",
     "ConversationStore",
     "Decision",
+    "Delivery",
     "Delta",
     "DescribesLimits",
     "DuplicateError",
     "EditBudget",
     "Final",
+    "Job",
+    "JobEnd",
+    "JobQueue",
+    "JobStore",
     "LeaderLease",
     "LearnedLimit",
     "LimitCheck",

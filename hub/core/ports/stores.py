@@ -1,4 +1,5 @@
-"""The store ports: users, conversations, prompts, web chats, usage, settings."""
+"""The store ports: users, conversations, prompts, web chats, usage, settings (and jobs,
+`jobs.py`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hub.core.models import (
     UserRole,
     WebChat,
 )
+from hub.core.ports.jobs import JobStore
 
 
 class UserStore(Protocol):
@@ -200,6 +202,7 @@ class Stores(Protocol):
     chats: WebChatStore
     usage: UsageStore
     settings: SettingStore
+    jobs: JobStore
     description: str  # for logs and readiness: "SQLite at ./data/chathub.db"
 
     async def ping(self) -> None:

@@ -28,6 +28,7 @@ from hub.core.models import Identity, PlatformUser, Usage, User, UserRole
 from hub.core.ports import (
     ChangeFeed,
     ConversationStore,
+    JobStore,
     PromptStore,
     SettingStore,
     StoreError,
@@ -295,6 +296,7 @@ class FrontedStores:
         self.prompts: PromptStore = inner.prompts
         self.chats: WebChatStore = inner.chats
         self.settings: SettingStore = inner.settings
+        self.jobs: JobStore = inner.jobs
         self.description = inner.description
 
     def follow(self, feed: ChangeFeed) -> None:
