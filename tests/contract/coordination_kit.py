@@ -20,7 +20,9 @@ from hub.core.coordination.redis_link import RedisLink
 from hub.core.coordination.redis_slots import RedisSlots
 from hub.core.coordination.redis_stops import RedisStops
 from hub.core.coordination.redis_turns import RedisTurns
-from hub.core.ports import SlotScheduler
+from hub.core.jobs.local_queue import LocalJobQueue
+from hub.core.jobs.redis_queue import RedisJobQueue
+from hub.core.ports import JobQueue, SlotScheduler
 from hub.core.ports.coordination import ChangeFeed, ConversationLocks, StopRegistry
 from hub.core.routing.fair_queue import Scheduler
 from hub.core.routing.state import Target
@@ -112,6 +114,16 @@ class Replicas:
         self._closers.append(lease.aclose)
         await lease.start()
         return lease
+
+    async def job_queue(self, claim_after: float = 30.0) -> JobQueue:
+        """One replica's job queue."""
+        if not self.on_redis:
+            shared = self._shared.setdefault("jobs", LocalJobQueue(wait=0.05))
+            assert isinstance(shared, LocalJobQueue)
+            return shared
+        redis_link = self.link()
+        await redis_link.start()
+        return await RedisJobQueue.open(redis_link, claim_after)
 
     async def aclose(self) -> None:
         for close in reversed(self._closers):

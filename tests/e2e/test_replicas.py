@@ -5,6 +5,7 @@ changes seen everywhere at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.test_jobs import Receiver
 from tests.e2e.replicas import KEYS, Replica, bearer, replica_set, routing, shared_env
 from tests.fakes.ollama import FakeOllama
+from tests.fakes.ollama_wire import numbered_tokens
 from tests.support.wait import until
 
 MODEL = "alpha:latest"
@@ -129,3 +132,45 @@ async def signup(client: httpx.AsyncClient, replica: Replica, email: str) -> dic
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+async def test_a_job_of_a_replica_killed_mid_reply_is_finished_by_another(
+    tmp_path: Path, redis_url: str, mongo_url: str, ollama: FakeOllama
+) -> None:
+    ollama.script(MODEL, token_count=120, tokens_per_second=20)  # 6 s
+    receiver = Receiver()
+    await receiver.start()
+    env = shared_env(redis_url, mongo_url, HUB_JOBS__CALLBACK_SECRET="cb-secret-0123456789")
+    config = routing(ollama.url, max_concurrency=2)
+    config["jobs"] = {"claim_after": 2, "workers": 1}
+    try:
+        with replica_set(tmp_path, env, config) as hub:
+            (doomed,) = await hub.start(1)
+            async with httpx.AsyncClient(headers=bearer(KEYS[1])) as client:
+                job = {"request": chat(MODEL) | {"stream": True}, "callback_url": receiver.url}
+                accepted = await client.post(f"{doomed.base}/api/v1/jobs", json=job)
+                assert accepted.status_code == 202, accepted.text
+                job_id = accepted.json()["id"]
+                await until(lambda: ollama.active == 1, within=30)
+                (survivor,) = await hub.start(1)
+                view = await client.get(f"{survivor.base}/api/v1/jobs/{job_id}")
+                assert view.json()["status"] == "running"
+                doomed.kill()  # mid-reply: no release, no callback, nothing finished
+                for _ in range(3000):
+                    view = await client.get(f"{survivor.base}/api/v1/jobs/{job_id}")
+                    if view.json()["status"] not in ("queued", "running"):
+                        break
+                    await asyncio.sleep(0.02)
+                await until(lambda: len(receiver.calls) == 1, within=30)
+                await asyncio.sleep(0.5)  # a second callback would come now
+    finally:
+        await receiver.stop()
+    body = view.json()
+    text = "".join(numbered_tokens(120))
+    assert body["status"] == "done" and body["text"] == text  # once, not doubled
+    assert body["result"]["message"]["content"] == text
+    outcomes = [r.outcome for r in ollama.chat_requests]
+    assert outcomes[-1] == "complete" and len(outcomes) == 2  # cut, then run again in full
+    assert "taking over a job whose worker went silent" in survivor.log()
+    assert len(receiver.calls) == 1
+    assert json.loads(receiver.calls[0][1])["text"] == text
