@@ -222,7 +222,9 @@ class ChatService:
         async with self._turns.hold(key.as_str(), on_stop=task.cancel, on_wait=waiting) as turn:
             if turn.waited >= 0:  # the user may have changed /model while waiting
                 user = await self._stores.users.get(user.id) or user
-            await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
+            # A shared lease's fence goes with the turns (0: one process, nothing to fence).
+            fence = turn.fence or None
+            await self._admitted(user, msg, self._route(user, msg), emit, text, typed, fence)
 
     def _route(self, user: User, msg: IncomingMessage) -> RouteContext:
         return RouteContext(
@@ -237,6 +239,7 @@ class ChatService:
         emit: Emit,
         text: str,
         typed: str | None,
+        fence: int | None = None,
     ) -> None:
         """Charge the limits, answer, and always give the concurrency lease back."""
         try:
@@ -264,7 +267,7 @@ class ChatService:
         try:
             run = Run(model=model)
             if msg.history is None:
-                await self._converse(user, msg, ctx, run, emit, text, typed)
+                await self._converse(user, msg, ctx, run, emit, text, typed, fence)
             else:
                 await self._forward(user, msg, ctx, run, emit)
         finally:
@@ -282,6 +285,7 @@ class ChatService:
         emit: Emit,
         text: str,
         typed: str | None,
+        fence: int | None = None,
     ) -> None:
         try:
             images = await load_images(msg.attachments)
@@ -295,7 +299,9 @@ class ChatService:
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
-            run.user_turn = await self._stores.conversations.append(conversation.id, turn)
+            run.user_turn = await self._stores.conversations.append(
+                conversation.id, turn, fence=fence
+            )
 
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
@@ -308,11 +314,13 @@ class ChatService:
             terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
         finally:
             if run.user_turn is not None:
-                await run_to_completion(self._store_reply(conversation.id, user, run))
+                await run_to_completion(self._store_reply(conversation.id, user, run, fence))
             if terminal is not None:
                 emit(terminal)
 
-    async def _store_reply(self, conversation_id: str, user: User, run: Run) -> None:
+    async def _store_reply(
+        self, conversation_id: str, user: User, run: Run, fence: int | None = None
+    ) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
         metrics = run.metrics
         prompt_tokens = metrics.prompt_tokens if metrics else 0
@@ -328,7 +336,7 @@ class ChatService:
             interrupted=metrics is None,
         )
         try:
-            await self._stores.conversations.append(conversation_id, turn)
+            await self._stores.conversations.append(conversation_id, turn, fence=fence)
         except StoreError as exc:
             log.error(
                 "could not store a reply",

@@ -35,7 +35,6 @@ class ConversationSlots:
 
     def __init__(self) -> None:
         self._slots: dict[str, _Slot] = {}
-        self._fence = 0
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -70,10 +69,10 @@ class ConversationSlots:
         slot.users += 1
         try:
             async with slot.lock:
-                self._fence += 1
                 holder = slot.holder = _Holder(on_stop)
                 try:
-                    yield TurnLease(key, self._fence, waited)
+                    # Fence 0: one process holds every lease itself, there is nobody to fence.
+                    yield TurnLease(key, 0, waited)
                 finally:
                     slot.holder = None
                     holder.done.set()

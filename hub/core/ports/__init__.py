@@ -30,6 +30,7 @@ from hub.core.ports.errors import (
     BackendError,
     ContextOverflow,
     DuplicateError,
+    StaleWrite,
     StoreError,
 )
 from hub.core.ports.jobs import Delivery, Job, JobEnd, JobQueue, JobStore
@@ -121,6 +122,7 @@ __all__ = [
     "SinkText",
     "SlotScheduler",
     "SlotTicket",
+    "StaleWrite",
     "StopEntry",
     "StopRegistry",
     "StoreError",

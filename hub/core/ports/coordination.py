@@ -71,9 +71,9 @@ class SlotScheduler(Protocol[TargetT]):
 class TurnLease:
     """The right to answer in a conversation now.
 
-    `fence` grows with every holder of the conversation (a fencing token: a store may refuse
-    a write carrying a smaller one than it has seen); `waited` is how many replies were ahead
-    when this one arrived (-1: the conversation was free).
+    `fence` grows with every holder of the conversation (a fencing token: the store refuses a
+    turn carrying a smaller one than it has seen); 0 when there is nobody to fence (one
+    process). `waited` is how many replies were ahead when this one arrived (-1: it was free).
     """
 
     key: str

@@ -99,8 +99,12 @@ class ConversationStore(Protocol):
         """Close the active conversation (it stays stored) and open a new one."""
         ...
 
-    async def append(self, conversation_id: str, turn: Turn) -> Turn:
-        """Store a turn at the end; returns it with its id set."""
+    async def append(self, conversation_id: str, turn: Turn, *, fence: int | None = None) -> Turn:
+        """Store a turn at the end; returns it with its id set.
+
+        With `fence` (the conversation lease's fencing token), refuse with `StaleWrite` a turn
+        whose fence is smaller than one the conversation already took, and remember the
+        largest; without, write unconditionally."""
         ...
 
     async def recent(self, conversation_id: str, limit: int) -> list[Turn]:

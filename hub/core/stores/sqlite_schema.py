@@ -129,7 +129,9 @@ ALTER TABLE usage ADD COLUMN estimated_tokens INTEGER NOT NULL DEFAULT 0;
 """
 
 # Jobs (`POST /api/v1/jobs`): chat requests run in the background, kept until `expires_at`.
+# Conversations remember the largest fence (conversation lease token) that wrote a turn.
 _V4 = """
+ALTER TABLE conversations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
