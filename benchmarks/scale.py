@@ -9,10 +9,11 @@ throughput, 5 ms per chunk for latency; tests/fakes/ollama.py), the hub as `chat
 (SQLite; backend max_concurrency 1000 so it relays rather than queues) and the load generator
 (benchmarks/relay_load.py), each in its own process. Measured in one run:
 
-1. Throughput, unpaced streams (`--streams` × `--tokens` chunks, repeated `--runs` times,
-   median): one worker with Redis, then two workers with Redis (the same coordination, so the
-   ratio is what a second process adds). Also the hub's CPU seconds (supervisor and workers,
-   user + system) per streamed chunk. On a 2-core machine the load generator and the fake need
+1. Throughput, unpaced streams (`--streams` × `--tokens` chunks, `--runs` runs, median): one
+   worker with Redis, two workers with Redis (the same coordination, so the ratio is what a
+   second process adds) and one worker without Redis, the three hubs up at once and measured
+   in turn, run by run. Also the hub's CPU seconds (supervisor and workers, user + system) per
+   streamed chunk. On a 2-core machine the load generator and the fake need
    a core between them, so two workers cannot double anything; then the CPU per chunk shows
    whether coordination costs per request only (target: within 10% of one worker's).
 2. Time to first token at 50 concurrent streams, p50 and p99, bursts: one worker on Redis
@@ -70,9 +71,7 @@ class Hub:
 
 
 @contextlib.contextmanager
-def hub(
-    paced: str, fast: str, tmp: Path, *, workers: int, redis_url: str | None
-) -> Iterator[Hub]:
+def hub(paced: str, fast: str, tmp: Path, *, workers: int, redis_url: str | None) -> Iterator[Hub]:
     data = Path(tempfile.mkdtemp(dir=tmp))
     config = data / "hub.yaml"
     backends = [
@@ -118,17 +117,24 @@ def _wait_listed(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the hub did not list its models")
 
 
-def throughput(server: Hub, args: argparse.Namespace) -> dict[str, float]:
-    """Median chunks/s over `args.runs` runs, and the hub's CPU seconds per chunk."""
-    load(server.url, "native", FAST, 20, 1, args.tokens)  # warm-up (both workers, usually)
-    rates, cpu_per_chunk = [], []
+def throughput(servers: dict[str, Hub], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Median chunks/s and hub CPU µs per chunk of each server over `args.runs` runs, the
+    servers interleaved run by run (so a change in the machine's load hits them alike)."""
+    rates: dict[str, list[float]] = {name: [] for name in servers}
+    cpu: dict[str, list[float]] = {name: [] for name in servers}
+    for server in servers.values():
+        load(server.url, "native", FAST, 20, 1, args.tokens)  # warm-up
     for _ in range(args.runs):
-        cpu = server.cpu_seconds()
-        result = load(server.url, "native", FAST, args.streams, 1, args.tokens)
-        spent = server.cpu_seconds() - cpu
-        rates.append(result["tokens"] / result["wall_s"])
-        cpu_per_chunk.append(spent / result["tokens"] * 1e6)  # microseconds
-    return {"rate": statistics.median(rates), "cpu_us": statistics.median(cpu_per_chunk)}
+        for name, server in servers.items():
+            before = server.cpu_seconds()
+            result = load(server.url, "native", FAST, args.streams, 1, args.tokens)
+            spent = server.cpu_seconds() - before
+            rates[name].append(result["tokens"] / result["wall_s"])
+            cpu[name].append(spent / result["tokens"] * 1e6)
+    return {
+        name: {"rate": statistics.median(rates[name]), "cpu_us": statistics.median(cpu[name])}
+        for name in servers
+    }
 
 
 def latency(servers: dict[str, Hub], args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
@@ -152,11 +158,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=1000)
     parser.add_argument("--latency-streams", type=int, default=50)
     parser.add_argument("--lat-tokens", type=int, default=40)
     args = parser.parse_args()
-    args.runs, args.blocks = (1, 2) if args.quick else (3, 8)
+    args.runs, args.blocks = (1, 2) if args.quick else (5, 8)
     os.chdir(ROOT)
     print(f"before: {busy()}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="chathub-scale-"))
@@ -164,18 +170,15 @@ def main() -> None:
     redis.start()
     results: dict[str, Any] = {}
     try:
-        with (
-            fake_ollama_process(PACED, args.lat_tokens, 200.0) as paced,
-            fake_ollama_process(FAST, args.tokens, None) as fast,
-        ):
-            for workers in (1, 2):
-                with hub(paced, fast, workdir, workers=workers, redis_url=redis.url) as server:
-                    results[f"workers{workers}"] = throughput(server, args)
-            with (
-                hub(paced, fast, workdir, workers=1, redis_url=redis.url) as shared,
-                hub(paced, fast, workdir, workers=1, redis_url=None) as twin,
-            ):
-                results["ttft"] = latency({"redis": shared, "twin": twin}, args)
+        with contextlib.ExitStack() as stack:
+            paced = stack.enter_context(fake_ollama_process(PACED, args.lat_tokens, 200.0))
+            fast = stack.enter_context(fake_ollama_process(FAST, args.tokens, None))
+            one = stack.enter_context(hub(paced, fast, workdir, workers=1, redis_url=redis.url))
+            two = stack.enter_context(hub(paced, fast, workdir, workers=2, redis_url=redis.url))
+            alone = stack.enter_context(hub(paced, fast, workdir, workers=1, redis_url=None))
+            servers = {"workers1": one, "workers2": two, "twin": alone}
+            results.update(throughput(servers, args))
+            results["ttft"] = latency({"redis": one, "twin": alone}, args)
     finally:
         redis.stop()
     print(f"after: {busy()}")
@@ -183,7 +186,7 @@ def main() -> None:
 
 
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
-    one, two = r["workers1"], r["workers2"]
+    one, two, alone = r["workers1"], r["workers2"], r["twin"]
     lines = [
         "| measure | result |",
         "|---|---|",
@@ -192,6 +195,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"(**×{two['rate'] / one['rate']:.2f}**) |",
         f"| hub CPU per streamed chunk | 1 worker {one['cpu_us']:.1f} µs; 2 workers "
         f"{two['cpu_us']:.1f} µs (**{(two['cpu_us'] / one['cpu_us'] - 1) * 100:+.1f}%**) |",
+        f"| the same, one worker without Redis (the in-process twin) | {alone['rate']:,.0f} "
+        f"chunks/s, {alone['cpu_us']:.1f} µs per chunk "
+        f"({(one['cpu_us'] / alone['cpu_us'] - 1) * 100:+.1f}% with Redis) |",
     ]
     r50, r99, rn = r["ttft"]["redis"]
     t50, t99, tn = r["ttft"]["twin"]

@@ -99,3 +99,22 @@ def test_each_replica_starts_on_the_readme_dotenv(monkeypatch: pytest.MonkeyPatc
     settings = load_settings()
     assert settings.redis_url is not None and settings.mongodb_url is not None
     assert settings.jobs.callback_secret is None  # empty: callbacks refused, jobs still work
+
+
+def test_the_kubernetes_deployment_probes_health_and_ready() -> None:
+    documents = list(
+        yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text(encoding="utf-8"))
+    )
+    kinds = {d["kind"]: d for d in documents}
+    assert set(kinds) == {"Deployment", "Service"}
+    spec = kinds["Deployment"]["spec"]
+    assert spec["replicas"] >= 2
+    pod = spec["template"]["spec"]
+    [hub] = pod["containers"]
+    assert hub["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert hub["startupProbe"]["httpGet"]["path"] == "/health"
+    assert hub["readinessProbe"]["httpGet"]["path"] == "/ready"
+    names = {e["name"] for e in hub["env"]}
+    assert {"HUB_REDIS_URL", "HUB_MONGODB_URL", "HUB_JWT_SECRET"} <= names
+    assert pod["terminationGracePeriodSeconds"] > 10  # beyond chat.shutdown_grace
+    assert kinds["Service"]["spec"]["selector"] == spec["selector"]["matchLabels"]

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import NoScriptError, RedisError
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[str], None]
 Beat = Callable[[], Awaitable[None]]
+POOL_SIZE = 32  # connections per replica: commands, job workers' blocking reads, pub/sub
 RESET = ""  # delivered to every listener after the pub/sub connection was lost and is back
 
 
@@ -87,8 +88,15 @@ class RedisLink:
         lease_ttl: float = 15.0,
         replica: str | None = None,
     ) -> RedisLink:
-        """A link for `url` (no I/O: redis-py connects on first use and reconnects itself)."""
-        client = Redis.from_url(url, socket_connect_timeout=timeout, max_connections=64)
+        """A link for `url` (no I/O: redis-py connects on first use and reconnects itself).
+
+        A blocking pool: a call finding every connection busy waits for one (within its own
+        deadline) instead of failing with "Too many connections".
+        """
+        pool = BlockingConnectionPool.from_url(
+            url, socket_connect_timeout=timeout, max_connections=POOL_SIZE, timeout=None
+        )
+        client = Redis.from_pool(pool)
         return cls(
             client, namespace=namespace, timeout=timeout, lease_ttl=lease_ttl, replica=replica
         )

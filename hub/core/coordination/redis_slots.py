@@ -23,8 +23,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from hub.core.coordination.batching import Batcher
 from hub.core.coordination.redis_link import CoordinationUnavailable, RedisLink, Script
-from hub.core.pipeline_util import run_to_completion
 from hub.core.ports import SlotTicket
 from hub.core.routing.fair_queue import Scheduler, queue_full
 from hub.core.routing.state import Target
@@ -98,6 +98,9 @@ class RedisSlots:
         self._again = False
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Calls of one loop iteration go to Redis together: one script call per burst.
+        self._entering: Batcher[tuple[str, str, str], tuple[int, int]] = Batcher(self._enter_batch)
+        self._closing: Batcher[str, None] = Batcher(self._close_batch)
         link.subscribe(self._channel, self._on_wake)
         link.on_heartbeat(self._renew)
 
@@ -116,19 +119,20 @@ class RedisSlots:
     # --- SlotScheduler ---------------------------------------------------------------------
 
     async def enter(self, user_id: str, targets: Sequence[Target]) -> SlotTicket[Target]:
-        """A ticket holding a slot or waiting for one; raises when the queue is full."""
+        """A ticket holding a slot or waiting for one; raises when the queue is full.
+
+        Requests arriving together (a burst) enter in one script call."""
         self._seq += 1
         ticket = RedisTicket(self, f"{self._link.replica}:{self._seq}", user_id, targets)
         if not ticket.targets:  # the router never asks with every target down; be safe
             ticket.targets = list(ticket.candidates)
-        entering = self._call("enter", ticket.id, user_id, self._limit, _spec(ticket))
+        entered = self._entering.add((ticket.id, user_id, _spec(ticket)))
         try:
-            kind, value = await run_to_completion(entering)
+            kind, value = await asyncio.shield(entered)
         except CoordinationUnavailable:
             return self._fallback.enter_now(user_id, targets)
         except asyncio.CancelledError:  # the reader left while entering: leave again
-            with contextlib.suppress(CoordinationUnavailable):
-                await run_to_completion(self._call("close", ticket.id))
+            entered.add_done_callback(lambda done: self._abandon(ticket, done))
             raise
         if kind == FULL:
             raise queue_full(int(value))
@@ -140,17 +144,34 @@ class RedisSlots:
             self._watch()
         return ticket
 
+    def _abandon(self, ticket: RedisTicket, entered: asyncio.Future[Any]) -> None:
+        if not entered.cancelled() and entered.exception() is None:
+            self._spawn(self._leave([ticket.id]))
+
+    async def _enter_batch(self, items: list[tuple[str, str, str]]) -> list[tuple[int, int]]:
+        flat = [part for item in items for part in item]
+        answer = await self._call("enter", self._limit, *flat)
+        return [(int(answer[2 * i]), int(answer[2 * i + 1])) for i in range(len(items))]
+
     async def close(self, ticket: RedisTicket) -> None:
         self._waiting.pop(ticket.id, None)
         if self._granted.pop(ticket.id, None) is not None and ticket.target is not None:
             ticket.target.state.in_flight -= 1
         try:
-            await self._call("close", ticket.id)
+            await self._closing.add(ticket.id)
         except CoordinationUnavailable:
             log.warning(
                 "could not give a backend slot back; it is freed when its lease expires",
                 extra={"lease_ttl": self._link.lease_ttl},
             )
+
+    async def _leave(self, ticket_ids: list[str]) -> None:
+        with contextlib.suppress(CoordinationUnavailable):
+            await self._call("close", *ticket_ids)
+
+    async def _close_batch(self, ticket_ids: list[str]) -> list[None]:
+        await self._call("close", *ticket_ids)
+        return [None] * len(ticket_ids)
 
     def dispatch(self) -> None:
         """A backend went down or came back: re-place this replica's waiting tickets."""

@@ -151,26 +151,39 @@ end
 
 local result = 1
 if op == 'enter' then
-  -- ARGV 5 ticket, 6 user, 7 queue limit, 8 targets (JSON)
-  local id, user, limit = ARGV[5], ARGV[6], tonumber(ARGV[7])
+  -- ARGV 5 queue limit, then per ticket: id, user, targets (JSON). Several tickets arriving
+  -- together enter in one call, in order. -> per ticket {1, index} granted, {0, position}
+  -- waiting, {-1, waiting} the queue is full
+  local limit = tonumber(ARGV[5])
   if purge() then dispatch() end
-  local targets = cjson.decode(ARGV[8])
-  local index = pick(targets)
-  if index then
-    grant(id, user, targets, index)
-    result = {1, index}
-  else
+  local out, newcomers = {}, {}
+  for i = 6, #ARGV, 3 do
+    local id, user, targets = ARGV[i], ARGV[i + 1], cjson.decode(ARGV[i + 2])
+    local index = pick(targets)
     local waiting = redis.call('ZCARD', K_WAIT)
-    if waiting >= limit then
-      result = {-1, waiting}
+    local n = #out
+    if index then
+      grant(id, user, targets, index)
+      out[n + 1] = 1
+      out[n + 2] = index
+    elseif waiting >= limit then
+      out[n + 1] = -1
+      out[n + 2] = waiting
     else
       redis.call('ZADD', K_WAIT, redis.call('INCR', K_SEQ), id)
       redis.call('HSET', K_TICKETS, id, cjson.encode({user, targets}))
       redis.call('ZADD', K_ALIVE, now + ttl, id)
       changed = true
-      result = {0, positions()[id]}
+      out[n + 1] = 0
+      out[n + 2] = 0
+      newcomers[#newcomers + 1] = {id, n + 2}
     end
   end
+  if #newcomers > 0 then
+    local pos = positions()
+    for _, n in ipairs(newcomers) do out[n[2]] = pos[n[1]] end
+  end
+  result = out
 elseif op == 'close' then
   -- ARGV 5… tickets
   local freed = purge()
