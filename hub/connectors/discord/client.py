@@ -74,6 +74,8 @@ def build_client(
         "chunk_guilds_at_startup": False,
         **extra,
     }
+    # The hub has no voice: discord.py's warnings about missing voice libraries are noise.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     if client_class is None:
         sharded = settings.shard_count is None or settings.shard_count > 1
         client_class = discord.AutoShardedClient if sharded else discord.Client
