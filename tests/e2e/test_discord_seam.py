@@ -225,3 +225,17 @@ async def test_an_image_reaches_a_vision_model_and_an_oversize_one_gets_a_notice
         "⚠ That image is 30 KB; images up to 20 KB can be sent to a model. Send a smaller one."
     )
     assert len(hub.ollama.chat_requests) == 1  # never reached the model
+
+
+async def test_the_stop_button_closes_the_upstream_request(start_hub: Start) -> None:
+    hub = await start_hub()
+    hub.ollama.script(MODEL, token_count=5000, tokens_per_second=50)
+    await hub.fake.user_message(hub.channel, hub.ada, mention(hub, "go on forever"))
+    await until(lambda: any(m.components for m in hub.fake.messages_in(hub.channel)), within=20)
+    shown = hub.fake.messages_in(hub.channel)[0]
+    await hub.fake.click(shown, shown.custom_ids()[0], hub.ada)
+    await hub.ollama.wait_for(lambda: hub.ollama.connections_closed == 1, within=20)
+    await until(lambda: not hub.connector.busy, within=20)
+    final = hub.fake.messages_in(hub.channel)
+    assert final[-1].content.endswith("⚠ reply interrupted: reply stopped.")
+    assert all(m.components == [] for m in final)
