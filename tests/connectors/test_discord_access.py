@@ -73,3 +73,22 @@ async def test_roles_and_deny_lists_through_the_gateway(fake_discord: FakeDiscor
     assert [m.user.display_name for m in chat.received] == ["Ada", "Eve"]
     assert [m.content for m in fake_discord.messages_in(general)] == ["For Ada."]
     assert [m.content for m in fake_discord.messages_in(dm)] == [REFUSAL]  # silence in guilds
+
+
+async def test_a_refused_slash_command_is_told_privately(fake_discord: FakeDiscord) -> None:
+    guild = fake_discord.add_guild("Lab")
+    ada = fake_discord.add_user("Ada", guild=guild)
+    bob = fake_discord.add_user("Bob", guild=guild)
+    chat = ScriptedChat(lambda m: "Yes.")
+    settings = discord_settings(fake_discord, allow_users=[str(ada.id)])
+    channel = fake_discord.channel(guild)
+    async with connected(fake_discord, chat, settings) as connector:
+        await until(lambda: fake_discord.world.find_command("ask", guild.id) is not None)
+        refused = await fake_discord.slash(channel, bob, "ask", text="let me in")
+        await until(lambda: refused.response_type is not None)
+        allowed = await fake_discord.slash(channel, ada, "ask", text="hello")
+        await until(lambda: chat.finished == 1 and not connector.busy, within=20)
+    told = fake_discord.world.messages[refused.original_id or 0]
+    assert refused.response_type == 4 and told.content == REFUSAL and told.flags & 64  # ephemeral
+    assert [m.text for m in chat.received] == ["hello"]
+    assert fake_discord.world.messages[allowed.original_id or 0].content == "Yes."

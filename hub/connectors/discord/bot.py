@@ -34,6 +34,7 @@ from hub.connectors.discord.sink import (
     interaction_budget,
 )
 from hub.connectors.discord.stop import StopControl
+from hub.core.access import REFUSAL
 from hub.core.budget import BudgetPools, Clock
 from hub.core.completion import Completions
 from hub.core.dispatch import STOPPING, ChatDispatch, ChatLike
@@ -264,9 +265,16 @@ class DiscordConnector:
         data: dict[str, Any] = dict(interaction.data or {})
         name = str(data.get("name", ""))
         options = _options(data)
+        incoming = from_interaction(interaction, hub_text(name, options))
+        if not self.dispatch.access.permits(incoming):
+            # Only the person sees it, so a refusal here is never noise in a channel; without
+            # an answer Discord would show "The application did not respond".
+            refusal = self.settings.refusal.strip() or REFUSAL
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.send_message(refusal, ephemeral=True)
+            return
         # Deferred first, so Discord's 3 s never run out while the hub works.
         await interaction.response.defer(thinking=True)
-        incoming = from_interaction(interaction, hub_text(name, options))
         budget = interaction_budget(self.pools, interaction.id)
         self.trace.watch(interaction.token, budget)
 
