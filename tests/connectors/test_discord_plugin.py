@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import pytest
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
 from pydantic import ValidationError
 
 from hub.connectors.discord import plugin
@@ -76,3 +79,18 @@ async def test_a_token_refused_at_login_is_one_sentence(fake_discord: FakeDiscor
     with pytest.raises(CredentialsRefused, match=r"^Discord refused HUB_DISCORD__TOKEN"):
         async with connected(fake_discord, ScriptedChat(lambda m: ""), settings):
             pass
+
+
+async def test_a_failed_start_leaves_discord_py_pointed_where_it_was(
+    fake_discord: FakeDiscord,
+) -> None:
+    before = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+    settings = DiscordSettings(
+        token="wrong.token", api_base=fake_discord.api_base, gateway_url="ws://127.0.0.1:9/"
+    )
+    with pytest.raises(CredentialsRefused):
+        async with connected(fake_discord, ScriptedChat(lambda m: ""), settings):
+            pass
+    assert before == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+    gc.collect()  # nothing left behind puts other URLs back later
+    assert before == (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)

@@ -22,7 +22,7 @@ import discord
 
 from hub.connectors.discord.access import DiscordAccess
 from hub.connectors.discord.chain import reply_chain
-from hub.connectors.discord.client import build_client, pointed, run_until_ready
+from hub.connectors.discord.client import Pointed, build_client, run_until_ready
 from hub.connectors.discord.commands import command_payloads, completion_source, hub_text
 from hub.connectors.discord.events import Trigger, from_interaction, platform_user, to_trigger
 from hub.connectors.discord.limits import LimitTrace
@@ -89,7 +89,7 @@ class DiscordConnector:
         )
         self._client_options = dict(client_options or {})
         self._runner: asyncio.Task[None] | None = None
-        self._urls: contextlib.ExitStack | None = None
+        self._urls: Pointed | None = None
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._commands: list[dict[str, Any]] | None = None
         self._closing = False
@@ -99,15 +99,18 @@ class DiscordConnector:
     async def start(self) -> None:
         """Log in, connect the gateway (returns once ready), register the slash commands."""
         assert self.settings.token is not None
-        self._urls = contextlib.ExitStack()
-        self._urls.enter_context(pointed(self.settings))
+        self._urls = Pointed(self.settings)
         client = build_client(self.settings, self.trace.config, **self._client_options)
         for handler in (self.on_message, self.on_interaction, self.on_guild_join):
             client.event(handler)
         self.client = client
-        self._runner = await run_until_ready(client, self.settings.token.get_secret_value())
-        self._runner.add_done_callback(_stopped)
-        await self.menu.start()
+        try:
+            self._runner = await run_until_ready(client, self.settings.token.get_secret_value())
+            self._runner.add_done_callback(_stopped)
+            await self.menu.start()
+        except BaseException:
+            await self.stop()  # the session, the URLs: nothing outlives a failed start
+            raise
         user = client.user
         log.info(
             "discord connector started",
@@ -127,7 +130,7 @@ class DiscordConnector:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(runner, 10)
         if self._urls is not None:
-            self._urls.close()
+            self._urls.restore()
             self._urls = None
 
     @property

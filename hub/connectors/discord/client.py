@@ -2,7 +2,7 @@
 settings say, started without blocking and stopped with the app.
 
 `HUB_DISCORD__API_BASE` and `HUB_DISCORD__GATEWAY_URL` are discord.py's process-wide
-`Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY`: `pointed` sets them for the client's
+`Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY`: `Pointed` sets them for the client's
 lifetime and puts the previous values back. Sharding: a `shard_count` of 1 is a plain
 `discord.Client`; otherwise `discord.AutoShardedClient`, with the given count or, unset, as many
 shards as Discord recommends for the bot's guilds (`GET /gateway/bot`). discord.py reconnects
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -38,16 +37,24 @@ TOKEN_REFUSED = (
 )
 
 
-@contextlib.contextmanager
-def pointed(settings: DiscordSettings) -> Iterator[None]:
-    """discord.py's REST base and gateway as the settings say, restored afterwards."""
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    Route.BASE = settings.api_base
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
-    try:
-        yield
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+class Pointed:
+    """discord.py's REST base and gateway as the settings say, until `restore()`.
+
+    A plain object rather than a generator context manager on purpose: a suspended generator
+    runs its `finally` when garbage-collected, which would put old URLs back at a random moment
+    under another client.
+    """
+
+    def __init__(self, settings: DiscordSettings) -> None:
+        self._saved: tuple[str, yarl.URL] | None = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        Route.BASE = settings.api_base
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+    def restore(self) -> None:
+        """Put the previous URLs back (once)."""
+        if self._saved is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+            self._saved = None
 
 
 def intents() -> discord.Intents:
