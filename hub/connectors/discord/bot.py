@@ -199,7 +199,7 @@ class DiscordConnector:
         if trigger is None:
             return
         incoming = trigger.incoming
-        if trigger.continues_chain:
+        if trigger.continues_chain and self.dispatch.access.permits(incoming):
             chain = await reply_chain(message, bot_id, self.settings.chain_limit)
             incoming = replace(incoming, chain=chain)
         channel: discord.abc.Messageable = message.channel
