@@ -112,7 +112,10 @@ def _native_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(arguments, str):
             with contextlib.suppress(ValueError):  # not JSON: forward it as it came
                 function["arguments"] = json.loads(arguments) if arguments else {}
-        native.append({"function": function})
+        # The id stays (Ollama's tool calls have one too): the tool's answer names it.
+        native.append(
+            {"id": call["id"], "function": function} if call.get("id") else {"function": function}
+        )
     return native
 
 
@@ -175,16 +178,21 @@ def usage(metrics: Metrics) -> dict[str, int]:
 
 
 def openai_tool_calls(calls: list[Any], start: int) -> list[dict[str, Any]]:
-    """Ollama tool calls in OpenAI's shape: ids, indexes, arguments as a JSON string."""
+    """Ollama tool calls in OpenAI's shape: ids (the server's when it gave one), indexes,
+    arguments as a JSON string."""
     out = []
     for offset, call in enumerate(calls):
         function = dict(call.get("function") or {}) if isinstance(call, Mapping) else {}
+        function.pop("index", None)  # Ollama's own position field; OpenAI's is the call's
         arguments = function.get("arguments", {})
         if not isinstance(arguments, str):
             function["arguments"] = json.dumps(arguments)
+        given = call.get("id") if isinstance(call, Mapping) else None
         out.append(
             {
-                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "id": given
+                if isinstance(given, str) and given
+                else f"call_{uuid.uuid4().hex[:12]}",
                 "index": start + offset,
                 "type": "function",
                 "function": function,
