@@ -4,10 +4,12 @@ routes to what they answer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIResponse, Operation
 
 NDJSON = "application/x-ndjson"
 EVENT_STREAM = "text/event-stream"
@@ -63,3 +65,17 @@ def errors(container: type[msgspec.Struct], *statuses: int) -> dict[int, Respons
 ERRORS = errors(OllamaError, 400, 401, 403, 404, 501, 502)
 EMBED_ERRORS = errors(OllamaError, 400, 401, 403, 404, 429, 502, 503)
 OPENAI_ERRORS = errors(OpenAIError, 400, 401, 403, 404, 429, 502, 503)
+
+
+@dataclass
+class StreamOrJson(Operation):
+    """An operation whose 200 streams (NDJSON or SSE, as documented) or is one JSON object,
+    as the request's `stream` says: the JSON media type is documented beside the stream's."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if not isinstance(ok, OpenAPIResponse) or not ok.content:
+            return
+        for streamed in (NDJSON, EVENT_STREAM):
+            if streamed in ok.content:
+                ok.content.setdefault("application/json", ok.content[streamed])

@@ -23,7 +23,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from hub.api.auth import Caller
-from hub.api.doc_shapes import ERRORS, NDJSON, Progress
+from hub.api.doc_shapes import ERRORS, NDJSON, Progress, StreamOrJson
 from hub.api.errors import ApiError
 from hub.api.fleet import fleet_error, fleet_of, models_changed, require_admin
 from hub.core.ports import BackendError, ModelChange, ModelFleet, ModelOperation
@@ -157,7 +157,7 @@ async def _plain(
     return Response(b"", media_type="text/plain")
 
 
-@post("/api/pull", status_code=200, responses={**_STREAMED, **ERRORS})
+@post("/api/pull", status_code=200, responses={**_STREAMED, **ERRORS}, operation_class=StreamOrJson)
 async def pull_model(
     request: Request[Any, Any, Any],
     data: JSONBody[dict[str, Any]],
@@ -168,7 +168,7 @@ async def pull_model(
     return await _progress(request, caller, "pull", data, backend, "model")
 
 
-@post("/api/push", status_code=200, responses={**_STREAMED, **ERRORS})
+@post("/api/push", status_code=200, responses={**_STREAMED, **ERRORS}, operation_class=StreamOrJson)
 async def push_model(
     request: Request[Any, Any, Any],
     data: JSONBody[dict[str, Any]],
@@ -179,7 +179,9 @@ async def push_model(
     return await _progress(request, caller, "push", data, backend, "model")
 
 
-@post("/api/create", status_code=200, responses={**_STREAMED, **ERRORS})
+@post(
+    "/api/create", status_code=200, responses={**_STREAMED, **ERRORS}, operation_class=StreamOrJson
+)
 async def create_model(
     request: Request[Any, Any, Any],
     data: JSONBody[dict[str, Any]],

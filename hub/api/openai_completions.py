@@ -12,11 +12,12 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from hub.api.auth import Caller, services_of
 from hub.api.catalog import catalog_of
-from hub.api.doc_shapes import EVENT_STREAM, OPENAI_ERRORS
+from hub.api.doc_shapes import EVENT_STREAM, OPENAI_ERRORS, StreamOrJson
 from hub.api.errors import error_from_failed, openai_error
 from hub.api.incoming import http_message
 from hub.api.openai_shapes import StreamOptions, usage
@@ -113,7 +114,20 @@ def _sse(encoder: CompletionEncoder, include_usage: bool) -> Render:
     return render
 
 
-@post("/completions", status_code=200, responses=OPENAI_ERRORS)
+@post(
+    "/completions",
+    status_code=200,
+    responses={
+        200: ResponseSpec(
+            None,
+            description="`text_completion` chunks as server-sent events (`stream: true`), or "
+            "one `text_completion` object.",
+            media_type=EVENT_STREAM,
+        ),
+        **OPENAI_ERRORS,
+    },
+    operation_class=StreamOrJson,
+)
 async def text_completions(
     request: Request[Any, Any, Any],
     data: JSONBody[OpenAICompletionRequest],
