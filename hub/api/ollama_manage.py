@@ -12,6 +12,7 @@ a change at once.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
@@ -41,6 +42,7 @@ Backend = Annotated[
         description="The backend to use (default: where the model is, else routing.pull_backend).",
     ),
 ]
+_DIGEST = re.compile(r"sha256[:-][0-9a-f]{64}")  # Ollama accepts both separators
 _EMPTY_OK = {200: ResponseSpec(None, description="Done (no body, as Ollama answers).")}
 _STREAMED = {
     200: ResponseSpec(
@@ -216,8 +218,12 @@ async def delete_model(
     return await _plain(request, caller, "delete", data, backend)
 
 
-def _blob_backend(request: Request[Any, Any, Any], caller: Caller, backend: str | None) -> str:
+def _blob_backend(
+    request: Request[Any, Any, Any], caller: Caller, backend: str | None, digest: str
+) -> str:
     require_admin(caller, "upload model files")
+    if not _DIGEST.fullmatch(digest):
+        raise ApiError(400, "invalid digest format; expected sha256:<64 hex digits>")
     return _placed(fleet_of(request), "create", "", backend)[0]
 
 
@@ -229,7 +235,7 @@ async def blob_exists(
     backend: Backend = None,
 ) -> Response[None]:
     """200 when the backend that takes new models holds the file, 404 when not."""
-    target = _blob_backend(request, caller, backend)
+    target = _blob_backend(request, caller, backend, digest)
     try:
         found = await fleet_of(request).has_blob(target, digest)
     except BackendError as exc:
@@ -250,7 +256,7 @@ async def push_blob(
     backend: Backend = None,
 ) -> Response[Any]:
     """Upload a file for `/api/create` to the backend that takes new models."""
-    target = _blob_backend(request, caller, backend)
+    target = _blob_backend(request, caller, backend, digest)
     try:
         await fleet_of(request).push_blob(target, digest, request.stream())
     except BackendError as exc:

@@ -179,7 +179,9 @@ async def test_create_from_uploaded_files(
         assert (await http.head(f"/ollama/api/blobs/{digest}")).status_code == 200
         assert (await http.head("/ollama/api/blobs/sha256:" + "0" * 64)).status_code == 404
         wrong = await http.post("/ollama/api/blobs/sha256:" + "1" * 64, content=b"not it")
+        malformed = await http.post("/ollama/api/blobs/sha256:xyz%3Fa", content=b"x")
     assert wrong.status_code == 400 and "digest mismatch" in wrong.json()["error"]
+    assert malformed.status_code == 400 and "invalid digest" in malformed.json()["error"]
     done = await c.create("local", files={"model.gguf": digest}, stream=False)
     assert done.status == "success" and "local:latest" in big.models
 

@@ -7,16 +7,19 @@ runs beside the reply)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from hub.api.forwarding import FORWARDED_PLATFORM
 from tests.api.conftest import API_KEY, Hub
 from tests.api.keys import key_id, make_admin
 from tests.fakes.ollama import FakeOllama
+from tests.support.wait import until
 
 TRUSTED = "sk-openwebui-trusted-0123456789"
 TITLE = "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history."
@@ -197,3 +200,26 @@ async def test_the_wait_is_bounded_and_signed_in_users_are_refused_at_once(
         token, _ = await hub.signup("Web")
         at_once = await _title_beside_a_reply(hub, token, {}, drain=False)
         assert at_once.status_code == 429
+
+
+async def test_the_request_log_names_the_person_and_the_key(
+    make_hub: Callable[..., Any], fake: FakeOllama, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hub.requests")
+    async with make_hub(fake, trusted_api_keys=TRUSTED) as hub:
+        assert (await _post(hub, TRUSTED, person("u-ann"), chat_body())).status_code == 200
+        person_user = await hub.app.state.services.stores.users.find_identity(
+            FORWARDED_PLATFORM, f"{key_id(TRUSTED)}:u-ann"
+        )
+        await until(lambda: bool(_chat_lines(caplog)))
+    [line] = _chat_lines(caplog)
+    assert (line.user, line.key) == (person_user.id, key_id(TRUSTED))  # type: ignore[attr-defined]
+    assert TRUSTED not in line.getMessage()
+
+
+def _chat_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "hub.requests" and getattr(r, "path", "") == "/ollama/api/chat"
+    ]
