@@ -254,7 +254,7 @@ class ChatService:
                 emit(Notice(notice))
             msg = replace(msg, attachments=intake.images)
         admission = await self._limits.admit(
-            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
+            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id, wait=msg.may_wait
         )
         if not admission.allowed:
             emit(refused(admission, model))

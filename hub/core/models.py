@@ -166,6 +166,9 @@ class IncomingMessage:
     options: Mapping[str, Any] = field(default_factory=dict)
     passthrough: Mapping[str, Any] = field(default_factory=dict)  # format, keep_alive, think, tools
     command: str | None = None  # the HTTP route ("chat", "generate"), for routing rules
+    # A service client (an API key: Open WebUI's background tasks, scripts) that would rather
+    # wait for one of its person's replies to end than be refused at `concurrent_per_user`.
+    may_wait: bool = False
     typed_command: str | None = None  # the prompt command it expanded (set by the pipeline)
     received_at: datetime = field(default_factory=utcnow)
 
