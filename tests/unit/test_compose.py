@@ -139,3 +139,11 @@ def test_the_readme_dotenv_is_valid_for_a_local_chathub(
     lines = [f"{k}={v}" for k, v in readme_dotenv().items()]
     (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_settings()  # no "unknown setting": the old HUB_API_KEY made every command fail
+
+
+def test_every_discord_setting_is_passed_through_empty_when_unset() -> None:
+    from hub.connectors.discord.settings import DiscordSettings
+
+    for field in DiscordSettings.model_fields:
+        name = f"HUB_DISCORD__{field.upper()}"
+        assert HUB_ENV.get(name) == f"${{{name}:-}}", name
