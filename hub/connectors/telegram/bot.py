@@ -7,8 +7,6 @@ another chat. Settings and modes: `__init__.py`; who is answered: `updates.py`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -31,13 +29,14 @@ from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
 from hub.core.access import Access
 from hub.core.budget import BudgetPools, Clock
+from hub.core.coordination.duty import Duty
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
 from hub.core.ports import StopRegistry, UserStore
 from hub.settings import SettingsError
 
 if TYPE_CHECKING:
-    from hub.core.coordination.bundle import StartableLease
+    from hub.core.coordination.duty import StartableLease
     from hub.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ class TelegramConnector:
         # Polling with several replicas: only the holder of this lease polls (two pollers
         # would take each other's updates); None polls unconditionally.
         self.poll_lease = poll_lease
-        self._poller: asyncio.Task[None] | None = None
+        self._poller: Duty | None = None
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
@@ -125,10 +124,8 @@ class TelegramConnector:
             await self._start_polling()
         elif self.app.updater is not None:
             assert self.poll_lease is not None
-            await self.poll_lease.start()
-            if self.poll_lease.held:
-                await self._start_polling()
-            self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
+            self._poller = Duty(self.poll_lease, self._start_polling, self._stop_polling, "polling")
+            await self._poller.start()
         elif self.settings.webhook_url:
             secret = self.settings.webhook_secret
             await bot.set_webhook(
@@ -147,32 +144,14 @@ class TelegramConnector:
             timeout=int(self.settings.poll_timeout), allowed_updates=ALLOWED_UPDATES
         )
 
-    async def _poll_while_leader(self) -> None:
-        """Poll while this replica holds the lease; stand by while another does."""
-        lease = self.poll_lease
-        assert lease is not None
-        while True:
-            await lease.wait(True)
-            if self.app is None or self.app.updater is None:
-                return
-            if not self.app.updater.running:
-                log.info("polling Telegram: this replica took over")
-                await self._start_polling()
-            await lease.wait(False)
-            if self.app is not None and self.app.updater is not None and self.app.updater.running:
-                log.info("another replica polls Telegram now; standing by")
-                await self.app.updater.stop()
+    async def _stop_polling(self) -> None:
+        if self.app is not None and self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
 
     def status(self) -> str:
         """With several replicas polling: whether this one polls or stands by (for /ready);
         "" otherwise."""
-        lease = self.poll_lease
-        if lease is None:
-            return ""
-        if lease.held:
-            return "polling"
-        who = f"replica {lease.holder}" if lease.holder else "another replica"
-        return f"standby: {who} polls"
+        return "" if self._poller is None else self._poller.status()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
@@ -181,14 +160,10 @@ class TelegramConnector:
             return
         await self.menu.stop()
         poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
-        if self.poll_lease is not None:
-            await self.poll_lease.aclose()  # another replica takes over at once
+        if poller is not None:
+            await poller.stop()  # gives the lease up: another replica polls at once
         await self.dispatch.drain(grace)
         if app.running:
             await app.stop()

@@ -8,14 +8,14 @@ after start-up is missed), `aclose()` ends it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from hub.core.coordination.config import CoordinationConfig
+from hub.core.coordination.duty import StartableLease
 from hub.core.coordination.local import LocalFeed, LocalLease, LocalStops
 from hub.core.ports.coordination import (
     ChangeFeed,
     ConversationLocks,
-    LeaderLease,
     SlotScheduler,
     StopRegistry,
 )
@@ -25,12 +25,6 @@ from hub.core.serial import ConversationSlots
 
 if TYPE_CHECKING:
     from hub.core.coordination.redis_link import RedisLink
-
-
-class StartableLease(LeaderLease, Protocol):
-    """A `LeaderLease` not competing yet: `start()` begins."""
-
-    async def start(self) -> None: ...
 
 
 @dataclass
