@@ -10,6 +10,7 @@ command whose keys span two hash slots fails (CROSSSLOT), as on a real Redis Clu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from hub.core.coordination.bundle import StartableLease
@@ -87,9 +88,14 @@ class Replicas:
         await redis_link.start()
         return RedisStops(redis_link)
 
-    async def feed(self, subscribe: dict[str, list[str]] | None = None) -> ChangeFeed:
-        """One replica's change feed; `subscribe` maps topics to lists that collect payloads
-        (subscribed before the replica starts listening)."""
+    async def feed(
+        self,
+        subscribe: dict[str, list[str]] | None = None,
+        wire: Callable[[ChangeFeed], object] | None = None,
+    ) -> ChangeFeed:
+        """One replica's change feed; `subscribe` maps topics to lists that collect payloads,
+        and `wire(feed)` subscribes whatever follows the feed (`FrontedStores.follow`), both
+        before the replica starts listening, as the hub's start-up does."""
         feed: ChangeFeed
         if not self.on_redis:
             feed = self._shared.setdefault("feed", LocalFeed())
@@ -98,6 +104,8 @@ class Replicas:
             feed = RedisFeed(redis_link)
         for topic, seen in (subscribe or {}).items():
             feed.subscribe(topic, seen.append)
+        if wire is not None:
+            wire(feed)
         if self.on_redis:
             await redis_link.start()
         return feed

@@ -131,7 +131,9 @@ class ChangeFeed(Protocol):
     async def publish(self, topic: str, payload: str) -> None: ...
 
     def subscribe(self, topic: str, listener: Callable[[str], object]) -> Callable[[], None]:
-        """Call `listener(payload)` for each change on `topic`; returns the unsubscribe."""
+        """Call `listener(payload)` for each change on `topic`; returns the unsubscribe.
+        Subscribe while wiring, before the coordination starts: on Redis a later subscription
+        takes effect within a second, and changes published meanwhile are missed."""
         ...
 
 
