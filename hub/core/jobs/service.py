@@ -82,6 +82,7 @@ class JobService:
         replica: str,
         feed: ChangeFeed | None = None,
         clock: Callable[[], datetime] = now_utc,
+        sweep_every: float = SWEEP_EVERY,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -89,6 +90,7 @@ class JobService:
         self.replica = replica
         self.feed: ChangeFeed = feed if feed is not None else LocalFeed()
         self.clock = clock
+        self.sweep_every = sweep_every
         secret = config.callback_secret.get_secret_value() if config.callback_secret else None
         self.callbacks = CallbackSender(
             secret, attempts=config.callback_attempts, timeout=config.callback_timeout
@@ -172,7 +174,7 @@ class JobService:
             log.info("unfinished jobs queued again", extra={"jobs": len(jobs)})
 
     async def sweep(self) -> None:
-        """Remove expired jobs now and every SWEEP_EVERY seconds (runs until cancelled)."""
+        """Remove expired jobs now and every `sweep_every` seconds (runs until cancelled)."""
         while True:
             try:
                 removed = await self.store.sweep(self.clock())
@@ -180,7 +182,7 @@ class JobService:
                     log.info("expired jobs removed", extra={"jobs": removed})
             except StoreError as exc:
                 log.warning("could not remove expired jobs", extra={"error": str(exc)})
-            await asyncio.sleep(SWEEP_EVERY)
+            await asyncio.sleep(self.sweep_every)
 
 
 def job_view(job: Job, position: int | None) -> dict[str, Any]:
