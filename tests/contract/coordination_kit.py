@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.core.coordination.bundle import StartableLease
-from hub.core.coordination.local import LocalFeed, LocalLease, LocalStops
+from hub.core.coordination.local import LocalDeliveries, LocalFeed, LocalLease, LocalStops
+from hub.core.coordination.redis_deliveries import RedisDeliveries
 from hub.core.coordination.redis_feed import RedisFeed
 from hub.core.coordination.redis_leases import RedisLease
 from hub.core.coordination.redis_link import RedisLink
@@ -24,7 +25,12 @@ from hub.core.coordination.redis_turns import RedisTurns
 from hub.core.jobs.local_queue import LocalJobQueue
 from hub.core.jobs.redis_queue import RedisJobQueue
 from hub.core.ports import JobQueue, SlotScheduler
-from hub.core.ports.coordination import ChangeFeed, ConversationLocks, StopRegistry
+from hub.core.ports.coordination import (
+    ChangeFeed,
+    ConversationLocks,
+    DeliveryLog,
+    StopRegistry,
+)
 from hub.core.routing.fair_queue import Scheduler
 from hub.core.routing.state import Target
 from hub.core.serial import ConversationSlots
@@ -87,6 +93,16 @@ class Replicas:
         redis_link = self.link()
         await redis_link.start()
         return RedisStops(redis_link)
+
+    async def deliveries(self) -> DeliveryLog:
+        """One replica's log of platform deliveries taken on."""
+        if not self.on_redis:
+            shared = self._shared.setdefault("deliveries", LocalDeliveries())
+            assert isinstance(shared, LocalDeliveries)
+            return shared
+        redis_link = self.link()
+        await redis_link.start()
+        return RedisDeliveries(redis_link)
 
     async def feed(
         self,

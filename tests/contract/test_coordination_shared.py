@@ -25,6 +25,23 @@ async def test_a_stop_token_issued_on_one_replica_is_found_on_another(
     assert await pressing.lookup("stop:abcdefghijkl") is None
 
 
+async def test_a_delivery_is_taken_on_by_one_replica_only(replicas: Replicas) -> None:
+    logs = [await replicas.deliveries() for _ in range(3)]
+    key = "slack:T1:C1:1700000000.000100"
+    claims = await asyncio.gather(*(log.first(key, 60) for log in logs * 2))
+    assert claims.count(True) == 1  # six deliveries of one event over three replicas
+    assert await logs[1].first("slack:T1:C1:1700000000.000200", 60)  # another event
+    assert not await logs[0].first(key, 60)
+
+
+async def test_a_delivery_can_be_taken_on_again_after_its_ttl(replicas: Replicas) -> None:
+    one, two = await replicas.deliveries(), await replicas.deliveries()
+    assert await one.first("k", 0.05)
+    assert not await two.first("k", 0.05)
+    await asyncio.sleep(0.2)  # both the local memory and the Redis key expired
+    assert await two.first("k", 0.05)
+
+
 async def test_a_change_reaches_the_other_replicas(replicas: Replicas) -> None:
     seen: list[str] = []
     publisher = await replicas.feed()

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from hub.core.coordination.config import CoordinationConfig
 from hub.core.coordination.duty import StartableLease
-from hub.core.coordination.local import LocalFeed, LocalLease, LocalStops
+from hub.core.coordination.local import LocalDeliveries, LocalFeed, LocalLease, LocalStops
 from hub.core.ports.coordination import (
     ChangeFeed,
     ConversationLocks,
+    DeliveryLog,
     SlotScheduler,
     StopRegistry,
 )
@@ -35,6 +36,7 @@ class Coordination:
     turns: ConversationLocks
     stops: StopRegistry
     feed: ChangeFeed
+    deliveries: DeliveryLog
     config: CoordinationConfig
     link: RedisLink | None = None
     description: str = "in this process"
@@ -79,6 +81,7 @@ def embedded(config: CoordinationConfig, queue_limit: int) -> Coordination:
         turns=ConversationSlots(),
         stops=LocalStops(),
         feed=LocalFeed(),
+        deliveries=LocalDeliveries(),
         config=config,
     )
 
@@ -88,6 +91,7 @@ async def on_redis(
 ) -> Coordination:
     """The Redis implementations over one link (no I/O until `start()` or first use)."""
     # redis-py is slow to import: only a hub with Redis pays for it.
+    from hub.core.coordination.redis_deliveries import RedisDeliveries
     from hub.core.coordination.redis_feed import RedisFeed
     from hub.core.coordination.redis_link import RedisLink
     from hub.core.coordination.redis_slots import RedisSlots
@@ -100,6 +104,7 @@ async def on_redis(
         turns=await RedisTurns.open(link),
         stops=RedisStops(link),
         feed=RedisFeed(link),
+        deliveries=RedisDeliveries(link),
         config=config,
         link=link,
         description=description,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from hub.core.ports.coordination import StopEntry
@@ -32,6 +34,31 @@ class LocalStops:
 
     async def lookup(self, token: str) -> StopEntry | None:
         return self._entries.get(token)
+
+
+class LocalDeliveries:
+    """The embedded `DeliveryLog`: keys claimed in this process, forgotten after their TTL
+    (and the oldest first beyond `size`, so memory stays bounded)."""
+
+    def __init__(self, size: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._clock = clock
+        self._until: OrderedDict[str, float] = OrderedDict()  # key -> when it is forgotten
+
+    async def first(self, key: str, ttl: float) -> bool:
+        return self.claim(key, ttl)
+
+    def claim(self, key: str, ttl: float) -> bool:
+        """`first`, without waiting (the Redis log's fallback)."""
+        now = self._clock()
+        until = self._until.get(key)
+        if until is not None and until > now:
+            return False
+        self._until[key] = now + ttl
+        self._until.move_to_end(key)
+        while len(self._until) > self._size:
+            self._until.popitem(last=False)
+        return True
 
 
 class LocalFeed:

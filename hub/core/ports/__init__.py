@@ -27,6 +27,7 @@ from hub.core.ports.backends import (
 from hub.core.ports.coordination import (
     ChangeFeed,
     ConversationLocks,
+    DeliveryLog,
     LeaderLease,
     SlotScheduler,
     SlotTicket,
@@ -98,6 +99,7 @@ __all__ = [
     "ConversationStore",
     "Decision",
     "Delivery",
+    "DeliveryLog",
     "Delta",
     "DescribesLimits",
     "DuplicateError",

@@ -122,6 +122,16 @@ class StopRegistry(Protocol):
     async def lookup(self, token: str) -> StopEntry | None: ...
 
 
+class DeliveryLog(Protocol):
+    """Platform deliveries already taken on, across replicas: a platform that delivers one
+    event again (a retry after a slow acknowledgement, or to another of several connections)
+    must still get one reply, whichever replica each delivery reaches."""
+
+    async def first(self, key: str, ttl: float) -> bool:
+        """True for the first claim of `key` within `ttl` seconds (answer it), False after."""
+        ...
+
+
 class ChangeFeed(Protocol):
     """Changes one replica makes that the others must act on at once (a user's role, a prompt
     command). A published payload reaches the subscribers of its topic on the other replicas
