@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from tests.api.test_jobs import Receiver
 from tests.e2e.replicas import KEYS, Replica, bearer, replica_set, routing, shared_env
@@ -174,3 +175,13 @@ async def test_a_job_of_a_replica_killed_mid_reply_is_finished_by_another(
     assert "taking over a job whose worker went silent" in survivor.log()
     assert len(receiver.calls) == 1
     assert json.loads(receiver.calls[0][1])["text"] == text
+    # What the store holds once the survivor stopped (its usage written): one job, and the
+    # reply counted once (the cut attempt never finished, so it counted nothing).
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        db = mongo[env["HUB_MONGODB_DB"]]
+        assert await db["jobs"].count_documents({"_id": job_id}) == 1
+        usage = await db["usage"].find({}).to_list()
+    finally:
+        await mongo.aclose()
+    assert [(u["model"], u["requests"]) for u in usage] == [(MODEL, 1)]
