@@ -171,7 +171,7 @@ def test_slash_command_request(fake: FakeSlack) -> None:
     assert request.message.text == "/summarize x (https://x.io)"
     assert (request.channel, request.thread_ts, request.message.thread_id) == (GENERAL, None, "")
     assert request.message.user.display_name == "ada"
-    assert anchor_text(request) == "<@U0ADA> asked: /summarize x (https://x.io)"
+    assert anchor_text(request) == "<@U0ADA> asked: summarize x (https://x.io)"  # as typed
     threaded = request.in_thread("123.456")
     assert threaded.thread_ts == threaded.message.thread_id == "123.456"
     tricky = from_command(fake.slash_command("<!channel> & you", channel=GENERAL), BOT)

@@ -1,0 +1,197 @@
+"""The Slack connector end to end: the whole hub (create_app: SQLite, limiter, router, prompts,
+ChatService) behind the real slack-bolt and slack_sdk, against the fake Slack (which enforces
+Slack's limits) and the fake Ollama, in Socket Mode and in HTTP mode."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hub.core.models import Prompt
+from tests.fakes.slack import GENERAL
+from tests.support.slack_hub import MODEL, SlackHub, expected, slack_hub
+from tests.support.wait import until
+
+MODES = ["socket", "http"]
+
+
+def words(n: int) -> list[str]:
+    """`n` tokens of a reply a few paragraphs long (with Markdown worth converting)."""
+    out = []
+    for i in range(n):
+        token = f"**word{i}** " if i % 17 == 0 else f"word{i} "
+        out.append(token + ("\n\n" if i % 40 == 39 else ""))
+    return out
+
+
+@pytest.fixture(params=MODES)
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackHub]:
+    async with slack_hub(tmp_path, mode=request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def socket_hub(tmp_path: Path) -> AsyncIterator[SlackHub]:
+    async with slack_hub(tmp_path, mode="socket") as running:
+        yield running
+
+
+@pytest.fixture
+async def http_hub(tmp_path: Path) -> AsyncIterator[SlackHub]:
+    async with slack_hub(tmp_path, mode="http") as running:
+        yield running
+
+
+async def test_a_mention_is_answered_in_its_thread_streamed_exactly(hub: SlackHub) -> None:
+    tokens = words(700)
+    hub.ollama.script(MODEL, tokens=tokens, tokens_per_second=400)
+    thread = await hub.mention("tell me a story")
+    await until(lambda: len(hub.ollama.chat_requests) == 1)
+    await hub.idle()
+
+    text = "".join(tokens)
+    assert hub.shown(GENERAL, thread) == expected(text)
+    assert len(hub.shown(GENERAL, thread)) >= 2  # long: it continues in further messages
+    assert hub.fake.enforced_429 == 0
+    assert hub.fake.calls_of("chat.startStream"), "streamed natively"
+    assert hub.ollama.chat_requests[0].json["messages"][-1]["content"] == "tell me a story"
+    status = hub.fake.calls_of("assistant.threads.setStatus")
+    assert status and status[0].params["status"] == "is thinking…"
+    assert (GENERAL, thread) not in hub.fake.statuses  # cleared by the reply
+
+
+async def test_a_direct_message_is_answered_in_its_own_thread(socket_hub: SlackHub) -> None:
+    hub = socket_hub
+    hub.ollama.script(MODEL, tokens=["Hi", " there", ", Ada."])
+    dm = hub.fake.dm()
+    body = hub.fake.user_message(dm, "hello bot")
+    assert (await hub.deliver(body)).acked
+    await hub.idle()
+    thread = body["event"]["ts"]
+    assert hub.shown(dm, thread) == expected("Hi there, Ada.")
+    assert hub.fake.enforced_429 == 0
+
+
+async def test_a_follow_up_in_the_thread_keeps_the_context(hub: SlackHub) -> None:
+    hub.ollama.script(MODEL, tokens=["Paris", " is", " the", " capital."])
+    thread = await hub.mention("What is the capital of France?")
+    await hub.idle()
+    hub.ollama.script(MODEL, tokens=["About", " two", " million."])
+    follow = hub.fake.user_message(GENERAL, "And its population?", thread_ts=thread)
+    assert (await hub.deliver(follow)).acked  # no mention: the bot answers in its thread
+    await until(lambda: len(hub.ollama.chat_requests) == 2)
+    await hub.idle()
+
+    messages = hub.ollama.chat_requests[1].json["messages"]
+    said = [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+    assert said == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris is the capital."),
+        ("user", "And its population?"),
+    ]
+    assert hub.shown(GENERAL, thread) == [
+        *expected("Paris is the capital."),
+        *expected("About two million."),
+    ]
+    chatter = hub.fake.user_message(GENERAL, "unrelated", thread_ts=hub.fake.says(GENERAL, "x").ts)
+    await hub.deliver(chatter)
+    await hub.idle()
+    assert len(hub.ollama.chat_requests) == 2  # a thread the bot is not in: silence
+
+
+async def test_a_slash_command_runs_a_prompt_command_in_a_thread(hub: SlackHub) -> None:
+    prompts = hub.services.stores.prompts
+    await prompts.create(Prompt("/summarize", "Summarize", "Sum up: {{INPUT}}", "cli", "global"))
+    hub.ollama.script(MODEL, tokens=["Short", " version."])
+    command = hub.fake.slash_command("summarize the meeting notes", channel=GENERAL)
+    delivery = await hub.deliver(command, "slash_commands")
+    assert delivery.acked
+    await until(lambda: len(hub.ollama.chat_requests) == 1)
+    await hub.idle()
+
+    assert (
+        hub.ollama.chat_requests[0].json["messages"][-1]["content"] == "Sum up: the meeting notes"
+    )
+    anchor, *_ = hub.fake.bot_messages(GENERAL)
+    assert anchor.text == "<@U0ADA> asked: summarize the meeting notes"
+    assert hub.shown(GENERAL, anchor.ts) == expected("Short version.")
+
+
+async def test_ask_help_lists_the_registry_and_prompt_changes_at_once(
+    socket_hub: SlackHub,
+) -> None:
+    hub = socket_hub
+
+    async def help_text() -> str:
+        before = len(hub.fake.bot_messages(GENERAL))
+        await hub.deliver(hub.fake.slash_command("help", channel=GENERAL), "slash_commands")
+        await until(lambda: len(hub.fake.bot_messages(GENERAL)) == before + 2)
+        await hub.idle()
+        return hub.fake.bot_messages(GENERAL)[-1].content
+
+    first = await help_text()
+    for name in ("/help", "/new", "/model", "/models", "/prompts", "/usage", "/stop"):
+        assert name in first
+    assert "/exit" not in first and "/digest" not in first
+    prompt = Prompt("/digest", "Daily digest", "Digest: {{INPUT}}", "cli", "global")
+    await hub.services.stores.prompts.create(prompt)
+    assert "/digest – Daily digest" in await help_text()  # no restart, no wait
+    assert hub.ollama.chat_requests == []  # help is the hub's own answer
+
+
+async def test_a_retried_delivery_is_answered_once(hub: SlackHub) -> None:
+    hub.ollama.script(MODEL, tokens=["Only", " once."], first_token_delay=0.3)
+    body = hub.fake.app_mention(GENERAL, "are you there?")
+    thread = body["event"]["ts"]
+    first = await hub.deliver(body)
+    again = await hub.deliver(body, retry=1, retry_reason="http_timeout")
+    assert first.acked and again.acked
+    # The same message also comes as a `message` event (channels:history).
+    mentioned = hub.fake.messages[(GENERAL, thread)]
+    await hub.deliver(hub.fake.message_event(mentioned))
+    await hub.idle()
+    later = await hub.deliver(body, retry=2, retry_reason="http_timeout")
+    assert later.acked
+    await hub.idle()
+    assert len(hub.ollama.chat_requests) == 1
+    assert hub.shown(GENERAL, thread) == expected("Only once.")
+
+
+async def test_events_are_acknowledged_before_the_reply_is_written(http_hub: SlackHub) -> None:
+    hub = http_hub
+    hub.ollama.script(MODEL, tokens=["slow"] * 20, tokens_per_second=5, first_token_delay=1.0)
+    delivery = await hub.fake.send("events_api", hub.fake.app_mention(GENERAL, "take your time"))
+    assert delivery.status == 200  # answered while the reply has not even started
+    assert hub.connector.busy
+    await hub.idle()
+
+
+async def test_bad_signatures_and_stale_requests_are_refused(http_hub: SlackHub) -> None:
+    hub = http_hub
+    body = hub.fake.app_mention(GENERAL, "forged")
+    forged = await hub.fake.send("events_api", body, bad_signature=True)
+    assert (forged.status, forged.response) == (401, {"error": "invalid request"})
+    stale = await hub.fake.send("events_api", body, timestamp=int(time.time()) - 6 * 60)
+    assert stale.status == 401
+    command = hub.fake.slash_command("hi", channel=GENERAL)
+    assert (await hub.fake.send("slash_commands", command, bad_signature=True)).status == 401
+    await asyncio.sleep(0.3)
+    assert hub.ollama.chat_requests == [] and hub.fake.bot_messages(GENERAL) == []
+
+
+async def test_bots_and_the_bot_itself_are_ignored(socket_hub: SlackHub) -> None:
+    hub = socket_hub
+    other = hub.fake.app_mention(GENERAL, "hello from a bot", user="U0OTHERBOT")
+    await hub.deliver(other)
+    client = hub.connector.client
+    assert client is not None
+    posted = await client.chat_postMessage(channel=GENERAL, text="<@U0FAKEBOT> me")
+    own = hub.fake.messages[(GENERAL, posted["ts"])]
+    await hub.deliver(hub.fake.message_event(own))
+    await hub.idle()
+    assert hub.ollama.chat_requests == []
