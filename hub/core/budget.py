@@ -181,6 +181,8 @@ class ChatBudget:
         return own, shared
 
     async def acquire(self, method: str = "edit") -> None:
+        """Wait for a unit of `method` from every bucket covering it (the chat's own first).
+        Cancelled while waiting, the chat's own buckets get their unit back."""
         own, shared = self._buckets(method)
         every = own + shared
         if not every:
@@ -192,10 +194,15 @@ class ChatBudget:
                 await self.clock.sleep(ready - now)  # the chat's own pace; pools untouched
                 continue
             when = max(b.earliest(now) for b in every)
+            kept = [(b, b.tat) for b in own if isinstance(b, Bucket)]
             for bucket in every:
                 bucket.reserve(when)
             if when > now + _EPS:
-                await self.clock.sleep(when - now)
+                try:
+                    await self.clock.sleep(when - now)
+                except asyncio.CancelledError:
+                    _give_back(kept, when)
+                    raise
             later = self.clock.now() + _EPS
             if all(b.paused_until <= later for b in every):
                 return
@@ -274,6 +281,14 @@ class BudgetPools:
         now = self.clock.now()
         for key in [k for k, b in self._buckets.items() if b.idle(now)]:
             del self._buckets[key]
+
+
+def _give_back(kept: list[tuple[Bucket, float]], when: float) -> None:
+    """A wait for a unit was given up: the chat's own buckets get it back when nobody took a
+    unit after it (a shared pool keeps it: others may already be queued behind it)."""
+    for bucket, tat in kept:
+        if bucket.tat == max(tat, when) + bucket.interval:
+            bucket.tat = tat
 
 
 def _limit(spec: LimitSpec, scope: Scope) -> Limit:

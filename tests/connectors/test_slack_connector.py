@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.connectors.slack.threads import Taken, Threads
 from hub.core.models import Prompt
 from tests.fakes.slack import GENERAL
 from tests.support.slack_hub import MODEL, SlackHub, expected, slack_hub
@@ -195,3 +196,190 @@ async def test_bots_and_the_bot_itself_are_ignored(socket_hub: SlackHub) -> None
     await hub.deliver(hub.fake.message_event(own))
     await hub.idle()
     assert hub.ollama.chat_requests == []
+
+
+async def test_a_stream_that_expires_mid_reply_is_finished_by_chat_update(
+    socket_hub: SlackHub,
+) -> None:
+    hub = socket_hub
+    hub.fake.stream_append_limit = 2  # Slack closes the stream after its second append
+    tokens = words(300)
+    hub.ollama.script(MODEL, tokens=tokens, tokens_per_second=80)
+    thread = await hub.mention("a long answer please")
+    await hub.idle()
+
+    text = "".join(tokens)
+    assert hub.shown(GENERAL, thread) == expected(text)
+    [message] = hub.replies(GENERAL, thread)
+    assert message.stream == "expired" and message.markdown == ""  # replaced by chat.update
+    assert hub.fake.calls_of("chat.update") and message.buttons == []
+    assert hub.fake.enforced_429 == 0
+
+
+async def test_stop_button_on_the_edit_path(tmp_path: Path) -> None:
+    async with slack_hub(tmp_path, streams=False) as hub:
+        hub.ollama.script(MODEL, tokens=words(2000), tokens_per_second=30)
+        thread = await hub.mention("go on and on")
+        await until(lambda: any(m.buttons for m in hub.replies(GENERAL, thread)))
+        message = next(m for m in hub.replies(GENERAL, thread) if m.buttons)
+
+        stranger = hub.fake.button_click(GENERAL, message.ts, user="U0BOB")
+        assert (await hub.deliver(stranger, "interactive")).acked
+        await until(lambda: len(hub.fake.responses) == 1)
+        assert hub.fake.responses[0][1]["text"] == "Only the person who asked can stop this reply."
+
+        click = hub.fake.button_click(GENERAL, message.ts)
+        assert (await hub.deliver(click, "interactive")).acked
+        await hub.idle()
+        assert hub.fake.responses[1][1] == {
+            "text": "Stopping…",
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+        await hub.ollama.wait_for(lambda: hub.ollama.connections_closed == 1)  # upstream closed
+        shown = hub.replies(GENERAL, thread)
+        assert shown[-1].content.endswith("⚠ reply interrupted: reply stopped.")
+        assert not any(m.buttons for m in shown)  # the button is gone with the reply
+
+
+async def test_stopping_a_stream_in_slack_stops_the_reply(socket_hub: SlackHub) -> None:
+    hub = socket_hub
+    hub.ollama.script(MODEL, tokens=words(2000), tokens_per_second=30)
+    thread = await hub.mention("go on and on")
+    await until(lambda: any(m.stream == "streaming" for m in hub.replies(GENERAL, thread)))
+    streaming = next(m for m in hub.replies(GENERAL, thread) if m.stream == "streaming")
+    hub.fake.stop_stream_by_user(streaming.ts)
+    await hub.idle()
+    await hub.ollama.wait_for(lambda: hub.ollama.connections_closed == 1)
+    assert hub.shown(GENERAL, thread)[-1].endswith("⚠ reply interrupted: reply stopped.")
+
+
+@pytest.mark.parametrize("streams", [True, False])
+async def test_mentions_in_model_output_ping_nobody(tmp_path: Path, streams: bool) -> None:
+    async with slack_hub(tmp_path, streams=streams) as hub:
+        tokens = ["Hey ", "<!channel> ", "and ", "<", "!here>", ", @", "everyone ", "and ", "@here"]
+        tokens += [", <@U0BOB> ", "<!subteam^S1|@devs> ", "see ", "<#C0GENERAL>."]
+        hub.ollama.script(MODEL, tokens=tokens, tokens_per_second=20)
+        thread = await hub.mention("ping everyone")
+        await hub.idle()
+        assert hub.fake.pings == []
+        assert hub.shown(GENERAL, thread) == expected("".join(tokens))
+        assert bool(hub.fake.calls_of("chat.startStream")) is streams
+
+
+PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+async def test_an_image_shared_with_the_question_reaches_a_vision_model(
+    socket_hub: SlackHub,
+) -> None:
+    hub = socket_hub
+    hub.ollama.script(MODEL, tokens=["A", " cat."], extra_show={"capabilities": ["vision"]})
+    picture = hub.fake.add_file("cat.png", PICTURE)
+    await hub.mention("What is this?", files=[picture])
+    await hub.idle()
+    [request] = hub.ollama.chat_requests
+    last = request.json["messages"][-1]
+    assert last["content"] == "What is this?"
+    assert last["images"] == [base64.b64encode(PICTURE).decode()]
+
+
+async def test_threads_are_followed_after_a_restart(tmp_path: Path) -> None:
+    async with slack_hub(tmp_path) as hub:
+        hub.ollama.script(MODEL, tokens=["First."])
+        thread = await hub.mention("hello")
+        await hub.idle()
+        connector = hub.connector
+        await connector.stop()  # a restart: a new process remembers nothing
+        connector.threads, connector.taken = Threads(), Taken()
+        await connector.start()
+        await until(lambda: hub.fake.socket.connected)
+        hub.ollama.script(MODEL, tokens=["Second."])
+        follow = hub.fake.user_message(GENERAL, "and more?", thread_ts=thread)
+        await hub.deliver(follow)
+        await until(lambda: len(hub.ollama.chat_requests) == 2)
+        await hub.idle()
+        assert hub.shown(GENERAL, thread) == [*expected("First."), *expected("Second.")]
+        assert len(hub.fake.calls_of("conversations.replies")) == 1
+
+
+@pytest.mark.parametrize("streams", [True, False])
+async def test_twenty_concurrent_threads_stay_inside_the_pooled_budget(
+    tmp_path: Path, streams: bool
+) -> None:
+    async with slack_hub(tmp_path, concurrency=20, streams=streams) as hub:
+        tokens = words(300 if streams else 80)
+        hub.ollama.script(MODEL, tokens=tokens, tokens_per_second=100)
+        channels = [GENERAL]  # streams: one busy channel; edits: spread over four
+        if not streams:
+            channels = [hub.fake.add_channel(f"C0TEAM{i}", f"team{i}").id for i in range(4)]
+        bodies = [hub.fake.app_mention(channels[i % len(channels)], f"q{i}") for i in range(20)]
+        deliveries = await asyncio.gather(*(hub.fake.send("events_api", b) for b in bodies))
+        answered = await asyncio.gather(*(d.wait() for d in deliveries))
+        assert all(d.acked for d in answered)
+        await until(lambda: len(hub.ollama.chat_requests) == 20)
+        await hub.idle(within=120)
+
+        assert hub.fake.enforced_429 == 0  # the fake enforces Slack's tiers and channel paces
+        text = "".join(tokens)
+        for body in bodies:
+            event = body["event"]
+            assert hub.shown(event["channel"], event["ts"]) == expected(text)
+        starts = len(hub.fake.calls_of("chat.startStream"))
+        assert starts == (20 if streams else 0)  # a whole tier of starts went at once
+
+
+async def test_the_queue_position_shows_in_the_thread_status(tmp_path: Path) -> None:
+    async with slack_hub(tmp_path, concurrency=1) as hub:
+        hub.ollama.script(MODEL, tokens=words(60), tokens_per_second=30)
+        first = await hub.mention("first")
+        second = await hub.mention("second")
+        await until(lambda: any("Queued" in str(c.params.get("status")) for c in status_calls(hub)))
+        await hub.idle()
+        queued = [c for c in status_calls(hub) if "Queued" in str(c.params.get("status"))]
+        assert queued[0].params["thread_ts"] == second
+        assert (
+            hub.shown(GENERAL, first) == hub.shown(GENERAL, second) == expected("".join(words(60)))
+        )
+
+
+def status_calls(hub: SlackHub) -> list[object]:
+    return hub.fake.calls_of("assistant.threads.setStatus")
+
+
+async def test_refused_streams_fall_back_to_edits_and_are_not_asked_again(
+    socket_hub: SlackHub,
+) -> None:
+    hub = socket_hub
+    hub.fake.stream_refusal = "not_allowed_token_type"  # an app without the assistant feature
+    hub.ollama.script(MODEL, tokens=words(200), tokens_per_second=100)
+    first = await hub.mention("one")
+    await hub.idle()
+    second = await hub.mention("two")
+    await hub.idle()
+    text = "".join(words(200))
+    assert hub.shown(GENERAL, first) == hub.shown(GENERAL, second) == expected(text)
+    assert len(hub.fake.calls_of("chat.startStream")) == 1
+
+
+async def test_a_refused_person_gets_a_private_answer_to_a_slash_command(tmp_path: Path) -> None:
+    async with slack_hub(tmp_path, allow_users="U0BOB") as hub:
+        command = hub.fake.slash_command("hello", channel=GENERAL)  # from U0ADA
+        assert (await hub.deliver(command, "slash_commands")).acked
+        await until(lambda: len(hub.fake.responses) == 1)
+        await hub.idle()
+        assert hub.fake.responses[0][1]["response_type"] == "ephemeral"
+        assert hub.fake.bot_messages(GENERAL) == [] and hub.ollama.chat_requests == []
+        await hub.mention("hello")  # in a channel, a refused person gets silence
+        await hub.idle()
+        assert hub.fake.bot_messages(GENERAL) == [] and hub.ollama.chat_requests == []
+
+
+async def test_a_slash_command_where_the_bot_is_not_a_member(socket_hub: SlackHub) -> None:
+    hub = socket_hub
+    command = hub.fake.slash_command("hello", channel="C0OUTSIDE")
+    assert (await hub.deliver(command, "slash_commands")).acked
+    await until(lambda: len(hub.fake.responses) == 1)
+    assert (
+        hub.fake.responses[0][1]["text"] == "Invite me to this channel first: /invite <@U0FAKEBOT>"
+    )

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hub.connectors.slack.events import BotIdentity, from_event
 from hub.connectors.slack.budgets import reply_budget
+from hub.connectors.slack.events import BotIdentity, from_event
 from hub.connectors.slack.sink import SlackHandle, SlackSink, StatusSupport, fallback_text
 from hub.connectors.slack.stream import (
     ChatStream,

@@ -245,3 +245,27 @@ def test_a_key_changing_kind_gets_a_new_bucket() -> None:
     window = pools.bucket("k", Rate(5, 60.0), window=True)
     assert gcra is not window and pools.bucket("k", Rate(5, 60.0), window=True) is window
     assert window.describe() == "5 in any 60s k"
+
+
+async def test_a_wait_given_up_leaves_the_chat_s_own_pace_as_it_was() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    budget = pools.budget(
+        Limit("thread", Rate(1, 1.0)), Limit("pool", Rate(1, 10.0), "workspace", frozenset({"a"}))
+    )
+
+    async def scenario() -> list[float]:
+        await budget.acquire("a")  # t = 0: the pool's only unit for 10 s
+        clock.t = 2.0
+        waiting = asyncio.ensure_future(budget.acquire("a"))  # would go at t = 10
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await budget.acquire("b")  # not behind the given-up unit of the thread's pace
+        times = [clock.now()]
+        await budget.acquire("a")  # the pool kept its reservation: after t = 10
+        times.append(clock.now())
+        return times
+
+    assert await clock.run(scenario()) == pytest.approx([2.0, 20.0])

@@ -15,11 +15,12 @@ buckets, whatever thread or channel it is in:
 
 Windows are 61 s: Slack counts 60 s by arrival, and our clock starts a call before it arrives.
 
-The renderer knows three kinds of write (send, edit, stream); `ReplyBudget` maps them to the
-Slack method they will be: a stream write before the stream exists is its opening (only the
-thread's pace: the start itself is taken with `take_now`, and streams only when the tier has room
-at once), after it an `appendStream`. A 429 pauses every method of the workspace, because Slack
-does not say which of its limits (the method's tier, the channel's pace) was hit.
+The renderer knows four kinds of write (send, edit, stream, stream_end); `ReplyBudget` maps them
+to the Slack method they will be: a stream write before the stream exists is its opening (only
+the thread's pace: the start itself is taken with `take_now`, and streams only when the tier has
+room at once), after it an `appendStream`, and a stream's last write its `stopStream`. A 429
+pauses every method of the workspace, because Slack does not say which of its limits (the
+method's tier, the channel's pace) was hit.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ PACES: dict[str, Rate] = {
     UPDATE: Rate(40, 60.0, burst=9),
     APPEND: Rate(80, 60.0, burst=19),
 }
-_PACED_BY_THREAD = frozenset({POST, UPDATE, APPEND, OPEN})
+_PACED_BY_THREAD = frozenset({POST, UPDATE, APPEND, STOP, OPEN})
 
 
 def _methods(*names: str) -> frozenset[str]:
@@ -107,6 +108,8 @@ class ReplyBudget:
             return POST
         if kind == "edit":
             return UPDATE
+        if kind == "stream_end":  # a stream that never started is posted instead
+            return POST if self.opening() else STOP
         return OPEN if self.opening() else APPEND
 
     async def acquire(self, method: WriteKind = "edit") -> None:
@@ -120,10 +123,6 @@ class ReplyBudget:
 
     def describe(self) -> str:
         return self.budget.describe()
-
-    async def acquire_method(self, method: str) -> None:
-        """Wait for a unit of the Slack `method` (a stream's stop)."""
-        await self.budget.acquire(method)
 
     def take_now(self, method: str) -> bool:
         """A unit of the Slack `method` if there is room now (a stream's start, a status)."""

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from hub.connectors.slack.budgets import POST, START, STOP, ReplyBudget
+from hub.connectors.slack.budgets import START, ReplyBudget
 from hub.connectors.slack.stream import ChatStream, StreamExpired, StreamStopped, StreamUnavailable
 from hub.core.ports import SinkMessageGone, SinkStreamUnavailable, SinkText
 
@@ -111,9 +111,8 @@ class SlackStream:
             raise SinkStreamUnavailable(str(exc)) from exc
 
     async def finish(self, markdown: str, *, plain: bool = False) -> Any:
-        if self.opening:
+        if self.opening:  # the renderer took a chat.postMessage unit for this (`ReplyBudget`)
             text = SinkText(self.owner.plain(markdown), markup=False) if plain else None
-            await self.owner.budget.acquire_method(POST)
             return await self.owner.send(text or SinkText(self.owner.format(markdown)), final=True)
         if not markdown.startswith(self.given):
             # Cannot happen with the renderer's layout; stop what is there and replace it.
@@ -125,7 +124,6 @@ class SlackStream:
         return self.chat.handle()
 
     async def _stop(self, total: str) -> None:
-        await self.owner.budget.acquire_method(STOP)
         await self._guard(self.chat.stop(total))
 
     async def _guard(self, call: Awaitable[T]) -> T:

@@ -8,8 +8,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 # What a platform's rate limit covers: this chat (or thread, or message), the channel or group
 # it is in, the workspace or guild, or every write of the bot.
 Scope = Literal["chat", "channel", "workspace", "bot"]
-# Kinds of write a budget may limit apart: a new message, an edit, a native stream append.
-WriteKind = Literal["send", "edit", "stream"]
+# Kinds of write a budget may limit apart: a new message, an edit, a native stream's append
+# (or status), and a native stream's last write (`finish`: Slack's chat.stopStream has a tier of
+# its own, and the end of a reply must not wait behind other replies' appends).
+WriteKind = Literal["send", "edit", "stream", "stream_end"]
 
 
 class SinkError(Exception):
