@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -104,6 +105,7 @@ class Run:
     policy: str
     threads: list[tuple[str, str]] = field(default_factory=list)  # (channel, thread ts)
     first_token: dict[str, float] = field(default_factory=dict)  # by thread ts
+    last_token: dict[str, float] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     cpu: float = 0.0
@@ -124,6 +126,7 @@ class Recorder:
                 if isinstance(event, Text) and event.delta:
                     now = asyncio.get_running_loop().time()
                     self.run.first_token.setdefault(msg.thread_id, now)
+                    self.run.last_token[msg.thread_id] = now
                 if isinstance(event, Done):
                     self.run.texts[msg.thread_id] = event.text
                 yield event
@@ -192,6 +195,7 @@ async def anchor_reply(
         if not isinstance(chunk, Delta) or not chunk.text:
             continue
         run.first_token.setdefault(thread, loop.time())
+        run.last_token[thread] = loop.time()
         text, chunks = text + chunk.text, chunks + 1
         if wip is not None and chunks % 20 == 0:
             update = call(client.chat_update, channel=channel, ts=wip["ts"], text=text + LOADING)
@@ -238,6 +242,7 @@ def measure(run: Run, state: dict[str, Any]) -> dict[str, Any]:
     calls: Counter[str] = Counter()
     methods: Counter[str] = Counter()
     first_visible: dict[str, float] = {}
+    shown_at: dict[str, list[float]] = {t: [] for t in threads}
     for call in state["calls"]:
         params = call["params"]
         thread = params.get("thread_ts") or thread_of.get(params.get("ts", ""), "")
@@ -251,6 +256,7 @@ def measure(run: Run, state: dict[str, Any]) -> dict[str, Any]:
         shown = params.get("markdown_text") or params.get("text") or ""
         if call["status"] == 200 and shown.strip() and not shown.startswith("Typing"):
             first_visible.setdefault(thread, call["t"])
+            shown_at[thread].append(call["t"])
     bot: dict[str, list[dict[str, Any]]] = {t: [] for t in threads}
     for message in sorted(state["messages"], key=lambda m: float(m["ts"])):
         if message["bot_id"] and message["thread_ts"] in bot:
@@ -266,6 +272,8 @@ def measure(run: Run, state: dict[str, Any]) -> dict[str, Any]:
     latency = sorted(first_visible[t] - run.first_token[t] for t in threads if t in first_visible)
     p50, p95 = statistics.median(latency), latency[int(0.95 * (len(latency) - 1))]
     per_reply = [writes[t] for t in threads]
+    gaps = sorted(max(_gaps(shown_at[t]), default=0.0) for t in threads)
+    tails = sorted(shown_at[t][-1] - run.last_token[t] for t in threads if shown_at[t])
     return {
         "429s": state["enforced_429"],
         "first visible p50 / p95 / max (s)": f"{p50:.2f} / {p95:.2f} / {latency[-1]:.2f}",
@@ -274,9 +282,19 @@ def measure(run: Run, state: dict[str, Any]) -> dict[str, Any]:
         "all API calls per reply (mean)": f"{statistics.mean(calls[t] for t in threads):.1f}",
         "writes by method (all replies)": ", ".join(f"{m} {n}" for m, n in methods.most_common()),
         "messages per reply (mean)": f"{statistics.mean(len(bot[t]) for t in threads):.1f}",
+        "longest wait between visible writes, median / max thread (s)": (
+            f"{statistics.median(gaps):.1f} / {gaps[-1]:.1f}"
+        ),
+        "last write after the last token p50 / max (s)": (
+            f"{statistics.median(tails):.1f} / {tails[-1]:.1f}" if tails else "-"
+        ),
         "final text exact": f"{exact}/{len(threads)}",
         "wall / CPU (s)": f"{run.seconds:.1f} / {run.cpu:.1f}",
     }
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 async def bench(args: argparse.Namespace, url: str, policies: list[str]) -> dict[str, Any]:

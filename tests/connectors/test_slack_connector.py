@@ -383,3 +383,16 @@ async def test_a_slash_command_where_the_bot_is_not_a_member(socket_hub: SlackHu
     assert (
         hub.fake.responses[0][1]["text"] == "Invite me to this channel first: /invite <@U0FAKEBOT>"
     )
+
+
+async def test_without_the_assistant_status_the_queue_shows_in_the_message(
+    tmp_path: Path,
+) -> None:
+    async with slack_hub(tmp_path, concurrency=1) as hub:
+        hub.fake.status_refusal = "not_allowed_token_type"
+        hub.ollama.script(MODEL, tokens=words(60), tokens_per_second=30)
+        await hub.mention("first")
+        second = await hub.mention("second")
+        await until(lambda: any("Queued" in m.content for m in hub.replies(GENERAL, second)))
+        await hub.idle()
+        assert hub.shown(GENERAL, second) == expected("".join(words(60)))

@@ -28,7 +28,9 @@ class Control:
         else:
             build = self.app_mention if kind == "mention" else self.user_message
             payload = build(channel, body.get("text", ""), **args)
-            delivery = await self.send("events_api", payload, via=body.get("via")) if deliver else None
+            delivery = None
+            if deliver:
+                delivery = await self.send("events_api", payload, via=body.get("via"))
         event = payload.get("event", {})
         status = delivery.status if delivery is not None else None
         return web.json_response({"ts": event.get("ts", ""), "channel": channel, "status": status})

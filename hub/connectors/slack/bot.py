@@ -231,7 +231,9 @@ class SlackConnector:
         user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
         team = str(command.get("team_id") or "") or me.team_id
         if not self.access.allows(user, channel, team):
-            await self._respond(command, self.settings.refusal)
+            log.info("slash command refused by the allow lists", extra={"user_id": user})
+            if self.settings.refusal_in_private:  # an answer only they see
+                await self._respond(command, self.settings.refusal)
             return
         commands = SlashCommands().adding(await self._prompt_names(user))
         request = from_command(command, me, commands=commands, names=await self._names(user))
