@@ -20,6 +20,8 @@ _STYLE = (
     "pre{padding:.6em;overflow-x:auto}.up{color:#17723a}.down{color:#b3261e}"
     "td{padding:.1em 1em .1em 0;vertical-align:top}"
 )
+
+
 def _running(services: Services) -> list[tuple[str, str, bool]]:
     """(what, detail, ok) for the store, the limiter and each backend."""
     rows = [
