@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.slack.threads import Taken, Threads
+from hub.core.chat_config import ChatConfig
 from hub.core.models import Prompt
 from tests.fakes.slack import GENERAL
 from tests.support.slack_hub import MODEL, SlackHub, expected, slack_hub
@@ -165,7 +166,7 @@ async def test_a_retried_delivery_is_answered_once(hub: SlackHub) -> None:
 
 async def test_events_are_acknowledged_before_the_reply_is_written(http_hub: SlackHub) -> None:
     hub = http_hub
-    hub.ollama.script(MODEL, tokens=["slow"] * 20, tokens_per_second=5, first_token_delay=1.0)
+    hub.ollama.script(MODEL, tokens=["slow"] * 5, tokens_per_second=10, first_token_delay=1.0)
     delivery = await hub.fake.send("events_api", hub.fake.app_mention(GENERAL, "take your time"))
     assert delivery.status == 200  # answered while the reply has not even started
     assert hub.connector.busy
@@ -396,3 +397,17 @@ async def test_without_the_assistant_status_the_queue_shows_in_the_message(
         await until(lambda: any("Queued" in m.content for m in hub.replies(GENERAL, second)))
         await hub.idle()
         assert hub.shown(GENERAL, second) == expected("".join(words(60)))
+
+
+async def test_stopping_the_hub_lets_a_reply_finish_or_marks_it_interrupted(
+    tmp_path: Path,
+) -> None:
+    async with slack_hub(tmp_path, chat=ChatConfig(shutdown_grace=0.5)) as hub:
+        hub.ollama.script(MODEL, tokens=words(2000), tokens_per_second=30)
+        thread = await hub.mention("a very long answer")
+        await until(lambda: bool(hub.replies(GENERAL, thread)))
+        await hub.connector.stop()  # as the registry does when the hub stops
+        await hub.ollama.wait_for(lambda: hub.ollama.connections_closed == 1)
+        assert not hub.connector.busy
+        assert hub.shown(GENERAL, thread)[-1].endswith("⚠ reply interrupted: reply stopped.")
+        assert hub.fake.enforced_429 == 0

@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -87,6 +88,7 @@ class SlackConnector:
         self.taken, self.threads = Taken(), Threads()
         self.status, self.streams = StatusSupport(), StreamSupport(enabled=settings.streams)
         self.names: Recent[str] = Recent()  # user id → display name ("" when unknown)
+        self._asking: dict[str, asyncio.Future[str]] = {}
         self.me: BotIdentity | None = None
         self.session: aiohttp.ClientSession | None = None
         self.client: AsyncWebClient | None = None
@@ -160,8 +162,16 @@ class SlackConnector:
     def _build(self, client: AsyncWebClient) -> AsyncApp:
         http = self.settings.mode == "http"
         secret = self.settings.signing_secret
+        # bolt gets the bot's identity from `authorize` (found once, at start) instead of asking
+        # auth.test itself: its single-workspace check would ask once per event until the
+        # first answer, and 20 events at once mean 20 calls. Its client carries no token so
+        # that it uses `authorize`; the listeners write with the connector's own client.
+        bolt_client = AsyncWebClient(
+            base_url=self.settings.base_url, session=client.session, timeout=CALL_TIMEOUT
+        )
         app = AsyncApp(
-            client=client,
+            client=bolt_client,
+            authorize=self._authorizer(),
             signing_secret=secret.get_secret_value() if secret is not None and http else "",
             request_verification_enabled=http,
             ssl_check_enabled=http,
@@ -173,6 +183,22 @@ class SlackConnector:
         app.action(STOP_ACTION)(self._on_stop)
         app.event(_ANY)(self._ignore)  # other events: acknowledged, nothing to do
         return app
+
+    def _authorizer(self) -> Callable[[], Awaitable[AuthorizeResult]]:
+        me, token = self.me, self.token
+        assert me is not None
+        found = AuthorizeResult(
+            enterprise_id=None,
+            team_id=me.team_id,
+            bot_token=token,
+            bot_id=me.bot_id,
+            bot_user_id=me.user_id,
+        )
+
+        async def authorize() -> AuthorizeResult:  # bolt passes arguments by name: none here
+            return found
+
+        return authorize
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -330,23 +356,34 @@ class SlackConnector:
     # --- lookups ----------------------------------------------------------------------------------
 
     async def _names(self, user: str) -> dict[str, str]:
-        """{user: display name} for the sender (users.info once per person, when the tier
-        has room; an empty name otherwise)."""
+        """{user: display name} for the sender (users.info once per person, shared by the
+        events that ask at the same time, when the tier has room; no name otherwise)."""
         if not user or self.client is None or self.me is None:
             return {}
         known = self.names.get(user)
-        if known is None and lookup_budget(self.pools, self.me.team_id).take_now(USERS):
-            try:
-                found: Any = await call_api(self.client.users_info(user=user))
-                profile = found["user"].get("profile") or {}
-                known = str(
-                    profile.get("display_name") or profile.get("real_name")
-                    or found["user"].get("name") or ""
-                )  # fmt: skip
-            except (SinkError, KeyError, TypeError):
-                known = ""
-            self.names.put(user, known)
+        if known is None:
+            asking = self._asking.get(user)
+            if asking is None:
+                asking = asyncio.ensure_future(self._look_up(self.client, self.me, user))
+                self._asking[user] = asking
+                asking.add_done_callback(lambda _: self._asking.pop(user, None))
+            known = await asyncio.shield(asking)
         return {user: known} if known else {}
+
+    async def _look_up(self, client: AsyncWebClient, me: BotIdentity, user: str) -> str:
+        if not lookup_budget(self.pools, me.team_id).take_now(USERS):
+            return ""  # not now; asked again for a later message
+        try:
+            found: Any = await call_api(client.users_info(user=user))
+            profile = found["user"].get("profile") or {}
+            name = str(
+                profile.get("display_name") or profile.get("real_name")
+                or found["user"].get("name") or ""
+            )  # fmt: skip
+        except (SinkError, KeyError, TypeError):
+            name = ""
+        self.names.put(user, name)
+        return name
 
     async def _prompt_names(self, user: str) -> list[str]:
         """Prompt commands `user` may run: `/ask NAME text` runs them (looked up each time, so
