@@ -186,6 +186,12 @@ async def test_bad_signatures_and_stale_requests_are_refused(http_hub: SlackHub)
     assert hub.ollama.chat_requests == [] and hub.fake.bot_messages(GENERAL) == []
 
 
+async def test_slacks_url_check_is_answered(http_hub: SlackHub) -> None:
+    body = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV", "type": "url_verification"}
+    answer = await http_hub.fake.send("events_api", body)
+    assert (answer.status, answer.response) == (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV"})
+
+
 async def test_bots_and_the_bot_itself_are_ignored(socket_hub: SlackHub) -> None:
     hub = socket_hub
     other = hub.fake.app_mention(GENERAL, "hello from a bot", user="U0OTHERBOT")
