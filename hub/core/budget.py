@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _EPS = 1e-9
 _PRUNE_AT = 4096
+_COARSER = {"finish": "edit"}  # the same platform call (editMessageText, chat.update…)
 
 
 class Clock(Protocol):
@@ -136,9 +137,10 @@ class Limit:
 
     `scope` says what a platform's pause of that scope covers ("chat", "channel", "workspace",
     "bot"), so a workspace-wide 429 pauses the workspace bucket every chat of it draws from.
-    `methods` limits the bucket to some kinds of write ("send", "edit", "stream", or a
-    platform's own method names when its sink maps kinds to them); empty = all, so Slack's
-    `chat.postMessage` and `chat.update` can each have their own pool. `window`: a
+    `methods` limits the bucket to some kinds of write ("send", "edit", "finish", "stream",
+    "stream_end", or a platform's own method names when its sink maps kinds to them); empty =
+    all, so Slack's `chat.postMessage` and `chat.update` can each have their own pool. A bucket
+    naming "edit" also covers "finish" (the same call on every platform). `window`: a
     `WindowBucket` (at most `rate.limit` in any `rate.period`) instead of GCRA.
     """
 
@@ -149,7 +151,11 @@ class Limit:
     window: bool = False
 
     def covers(self, method: str | None) -> bool:
-        return method is None or not self.methods or method in self.methods
+        if method is None or not self.methods or method in self.methods:
+            return True
+        # A final edit is the same platform call as an edit: a bucket for edits covers it
+        # unless a budget names "finish" apart. (A stream's end is another call: not so.)
+        return _COARSER.get(method, "") in self.methods
 
 
 LimitSpec = Limit | tuple[str, Rate]
@@ -181,12 +187,17 @@ class ChatBudget:
         return own, shared
 
     async def acquire(self, method: str = "edit") -> None:
-        """Wait for a unit of `method` from every bucket covering it (the chat's own first).
-        Cancelled while waiting, the chat's own buckets get their unit back."""
+        """Wait for a unit of `method` from every bucket covering it: the chat's own first,
+        then the shared paces in turn (first come, first served), and the windows at the door:
+        a window's unit is taken when the write goes, so a write no pace holds back never waits
+        behind writes queued on a pace. Cancelled while waiting, the chat's own buckets get
+        their unit back."""
         own, shared = self._buckets(method)
         every = own + shared
         if not every:
             return
+        paces = [b for b in every if isinstance(b, Bucket)]
+        windows = [b for b in every if isinstance(b, WindowBucket)]
         while True:
             now = self.clock.now()
             ready = max((b.earliest(now) for b in own), default=now)
@@ -195,7 +206,7 @@ class ChatBudget:
                 continue
             when = max(b.earliest(now) for b in every)
             kept = [(b, b.tat) for b in own if isinstance(b, Bucket)]
-            for bucket in every:
+            for bucket in paces:
                 bucket.reserve(when)
             if when > now + _EPS:
                 try:
@@ -203,10 +214,15 @@ class ChatBudget:
                 except asyncio.CancelledError:
                     _give_back(kept, when)
                     raise
-            later = self.clock.now() + _EPS
-            if all(b.paused_until <= later for b in every):
+            now = self.clock.now()
+            if all(b.paused_until <= now + _EPS for b in every) and all(
+                b.earliest(now) <= now + _EPS for b in windows
+            ):
+                for window in windows:
+                    window.reserve(now)
                 return
-            # Paused by a retry-after while waiting: the slot is lost, wait again.
+            # Paused by a retry-after, or a window filled up while waiting: the pace units are
+            # lost (the write did not go when they were due), wait again.
 
     def take_now(self, method: str) -> bool:
         """Take a unit of `method` if every bucket covering it has room right now; never waits.

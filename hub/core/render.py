@@ -155,7 +155,7 @@ class _Renderer:
 
     def _kind(self, op: Op) -> WriteKind:
         """The kind of write `op` is; opens the message's native stream when it has none yet.
-        A stream's final write (its `finish`) is a kind of its own."""
+        A message's final write (a stream's end, the edit that finishes it) is a kind of its own."""
         msg = self._msg(op.index)
         if msg.stream is None and msg.handle is None and not msg.no_stream and not op.final:
             reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
@@ -163,7 +163,9 @@ class _Renderer:
                 msg.stream = self.sink.open_stream(reply_to)
             msg.no_stream = msg.stream is None
         kind = msg.kind()
-        return "stream_end" if kind == "stream" and op.final else kind
+        if op.final and kind in ("stream", "edit"):
+            return "stream_end" if kind == "stream" else "finish"
+        return kind
 
     def _next_op(self) -> Op | None:
         if self.reply.content.strip():

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.connectors.slack.budgets import APPEND, POST, START, STATUS, STOP, UPDATE, reply_budget
+from hub.connectors.slack.budgets import (
+    APPEND,
+    POST,
+    PROGRESS,
+    START,
+    STATUS,
+    STOP,
+    UPDATE,
+    reply_budget,
+)
 from hub.core.budget import BudgetPools, ChatBudget
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_state import Limiter, Rate, SlackLimits
@@ -42,7 +51,8 @@ async def test_twenty_threads_in_one_workspace_stay_in_the_update_pool() -> None
     for i in range(20):
         channel = f"C{i % 4}"  # five threads in each of four channels
         buckets = [(UPDATE, WORKSPACE[UPDATE]), (f"{UPDATE}:{channel}", CHANNEL[UPDATE])]
-        writers.append((reply_budget(pools, "T1", channel, f"{i}.0"), UPDATE, buckets))
+        method = PROGRESS if i % 2 else UPDATE  # progress edits and final ones share the tier
+        writers.append((reply_budget(pools, "T1", channel, f"{i}.0"), method, buckets))
     assert await refusals(clock, writers) == 0
     assert clock.now() > 60.0  # 800 writes: the pool, not the channels, set the pace
 
@@ -54,7 +64,9 @@ async def test_threads_of_one_channel_keep_its_pace() -> None:
     for i in range(3):
         budget = reply_budget(pools, "T1", "C1", f"{i}.0")
         writers.append((budget, POST, [(POST, WORKSPACE[POST]), ("post:C1", CHANNEL[POST])]))
-        writers.append((budget, UPDATE, [(UPDATE, WORKSPACE[UPDATE]), ("up:C1", CHANNEL[UPDATE])]))
+        for method in (UPDATE, PROGRESS):
+            buckets = [(UPDATE, WORKSPACE[UPDATE]), ("up:C1", CHANNEL[UPDATE])]
+            writers.append((budget, method, buckets))
     assert await refusals(clock, writers, n=20) == 0
 
 
@@ -78,3 +90,28 @@ async def test_a_whole_tier_of_starts_goes_at_once() -> None:
     assert not budgets[20].take_now(START)  # the 21st would have to wait: it posts instead
     clock.t = 61.0
     assert budgets[20].take_now(START)
+
+
+async def test_final_edits_do_not_queue_behind_progress_edits() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    busy = [reply_budget(pools, "T1", f"C{i % 4}", f"{i}.0") for i in range(20)]
+    finished_at: list[float] = []
+
+    async def progress(budget: ChatBudget) -> None:
+        for _ in range(10):  # 200 progress edits queue on the pace (about 6 minutes of it)
+            await budget.acquire(PROGRESS)
+
+    async def final() -> None:
+        await clock.sleep(30.0)
+        await reply_budget(pools, "T1", "C9", "99.0").acquire(UPDATE)
+        finished_at.append(clock.now())
+
+    async def scenario() -> None:
+        writers = [asyncio.ensure_future(progress(b)) for b in busy]
+        await final()
+        for writer in writers:
+            writer.cancel()
+
+    await clock.run(scenario())
+    assert finished_at[0] - 30.0 < 2.0  # the final edit goes within seconds, not minutes

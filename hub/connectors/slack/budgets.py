@@ -9,16 +9,18 @@ buckets, whatever thread or channel it is in:
 - the thread's own pace (one write a second, so a stream grows at a readable cadence);
 - per channel: `chat.postMessage` and `chat.update`, once a second each;
 - per workspace, per method: a sliding window of the tier (`Limit(window=True)`: the whole tier
-  may go at once, as Slack allows), and for the methods a long reply repeats (`chat.update`,
+  may go at once, as Slack allows), and for the writes a long reply repeats (progress edits,
   `chat.appendStream`) a pace under it, so 20 replies share the tier evenly over the minute
   instead of spending it in the first seconds and then showing nothing for the rest.
 
 Windows are 61 s: Slack counts 60 s by arrival, and our clock starts a call before it arrives.
 
-The renderer knows four kinds of write (send, edit, stream, stream_end); `ReplyBudget` maps them
-to the Slack method they will be: a stream write before the stream exists is its opening (only
-the thread's pace: the start itself is taken with `take_now`, and streams only when the tier has
-room at once), after it an `appendStream`, and a stream's last write its `stopStream`. A 429
+The renderer's kinds of write (send, edit, finish, stream, stream_end) are mapped by
+`ReplyBudget` to the Slack method they will be: a stream write before the stream exists is its
+opening (only the thread's pace: the start itself is taken with `take_now`, and streams only
+when the tier has room at once), after it an `appendStream`, and a stream's last write its
+`stopStream`; an edit of a message in progress is a `chat.update` under a pace that leaves room
+in the tier for the edits that finish replies, which go first. A 429
 pauses every method of the workspace, because Slack does not say which of its limits (the
 method's tier, the channel's pace) was hit.
 """
@@ -39,6 +41,7 @@ STATUS = "assistant.threads.setStatus"
 REPLIES = "conversations.replies"
 USERS = "users.info"
 OPEN = "stream.open"  # the renderer's first write to a stream that does not exist yet
+PROGRESS = "chat.update:progress"  # a chat.update of a message still being written
 
 WINDOW = 61.0
 PER_THREAD = Rate(1, 1.0)
@@ -53,13 +56,15 @@ TIERS: dict[str, Rate] = {
     REPLIES: Rate(50, WINDOW),  # Tier 3
     USERS: Rate(100, WINDOW),  # Tier 4
 }
-# Under the window: at most burst + 1 at once, then the rest of the tier spread over the minute
-# (10 + 40 and 20 + 80 per minute: never more than the tier).
+# Paces under a window: at most burst + 1 at once, then spread over the minute. Appends may use
+# the whole tier (20 + 80 a minute); edits of messages still being written at most 5 + 30 of
+# chat.update's 50, so the edits that set a reply's final text always find room within seconds.
 PACES: dict[str, Rate] = {
-    UPDATE: Rate(40, 60.0, burst=9),
+    PROGRESS: Rate(30, 60.0, burst=4),
     APPEND: Rate(80, 60.0, burst=19),
 }
-_PACED_BY_THREAD = frozenset({POST, UPDATE, APPEND, STOP, OPEN})
+SHARES = {PROGRESS: UPDATE}  # a pseudo-method drawing from another method's tier
+_PACED_BY_THREAD = frozenset({POST, UPDATE, PROGRESS, APPEND, STOP, OPEN})
 
 
 def _methods(*names: str) -> frozenset[str]:
@@ -67,13 +72,15 @@ def _methods(*names: str) -> frozenset[str]:
 
 
 def workspace_limits(team_id: str, *methods: str) -> list[Limit]:
-    """The workspace's tier (and pace) of each of `methods`."""
+    """The workspace's tier of each of `methods` (with the pseudo-methods sharing it), and the
+    paces under it."""
     out: list[Limit] = []
     for method in methods:
-        only = _methods(method)
-        out.append(Limit(f"slack:{team_id}:{method}", TIERS[method], "workspace", only, True))
-        if method in PACES:
-            out.append(Limit(f"slack:{team_id}:{method}:pace", PACES[method], "workspace", only))
+        names = _methods(method, *(m for m, tier in SHARES.items() if tier == method))
+        out.append(Limit(f"slack:{team_id}:{method}", TIERS[method], "workspace", names, True))
+        for paced in sorted(names & PACES.keys()):
+            pace = PACES[paced]
+            out.append(Limit(f"slack:{team_id}:{paced}:pace", pace, "workspace", _methods(paced)))
     return out
 
 
@@ -83,7 +90,7 @@ def reply_budget(pools: BudgetPools, team_id: str, channel: str, thread_ts: str)
     return pools.budget(
         Limit(f"{ws}:{channel}:{thread_ts}", PER_THREAD, "chat", _PACED_BY_THREAD),
         Limit(f"{ws}:{channel}:{POST}", PER_CHANNEL, "channel", _methods(POST)),
-        Limit(f"{ws}:{channel}:{UPDATE}", PER_CHANNEL, "channel", _methods(UPDATE)),
+        Limit(f"{ws}:{channel}:{UPDATE}", PER_CHANNEL, "channel", _methods(UPDATE, PROGRESS)),
         *workspace_limits(team_id, POST, UPDATE, START, APPEND, STOP, STATUS),
     )
 
@@ -107,6 +114,8 @@ class ReplyBudget:
         if kind == "send":
             return POST
         if kind == "edit":
+            return PROGRESS
+        if kind == "finish":
             return UPDATE
         if kind == "stream_end":  # a stream that never started is posted instead
             return POST if self.opening() else STOP
