@@ -187,17 +187,12 @@ class ChatBudget:
         return own, shared
 
     async def acquire(self, method: str = "edit") -> None:
-        """Wait for a unit of `method` from every bucket covering it: the chat's own first,
-        then the shared paces in turn (first come, first served), and the windows at the door:
-        a window's unit is taken when the write goes, so a write no pace holds back never waits
-        behind writes queued on a pace. Cancelled while waiting, the chat's own buckets get
-        their unit back."""
+        """Wait for a unit of `method` from every bucket covering it (the chat's own first).
+        Cancelled while waiting, the chat's own buckets get their unit back."""
         own, shared = self._buckets(method)
         every = own + shared
         if not every:
             return
-        paces = [b for b in every if isinstance(b, Bucket)]
-        windows = [b for b in every if isinstance(b, WindowBucket)]
         while True:
             now = self.clock.now()
             ready = max((b.earliest(now) for b in own), default=now)
@@ -206,7 +201,7 @@ class ChatBudget:
                 continue
             when = max(b.earliest(now) for b in every)
             kept = [(b, b.tat) for b in own if isinstance(b, Bucket)]
-            for bucket in paces:
+            for bucket in every:
                 bucket.reserve(when)
             if when > now + _EPS:
                 try:
@@ -214,15 +209,17 @@ class ChatBudget:
                 except asyncio.CancelledError:
                     _give_back(kept, when)
                     raise
-            now = self.clock.now()
-            if all(b.paused_until <= now + _EPS for b in every) and all(
-                b.earliest(now) <= now + _EPS for b in windows
-            ):
-                for window in windows:
-                    window.reserve(now)
+            later = self.clock.now() + _EPS
+            if all(b.paused_until <= later for b in every):
                 return
-            # Paused by a retry-after, or a window filled up while waiting: the pace units are
-            # lost (the write did not go when they were due), wait again.
+            # Paused by a retry-after while waiting: the slot is lost, wait again.
+
+    def due(self, method: str) -> float:
+        """When a unit of `method` could be taken (now, or later), without taking it: for writes
+        that should not hold a place in the queues while something else holds them back."""
+        now = self.clock.now()
+        own, shared = self._buckets(method)
+        return max((b.earliest(now) for b in own + shared), default=now)
 
     def take_now(self, method: str) -> bool:
         """Take a unit of `method` if every bucket covering it has room right now; never waits.

@@ -128,10 +128,10 @@ class _Renderer:
                 await self._write(op)
 
     async def _acquire(self, kind: WriteKind) -> bool:
-        """Take a unit for `kind`; False when the events ended first while waiting for a stream
-        append: the stream's last write is a kind of its own, so that wait would be for nothing
-        (a unit already reserved is left unused)."""
-        if kind != "stream":
+        """Take a unit for `kind`; False when the events ended first while waiting for an
+        in-progress edit or stream append: a message's final write is a kind of its own, so
+        that wait would be for nothing (a unit already reserved is left unused)."""
+        if kind not in ("edit", "stream"):
             await self.sink.budget.acquire(kind)
             return True
         unit = asyncio.ensure_future(self.sink.budget.acquire(kind))

@@ -271,25 +271,9 @@ async def test_a_wait_given_up_leaves_the_chat_s_own_pace_as_it_was() -> None:
     assert await clock.run(scenario()) == pytest.approx([2.0, 20.0])
 
 
-async def test_a_write_no_pace_holds_goes_ahead_of_writes_queued_on_a_pace() -> None:
+def test_due_says_when_without_taking() -> None:
     clock = FakeClock()
-    pools = BudgetPools(clock)
-    tier = Limit("ws", Rate(50, 60.0), "workspace", frozenset({"progress", "final"}), window=True)
-    pace = Limit("ws:pace", Rate(1, 2.0), "workspace", frozenset({"progress"}))
-    times: dict[str, list[float]] = {"progress": [], "final": []}
-
-    async def write(method: str, n: int) -> None:
-        budget = pools.budget(tier, pace)
-        for _ in range(n):
-            await budget.acquire(method)
-            times[method].append(clock.now())
-
-    async def scenario() -> None:
-        queued = asyncio.ensure_future(write("progress", 10))  # queued on the pace until t = 18
-        await clock.sleep(5.0)
-        await write("final", 1)
-        await queued
-
-    await clock.run(scenario())
-    assert times["final"] == [5.0]  # not behind the queued progress writes
-    assert times["progress"] == pytest.approx([2.0 * i for i in range(10)])  # their pace kept
+    budget = BudgetPools(clock).budget(("chat", Rate(1, 1.0)), Limit("ws", Rate(1, 5.0), "bot"))
+    assert budget.due("edit") == 0.0 and budget.take_now("edit")
+    assert budget.due("edit") == pytest.approx(5.0)
+    assert budget.due("edit") == pytest.approx(5.0)  # asking took nothing

@@ -171,3 +171,17 @@ async def test_the_end_of_a_stream_does_not_wait_behind_appends() -> None:
     assert [c.kind for c in sink.writes()] == ["append", "stream_finish"]
     assert finish.t == pytest.approx(2.0, abs=0.05)  # when the reply ends, not at t = 30
     assert result.delivered and sink.visible() == [tg.visible(tg.to_html("".join(tokens)))]
+
+
+async def test_the_final_edit_does_not_wait_for_an_edit_it_no_longer_needs() -> None:
+    """The edit setting a message's final text is a kind of its own ("finish"): when the reply
+    ends while an in-progress edit waits for its unit, that wait is dropped, not served first."""
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(("chat", Rate(1, 30.0)))  # one write every 30 s
+    sink = RecordingSink(budget=budget)
+    tokens = words(40)
+    await clock.run(render(paced(clock, tokens, rate=20.0), sink, clock=clock))
+
+    writes = sink.writes()
+    assert [c.kind for c in writes] == ["send", "finish"]
+    assert [c.t for c in writes] == pytest.approx([0.3, 30.3])  # not 60.3: one wait, not two

@@ -122,7 +122,15 @@ class ReplyBudget:
         return OPEN if self.opening() else APPEND
 
     async def acquire(self, method: WriteKind = "edit") -> None:
-        await self.budget.acquire(self.method(method) or UPDATE)
+        slack_method = self.method(method) or UPDATE
+        if slack_method == PROGRESS:
+            # A progress edit takes no place in the queues until it could go: queued, it would
+            # hold the channel's and the tier's next units while its own pace holds it back,
+            # and final edits of other replies would wait behind it.
+            clock = self.budget.clock
+            while (wait := self.budget.due(PROGRESS) - clock.now()) > 0:
+                await clock.sleep(wait)
+        await self.budget.acquire(slack_method)
 
     def pause(self, seconds: float, scope: Scope = "chat", method: WriteKind | None = None) -> None:
         self.budget.pause(seconds, scope, self.method(method))
