@@ -262,24 +262,6 @@ async def test_stopping_a_stream_in_slack_stops_the_reply(socket_hub: SlackHub) 
 
 
 @pytest.mark.parametrize("streams", [True, False])
-async def test_stop_typed_in_the_thread_stops_the_reply(tmp_path: Path, streams: bool) -> None:
-    async with slack_hub(tmp_path, streams=streams) as hub:
-        hub.ollama.script(MODEL, tokens=words(2000), tokens_per_second=30)
-        thread = await hub.mention("go on and on")
-        await until(lambda: bool(hub.replies(GENERAL, thread)))
-        # Slack's composer sends a line starting with "/" as a message only after a space.
-        stop = hub.fake.user_message(GENERAL, " /stop", thread_ts=thread)
-        assert (await hub.deliver(stop)).acked
-        await hub.idle()
-        await hub.ollama.wait_for(lambda: hub.ollama.connections_closed == 1)  # upstream closed
-        assert len(hub.ollama.chat_requests) == 1  # /stop is the hub's own, not a question
-        shown = hub.shown(GENERAL, thread)
-        assert any(s.endswith("⚠ reply interrupted: reply stopped.") for s in shown)
-        assert not any(m.buttons for m in hub.replies(GENERAL, thread))
-        assert hub.fake.enforced_429 == 0
-
-
-@pytest.mark.parametrize("streams", [True, False])
 async def test_mentions_in_model_output_ping_nobody(tmp_path: Path, streams: bool) -> None:
     async with slack_hub(tmp_path, streams=streams) as hub:
         tokens = ["Hey ", "<!channel> ", "and ", "<", "!here>", ", @", "everyone ", "and ", "@here"]
