@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/render.py [--chats 50 --tokens 1500 --rate 40]
         [--baseline DIR]   # also run the chathub leg of another checkout (e.g. main), same run
-        [--platform slack]  # another platform's leg instead: benchmarks/render_<platform>.py
+        [--platform telegram|slack|discord]   # another platform's leg: render_<platform>.py
 
 `--baseline DIR` runs `DIR/benchmarks/render.py --policies chathub` (that tree's own hub, its own
 fake processes) just before this tree's chathub leg, so both see the same machine load; make DIR
@@ -328,8 +328,8 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", help="default: every policy of the leg")
     parser.add_argument("--baseline", help="a checkout whose chathub leg runs too (e.g. main)")
     args, rest = parser.parse_known_args()
-    if args.platform != "telegram":  # each other leg lives in benchmarks/render_<platform>.py
-        sys.exit(importlib.import_module(f"render_{args.platform}").main(args, rest))
+    if args.platform == "slack":  # the Slack leg runs its own fakes: benchmarks/render_slack.py
+        sys.exit(importlib.import_module("render_slack").main(args, rest))
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.chats = args.chats or 50
@@ -340,7 +340,12 @@ def main() -> None:
         "--tokens-per-second", str(args.rate),
     )  # fmt: skip
     try:
-        results = asyncio.run(bench(args, url))
+        if args.platform == "discord":
+            from benchmarks.render_discord import run_discord
+
+            results = run_discord(args, url)
+        else:
+            results = asyncio.run(bench(args, url))
     finally:
         stop_process(proc)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -54,8 +54,9 @@ class SinkHarness(Protocol):
         """A chat id of this variant (a DM, a group…), the n-th one."""
         ...
 
-    def sibling(self, chat: str, scope: Scope) -> tuple[str, str]:
-        """(chat, thread) of another conversation sharing `scope` with `chat`."""
+    def sibling(self, chat: str, scope: Scope) -> tuple[str, str] | None:
+        """(chat, thread) of another conversation sharing `scope` with `chat`; None when no
+        other conversation can share it (a Discord interaction's own webhook bucket)."""
         ...
 
     def fail_next(self, kind: WriteKind, failure: Failure, *, retry_after: float = 0.0,
@@ -89,6 +90,7 @@ HarnessFactory = Callable[[], SinkHarness]
 
 def harnesses() -> dict[str, HarnessFactory]:
     """Every platform's harness, by name (imported here so each stays in its own module)."""
+    from tests.contract.sink_discord import DiscordHarness
     from tests.contract.sink_slack import SlackHarness
     from tests.contract.sink_telegram import TelegramHarness
 
@@ -97,4 +99,6 @@ def harnesses() -> dict[str, HarnessFactory]:
         "telegram-dm-drafts": lambda: TelegramHarness(drafts=True),
         "slack-thread-edits": lambda: SlackHarness(streams=False),
         "slack-thread-streams": lambda: SlackHarness(streams=True),
+        "discord-channel": lambda: DiscordHarness(interactions=False),
+        "discord-interaction": lambda: DiscordHarness(interactions=True),
     }
