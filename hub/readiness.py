@@ -106,8 +106,8 @@ async def readiness(services: Services) -> list[CheckResult]:
     for name, state in services.connector_states.items():
         detail = state.detail
         connector = running.get(name)
-        if state.ok and isinstance(connector, ReportsStatus) and connector.status():
-            detail = f"{detail}; {connector.status()}"
+        if state.ok and isinstance(connector, ReportsStatus) and connector.replica_status():
+            detail = f"{detail}; {connector.replica_status()}"
         results.append(CheckResult(f"connector {name}", state.ok, detail, required=False))
     return results
 

@@ -114,7 +114,7 @@ class ReportsStatus(Protocol):
     """A running connector that says what it is doing, for `/ready` ("standby: replica 3f2a
     polls" when another replica holds a duty only one may do)."""
 
-    def status(self) -> str: ...
+    def replica_status(self) -> str: ...
 
 
 @runtime_checkable

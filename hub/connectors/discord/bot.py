@@ -118,7 +118,7 @@ class DiscordConnector:
         else:
             await self._duty.start()
 
-    def status(self) -> str:
+    def replica_status(self) -> str:
         """With several replicas: whether this one holds the gateway (for /ready)."""
         return "" if self._duty is None else self._duty.status()
 

@@ -148,7 +148,7 @@ class TelegramConnector:
         if self.app is not None and self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
 
-    def status(self) -> str:
+    def replica_status(self) -> str:
         """With several replicas polling: whether this one polls or stands by (for /ready);
         "" otherwise."""
         return "" if self._poller is None else self._poller.status()
