@@ -83,7 +83,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
 
 
 async def _serve(settings: HubSettings) -> None:
-    import uvicorn
+    from hub.graceful import GracefulServer, refuse_while_stopping
 
     plugins = type(settings).plugins
     # Credentials and the address first: a refused token or a port in use is then the one
@@ -97,10 +97,10 @@ async def _serve(settings: HubSettings) -> None:
         except Exception as exc:  # every start-up failure becomes one actionable line
             raise StartupError(str(exc)) from exc
         await stack.enter_async_context(start_connectors(plugins, services, verified))
-        app = create_app(settings, services)
+        app = refuse_while_stopping(create_app(settings, services), services)
         config = uvicorn_config(app, settings.host, settings.port, settings.server)
         settle_gc()
-        await uvicorn.Server(config).serve(sockets=[listener])
+        await GracefulServer(config, services).serve(sockets=[listener])  # hub/graceful.py
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -169,8 +169,8 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def serve(settings: HubSettings) -> int:
     """Run the hub until SIGTERM/SIGINT. Returns the process exit code."""
-    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal
-    # to the handler it found: make that a clean exit instead of a death by signal.
+    # The server takes SIGTERM/SIGINT (hub/graceful.py), then re-raises the signal to the
+    # handler it found: make that a clean exit instead of a death by signal.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # listening socket, logs) before the rest is split between clients and their upstream requests.
 RESERVED_DESCRIPTORS = 128
 MIN_CONNECTIONS = 16
+# Seconds uvicorn waits, once the replies are drained at shutdown, for connections to close.
+CLOSE_WAIT = 3
 
 
 class ServerSettings(BaseModel):
@@ -98,7 +100,8 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
         log_config=None,
         lifespan="on",
         timeout_keep_alive=settings.keep_alive_timeout,
-        timeout_graceful_shutdown=30,
+        # Only the last bytes of replies are left by then: hub/graceful.py drained them first.
+        timeout_graceful_shutdown=CLOSE_WAIT,
         # No limit_concurrency: uvicorn answers 503 to every request once that many connections
         # are open, idle ones included, which is how idle connections took /health down.
         limit_concurrency=None,

@@ -31,6 +31,7 @@ FAILED_STATUS: Mapping[str, int] = {
     "rate_limited": 429,
     "busy": 503,
     "limiter_unavailable": 503,
+    "restarting": 503,
     "unavailable": 502,
     "cancelled": 499,
 }

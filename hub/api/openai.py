@@ -81,6 +81,7 @@ def _sse(encoder: SseEncoder, include_usage: bool) -> Render:
             else:
                 status = error_from_failed(event).status
                 out.append(encoder.error(openai_error(status, event.reason)))
+                out.append(encoder.DONE)  # the stream is over, as after a finish (vLLM does so)
         return b"".join(out)
 
     return render

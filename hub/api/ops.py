@@ -20,8 +20,11 @@ def health() -> dict[str, str]:
 
 @get("/ready")
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """200 when store, limiter and at least one backend answer; 503 naming what is down."""
+    """200 when store, limiter and at least one backend answer; 503 naming what is down, or
+    `"status": "stopping"` once shutdown has begun."""
     services: Services = request.app.state.services
+    if services.stopping:  # shutting down: take this instance out of rotation at once
+        return Response({"status": "stopping", "checks": {}}, status_code=503)
     results = await readiness(services)
     ok = is_ready(results)
     body = {

@@ -53,12 +53,12 @@ from hub.core.ports import (
     Stores,
 )
 from hub.core.reply_channel import ReplyChannel
+from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
 from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
 
-STOPPED = "Reply stopped."
 EMPTY = "There is nothing to answer yet: send me some text."
 DISABLED = "Your account on this hub is disabled; ask its administrator to enable it."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
@@ -92,7 +92,7 @@ class ChatService:
         )
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
         self._fitter = ContextFitter(router, config, self._estimator, self._generator)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._replies = ReplyTasks()
         self._images = ImageIntake(config, router)
 
     @property
@@ -120,10 +120,13 @@ class ChatService:
         `aclose()` the channel, which cancels the reply if it is still running.
         """
         channel = ReplyChannel()
+        if self._replies.closing:  # shutting down: nothing new starts
+            channel.put(self._replies.refusal(msg.model))
+            channel.put(None)
+            return channel
         task = asyncio.create_task(self._produce(msg, channel))
         channel.attach(task)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._replies.add(task)
         return channel
 
     async def stop(self, key: ConversationKey) -> bool:
@@ -138,21 +141,21 @@ class ChatService:
     @property
     def in_progress(self) -> int:
         """Replies being produced right now (for /metrics)."""
-        return len(self._tasks)
+        return len(self._replies)
+
+    def close_intake(self) -> None:
+        """Shutdown begins: refuse new messages and every reply not yet streaming; replies
+        that are streaming go on until `drain`'s grace period ends."""
+        self._replies.close_intake()
 
     async def drain(self, grace: float) -> None:
-        """Let replies in progress finish for up to `grace` seconds, then stop the rest."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        await self.aclose()
+        """`close_intake`, let streaming replies finish for up to `grace` seconds, then cut the
+        rest (each is stored as interrupted, its last event saying the hub is restarting)."""
+        await self._replies.drain(grace)
 
     async def aclose(self) -> None:
         """Stop every reply in progress (each is stored as interrupted) and wait for them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await run_to_completion(asyncio.wait(tasks))
+        await self._replies.aclose()
 
     # --- the pipeline -------------------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class ChatService:
         try:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:
-            emit(Failed(STOPPED, code="cancelled"))
+            emit(self._replies.cancelled())
         except BackendError as exc:
             emit(backend_failed(exc))
         except StoreError as exc:
@@ -259,6 +262,7 @@ class ChatService:
             return
         try:
             run = Run(model=model)
+            self._replies.note_run(run)
             if msg.history is None:
                 await self._converse(user, msg, ctx, run, emit, text, typed)
             else:
@@ -301,7 +305,7 @@ class ChatService:
             run.sent = await self._fitter.messages(fitting, run.model)
             terminal = await self._fitter.generate(ctx, run, fitting)
         except asyncio.CancelledError:
-            terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
+            terminal = self._replies.cancelled(run.text, run.model)
         finally:
             if run.user_turn is not None:
                 await run_to_completion(self._store_reply(conversation.id, user, run))
@@ -382,6 +386,6 @@ class ChatService:
             window = await self._router.context_window(run.model)
             emit(overflow_failed(exc, run.model, window, chat=False))
         except asyncio.CancelledError:
-            emit(Failed(STOPPED, run.text, code="cancelled", model=run.model))
+            emit(self._replies.cancelled(run.text, run.model))
         finally:
             await run_to_completion(self._generator.count_usage(user, run))

@@ -240,7 +240,7 @@ class Failed:
     """The reply could not be completed. `reason` is a sentence a user can act on.
 
     `code` lets HTTP edges pick a status: not_found, rate_limited, busy, limiter_unavailable,
-    unavailable, bad_request, cancelled, forbidden.
+    unavailable, bad_request, cancelled, forbidden, restarting (the hub is shutting down).
     """
 
     reason: str

@@ -129,6 +129,13 @@ class TelegramConnector:
             "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
         )
 
+    async def stop_receiving(self) -> None:
+        """Shutdown begins: take no new updates. Polling stops (updates wait at Telegram for
+        the next start); in webhook mode the hub answers 503 and Telegram sends them again."""
+        app = self.app
+        if app is not None and app.updater is not None and app.updater.running:
+            await app.updater.stop()
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
         app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
