@@ -19,7 +19,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from hub.core.generation import backend_failed
 from hub.core.models import Failed
+from hub.core.ports import BackendError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ FAILED_STATUS: Mapping[str, int] = {
     "busy": 503,
     "limiter_unavailable": 503,
     "restarting": 503,
+    "backend_down": 503,  # every backend that has the model is held back after failures
     "unavailable": 502,
     "cancelled": 499,
 }
@@ -113,6 +116,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     """Render any exception in the body shape of the request's route family."""
     path = request.url.path
     headers: dict[str, str] = {}
+    if isinstance(exc, BackendError):  # a route that asked the router itself (/api/show)
+        exc = error_from_failed(backend_failed(exc))
     if isinstance(exc, ApiError):
         status, message, headers = exc.status, exc.message, exc.headers
     elif isinstance(exc, HTTPException):
