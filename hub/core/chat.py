@@ -27,6 +27,7 @@ from hub.core.commands import (
     parse_command,
 )
 from hub.core.context import TokenEstimator
+from hub.core.conversation_log import ConversationLog, Session
 from hub.core.fitting import ContextFitter, Fitting, past_messages
 from hub.core.generation import Generator, Run, backend_failed, overflow_failed, refused
 from hub.core.models import (
@@ -55,6 +56,13 @@ from hub.core.ports import (
 from hub.core.reply_channel import ReplyChannel
 from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
+from hub.core.stores.outage import (
+    BACKLOG_FULL,
+    STORE_DOWN,
+    STORE_RETRY_AFTER,
+    BacklogFull,
+    StoreOutage,
+)
 from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,7 @@ class ChatService:
         *,
         clock: Callable[[], datetime] = utcnow,
         expand_history_commands: bool = True,
+        conversations: ConversationLog | None = None,
     ) -> None:
         self._stores = stores
         self._router = router
@@ -86,6 +95,10 @@ class ChatService:
         self._clock = clock
         self._expand_history = expand_history_commands
         self._slots = ConversationSlots()
+        # Without a log that spools, a message during a store outage is told to try again.
+        self._log = conversations or ConversationLog(
+            stores.conversations, stores.ping, StoreOutage()
+        )
         self._estimator = TokenEstimator(config.chars_per_token)
         self._commands = CommandHandler(
             stores, router, prompts, self.stop, limits=limits, clock=clock
@@ -139,6 +152,11 @@ class ChatService:
         return True
 
     @property
+    def turns_waiting(self) -> int:
+        """Turns spooled while the store was down, not yet written back."""
+        return self._log.waiting()
+
+    @property
     def in_progress(self) -> int:
         """Replies being produced right now (for /metrics)."""
         return len(self._replies)
@@ -168,9 +186,11 @@ class ChatService:
             emit(self._replies.cancelled())
         except BackendError as exc:
             emit(backend_failed(exc))
-        except StoreError as exc:
+        except BacklogFull:
+            emit(Failed(BACKLOG_FULL, code="store_unavailable", retry_after=STORE_RETRY_AFTER))
+        except StoreError as exc:  # its text names the database: for the log, not for people
             log.warning("store failed during a reply", extra={"error": str(exc)})
-            emit(Failed(str(exc) or INTERNAL))
+            emit(Failed(STORE_DOWN, code="store_unavailable", retry_after=STORE_RETRY_AFTER))
         except Exception:
             log.exception("reply failed", extra={"platform": msg.platform, "chat": msg.chat_id})
             emit(Failed(INTERNAL))
@@ -288,18 +308,16 @@ class ChatService:
         except AttachmentError as exc:
             emit(Failed(exc.reason, code="bad_request", model=run.model))
             return
-        conversation = await self._stores.conversations.active(msg.key, user.id)
-        history = await self._stores.conversations.recent(
-            conversation.id, self._config.history_limit
-        )
+        session = await self._log.begin(msg.key, user.id, self._config.history_limit)
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
-            run.user_turn = await self._stores.conversations.append(conversation.id, turn)
+            run.user_turn = await self._log.append(session, turn)
 
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
-        fitting = Fitting(conversation.id, past_messages(history), new, msg, emit)
+        told_key = session.conversation_id or msg.key.as_str()
+        fitting = Fitting(told_key, past_messages(session.history), new, msg, emit)
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._fitter.messages(fitting, run.model)
@@ -308,11 +326,11 @@ class ChatService:
             terminal = self._replies.cancelled(run.text, run.model)
         finally:
             if run.user_turn is not None:
-                await run_to_completion(self._store_reply(conversation.id, user, run))
+                await run_to_completion(self._store_reply(session, user, run))
             if terminal is not None:
                 emit(terminal)
 
-    async def _store_reply(self, conversation_id: str, user: User, run: Run) -> None:
+    async def _store_reply(self, session: Session, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
         metrics = run.metrics
         prompt_tokens = metrics.prompt_tokens if metrics else 0
@@ -328,11 +346,11 @@ class ChatService:
             interrupted=metrics is None,
         )
         try:
-            await self._stores.conversations.append(conversation_id, turn)
-        except StoreError as exc:
+            await self._log.append(session, turn)
+        except StoreError as exc:  # neither the store nor the spool took it
             log.error(
                 "could not store a reply",
-                extra={"conversation": conversation_id, "error": str(exc)},
+                extra={"conversation": session.conversation_id, "error": str(exc)},
             )
         await self._generator.count_usage(user, run)
 
