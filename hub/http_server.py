@@ -45,6 +45,10 @@ class ServerSettings(BaseModel):
     # Kernel send buffer per connection (SO_SNDBUF): how far a streamed reply may run ahead of
     # a slow reader. null leaves it to the kernel's auto-tuning (up to 4 MB per connection).
     send_buffer: int | None = Field(default=256 * 1024, ge=4096)
+    # Seconds the hub's writes to a client may wait at a stretch (the client has stopped reading
+    # but stays connected); then the connection is closed and its reply cancelled, which frees
+    # its backend slot. null: wait for as long as the client stays connected.
+    write_timeout: float | None = Field(default=120.0, gt=0)
 
 
 def descriptor_limit() -> int:
@@ -81,6 +85,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
         header_timeout=settings.header_timeout,
         max_header_bytes=settings.max_header_bytes,
         send_buffer=settings.send_buffer,
+        write_timeout=settings.write_timeout,
     )
     log.info(
         "http limits",
@@ -90,6 +95,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
             "keep_alive_timeout": settings.keep_alive_timeout,
             "max_header_bytes": settings.max_header_bytes,
             "send_buffer": settings.send_buffer,
+            "write_timeout": settings.write_timeout,
         },
     )
     return uvicorn.Config(
