@@ -24,13 +24,14 @@ from hub.api.openai_shapes import (
     to_options,
 )
 from hub.api.replies import ContentEvent, gather_reply, start_reply
+from hub.api.schema_responses import STREAMS
 from hub.api.streaming import Render, ReplyStream
 from hub.core.models import Done, Extra, Text, User
 
 EVENT_STREAM = "text/event-stream"
 
 
-@post("/chat/completions", status_code=200)
+@post("/chat/completions", status_code=200, opt={STREAMS: EVENT_STREAM})
 async def chat_completions(
     request: Request[Any, Any, Any],
     data: JSONBody[OpenAIChatRequest],
