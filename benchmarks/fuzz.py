@@ -47,7 +47,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
             elapsed = time.monotonic() - started
             hub.signal()
             await hub.wait()
-    summary = done.stdout.split("SUMMARY", 1)[-1]
+    failures, _, summary = done.stdout.partition("SUMMARY")
+    if "FAILURES" in failures:  # what failed, how to reproduce it
+        print(failures[failures.index("FAILURES") :].split("WARNINGS")[0].strip())
     print(summary.strip())
     print(f"st exit code {done.returncode}, {elapsed:.0f} s")
     print(f"hub tracebacks: {hub.log.count('Traceback')}")
