@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/render.py [--chats 50 --tokens 1500 --rate 40]
         [--baseline DIR]   # also run the chathub leg of another checkout (e.g. main), same run
+        [--platform telegram|discord]   # the Discord leg: benchmarks/render_discord.py
 
 `--baseline DIR` runs `DIR/benchmarks/render.py --policies chathub` (that tree's own hub, its own
 fake processes) just before this tree's chathub leg, so both see the same machine load; make DIR
@@ -326,6 +327,7 @@ def main() -> None:
         "--policies", nargs="+", default=["chathub", "fixed-0.6s", "every-8-chunks"]
     )
     parser.add_argument("--baseline", help="a checkout whose chathub leg runs too (e.g. main)")
+    parser.add_argument("--platform", choices=("telegram", "discord"), default="telegram")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
     proc, url = start_process(
@@ -333,7 +335,12 @@ def main() -> None:
         "--tokens-per-second", str(args.rate),
     )  # fmt: skip
     try:
-        results = asyncio.run(bench(args, url))
+        if args.platform == "discord":
+            from benchmarks.render_discord import run_discord
+
+            results = run_discord(args, url)
+        else:
+            results = asyncio.run(bench(args, url))
     finally:
         stop_process(proc)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
@@ -120,6 +121,11 @@ class HubSettings(BaseSettings):
     default_model: str | None = None
     jwt_secret: SecretStr | None = None
     api_keys: SecretStr | None = None  # comma separated
+    # Keys whose requests may name the person behind them (X-OpenWebUI-User-Id, X-Hub-User);
+    # comma separated, and each is an API key as well (hub/api/forwarding.py).
+    trusted_api_keys: SecretStr | None = None
+    # What /ollama/api/version reports; unset: the lowest version among the Ollama backends.
+    ollama_version: str | None = None
     webui_dir: Path | None = None
     log_level: str = "INFO"
     log_requests: bool = True  # one line per HTTP request (hub/api/request_log.py)
@@ -198,9 +204,29 @@ class HubSettings(BaseSettings):
         return [p.name for p in cls.plugins]
 
     def static_api_keys(self) -> list[str]:
-        if self.api_keys is None:
-            return []
-        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+        """Every API key: `HUB_API_KEYS` and `HUB_TRUSTED_API_KEYS` (each once)."""
+        keys = _split_keys(self.api_keys) + self.trusted_keys()
+        return list(dict.fromkeys(keys))
+
+    def trusted_keys(self) -> list[str]:
+        """The keys trusted to name the person behind each request (`HUB_TRUSTED_API_KEYS`)."""
+        return _split_keys(self.trusted_api_keys)
+
+    @field_validator("ollama_version")
+    @classmethod
+    def _ollama_version(cls, value: str | None) -> str | None:
+        if value is not None and not _VERSION.match(value.strip()):
+            raise ValueError(f"{value!r} is not a version; write it as Ollama does, e.g. 0.12.3")
+        return value.strip() if value is not None else None
+
+
+_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+].*)?$")
+
+
+def _split_keys(value: SecretStr | None) -> list[str]:
+    if value is None:
+        return []
+    return [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
 
 
 def settings_class(plugins: Sequence[ConnectorPlugin]) -> type[HubSettings]:

@@ -22,9 +22,10 @@ __all__ = ["api_routers", "exception_handlers", "load_jwt_secret"]
 
 def api_routers(settings: HubSettings) -> list[Router]:
     """Every API router, the docs' assets and `/` (the home page, or with `HUB_WEBUI_DIR` the
-    frontend, whose catch-all comes last)."""
+    frontend, whose catch-all comes last), under one parent that checks credentials."""
     from litestar import Router
 
+    from hub.api.auth import reject_bad_credentials
     from hub.api.docs import docs_asset
     from hub.api.ollama import ollama_router
     from hub.api.openai import openai_router
@@ -41,4 +42,6 @@ def api_routers(settings: HubSettings) -> list[Router]:
         from hub.api.spa import spa_router
 
         routers.append(spa_router(settings.webui_dir))
-    return routers
+    # One parent, so every API route refuses an Authorization header the hub does not accept
+    # (connector webhooks and /health, /ready, /metrics stay outside: they ignore it).
+    return [Router(path="/", route_handlers=routers, before_request=reject_bad_credentials)]

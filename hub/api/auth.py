@@ -6,6 +6,12 @@
   are accepted on `/ollama/*` only. Each key acts as its own hub user, found or created through
   the identity store as platform `api-key` with a SHA-256 fingerprint of the key as the platform
   user id, so limits and usage are counted per key and the key itself is never stored.
+- Trusted keys (`HUB_TRUSTED_API_KEYS`, API keys too) may name the person behind each request
+  (`X-OpenWebUI-User-Id`, `X-Hub-User`): limits and usage then count that person
+  (hub/api/forwarding.py). Other callers' person headers are ignored.
+- A request that presents an `Authorization` header the hub does not accept gets 401 on every
+  API route, public ones included (`reject_bad_credentials`), so a client configured with a
+  wrong key learns it at once (Open WebUI's Verify Connection asks only `/api/version`).
 - `pending` users may read their own account but get 403 on chat and prompt routes.
 - A disabled user (or the principal of a disabled API key) gets 401 everywhere.
 - A browser sends the `token` cookie with requests other sites make, so a request that changes
@@ -24,13 +30,15 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from litestar import Request
+from litestar import Litestar, Request
 
 from hub.api.errors import ApiError
+from hub.api.forwarding import forwarded_person, person_user
 from hub.api.passwords import Passwords
 from hub.api.request_log import note_caller
 from hub.core.models import PlatformUser, User
@@ -49,6 +57,7 @@ _SECRET_FILE = "jwt_secret"
 _MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-requested-with"
+_CHECKED_KEY = "hub_credential"
 
 
 def load_jwt_secret(settings: HubSettings) -> str:
@@ -91,10 +100,19 @@ def _fingerprint(key: str) -> bytes:
 class Authenticator:
     """Issues and checks tokens, recognises API keys, and resolves the hub user of a request."""
 
-    def __init__(self, *, secret: str, ttl: int, api_keys: Sequence[str], users: UserStore) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str,
+        ttl: int,
+        api_keys: Sequence[str],
+        users: UserStore,
+        trusted_keys: Sequence[str] = (),
+    ) -> None:
         self._secret = secret
         self._ttl = ttl
-        self._keys = [_fingerprint(k) for k in api_keys]
+        self._keys = [_fingerprint(k) for k in dict.fromkeys([*api_keys, *trusted_keys])]
+        self._trusted = frozenset(_fingerprint(k) for k in trusted_keys)
         self._users = users  # cached in front of the store (hub.core.stores.fronted)
         self.passwords = Passwords()
 
@@ -126,8 +144,21 @@ class Authenticator:
                 found = key
         return found
 
+    def identify(self, token: str) -> Credential:
+        """What `token` is: one of the API keys, or a valid sign-in token (its user id).
+        Raises `ApiError(401)` for anything else."""
+        key = self.is_api_key(token)
+        if key is not None:
+            return Credential(key=key, trusted=key in self._trusted)
+        return Credential(user_id=self.user_id_of(token))
+
     async def user_of(self, request: Request[Any, Any, Any], *, allow_api_key: bool) -> User:
         """The authenticated hub user of `request`, or `ApiError(401)` (403: forged by cookie)."""
+        return (await self.caller_of(request, allow_api_key=allow_api_key)).user
+
+    async def caller_of(self, request: Request[Any, Any, Any], *, allow_api_key: bool) -> Caller:
+        """Who sent `request`: its hub user, whether by API key, and for a trusted key the
+        person it names (who is then the user) and their chat."""
         token = _credential(request)
         if token is None:
             raise ApiError(401, "Not authenticated. Send 'Authorization: Bearer <token>'.")
@@ -137,25 +168,64 @@ class Authenticator:
                 "A request signed in by cookie that changes something must be sent with "
                 "'Content-Type: application/json' or an 'X-Requested-With' header.",
             )
-        key = self.is_api_key(token)
-        if key is not None:
-            if not allow_api_key:
-                raise ApiError(401, "API keys work on /ollama routes only; sign in for this one.")
-            user = await self._key_user(key)
-        else:
-            found = await self._users.get(self.user_id_of(token))
+        credential = _checked(request) or self.identify(token)
+        if credential.key is None:
+            assert credential.user_id is not None
+            found = await self._users.get(credential.user_id)
             if found is None:
                 raise ApiError(401, "This account no longer exists. Sign up again.")
-            user = found
-        note_caller(user_id=user.id, key_fingerprint=None if key is None else _key_id(key))
+            note_caller(user_id=found.id)
+            _refuse_disabled(found)
+            return Caller(found)
+        if not allow_api_key:
+            raise ApiError(401, "API keys work on /ollama routes only; sign in for this one.")
+        key_id = _key_id(credential.key)
+        key_user = await self._key_user(credential.key)
+        note_caller(user_id=key_user.id, key_fingerprint=key_id)
         # Cached for seconds only, and dropped at once when this process disables the user.
-        if user.disabled:
-            raise ApiError(401, DISABLED)
-        return user
+        _refuse_disabled(key_user)
+        person = forwarded_person(request) if credential.trusted else None
+        if person is None:
+            return Caller(key_user, service=True)
+        user = await person_user(self._users, key_user, key_id, person)
+        note_caller(user_id=user.id, key_fingerprint=key_id, person=True)
+        _refuse_disabled(user)
+        return Caller(user, service=True, chat_id=person.chat_id)
 
     async def _key_user(self, key: bytes) -> User:
         ident = PlatformUser(API_KEY_PLATFORM, _key_id(key), f"API key {key.hex()[:8]}")
         return await self._users.for_identity(ident)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A credential the hub accepts: an API key (by fingerprint) or a sign-in token's user."""
+
+    key: bytes | None = None
+    trusted: bool = False
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent an `/ollama` request: the hub user limits and usage count (the person behind
+    a trusted key, else the key's or the token's own user), whether it came with an API key
+    (a service: it may wait for a reply slot), and the Open WebUI chat it belongs to."""
+
+    user: User
+    service: bool = False
+    chat_id: str | None = None
+
+
+def _refuse_disabled(user: User) -> None:
+    if user.disabled:
+        raise ApiError(401, DISABLED)
+
+
+def _checked(request: Request[Any, Any, Any]) -> Credential | None:
+    """The credential `reject_bad_credentials` already identified for this request, if any."""
+    found = request.scope.get("state", {}).get(_CHECKED_KEY)
+    return found if isinstance(found, Credential) else None
 
 
 def _key_id(fingerprint: bytes) -> str:
@@ -193,11 +263,15 @@ def services_of(request: Request[Any, Any, Any]) -> Services:
 
 async def authenticator(request: Request[Any, Any, Any]) -> Authenticator:
     """The app's Authenticator, built on first use (its secret may need file I/O)."""
-    state = request.app.state
+    return await app_authenticator(request.app)
+
+
+async def app_authenticator(app: Litestar) -> Authenticator:
+    state = app.state
     auth: Authenticator | None = state.get(_STATE_KEY)
     if auth is not None:
         return auth
-    services = services_of(request)
+    services: Services = state.services
     settings = services.settings
     secret = await asyncio.to_thread(load_jwt_secret, settings)
     auth = state.get(_STATE_KEY)  # another request may have finished first
@@ -206,6 +280,7 @@ async def authenticator(request: Request[Any, Any, Any]) -> Authenticator:
             secret=secret,
             ttl=settings.webui.token_ttl,
             api_keys=settings.static_api_keys(),
+            trusted_keys=settings.trusted_keys(),
             users=services.stores.users,
         )
         state[_STATE_KEY] = auth
@@ -240,5 +315,41 @@ async def webui_admin(request: Request[Any, Any, Any]) -> User:
 
 async def ollama_user(request: Request[Any, Any, Any]) -> User:
     """A signed-in user or a static API key, not pending."""
+    return (await ollama_caller(request)).user
+
+
+async def ollama_caller(request: Request[Any, Any, Any]) -> Caller:
+    """A signed-in user, an API key, or the person a trusted key names; not pending."""
     auth = await authenticator(request)
-    return _require_active(await auth.user_of(request, allow_api_key=True))
+    caller = await auth.caller_of(request, allow_api_key=True)
+    _require_active(caller.user)
+    return caller
+
+
+async def reject_bad_credentials(request: Request[Any, Any, Any]) -> None:
+    """`before_request` hook of the API routers: an `Authorization` header the hub does not
+    accept is a 401, even where no sign-in is needed (`/ollama/api/version`, `/api/config`).
+
+    Only the header counts: a browser sends its `token` cookie with every request, and a
+    stale one must not break the public pages. What the header was found to be is kept for
+    the route's own check, so a token is decoded once per request.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        return
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(401, "The Authorization header must be 'Bearer <token or API key>'.")
+    auth = await authenticator(request)
+    try:
+        credential = auth.identify(value.strip())
+    except ApiError as exc:
+        if _could_be_key(value.strip()):
+            raise ApiError(401, "The API key or token is not valid for this hub.") from None
+        raise exc from None
+    request.scope.setdefault("state", {})[_CHECKED_KEY] = credential
+
+
+def _could_be_key(token: str) -> bool:
+    """A token that is no JWT at all (no two dots): most likely a mistyped API key."""
+    return token.count(".") != 2

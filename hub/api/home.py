@@ -86,7 +86,9 @@ serves Prometheus gauges, and <a href="/schema">/schema</a> documents every rout
 <h2>Connect</h2>
 <p><b>Open WebUI</b> (a current one, as its Ollama server): set
 <code>OLLAMA_BASE_URL={b}/ollama</code> and give that connection a key from
-<code>HUB_API_KEYS</code> (Admin → Settings → Connections). To serve the Open WebUI v0.1.120
+<code>HUB_TRUSTED_API_KEYS</code> (Admin → Settings → Connections), with
+<code>ENABLE_FORWARD_USER_INFO_HEADERS=true</code> so each of its users has their own limits
+(docs/openwebui.md). To serve the Open WebUI v0.1.120
 frontend from this hub instead, set <code>HUB_WEBUI_DIR</code> to its build directory.</p>
 <p><b>An Ollama client</b>:</p>
 <pre>import ollama

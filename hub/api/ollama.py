@@ -14,10 +14,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.params import JSONBody
 
-from hub.api.auth import ollama_user, services_of
+from hub.api.auth import Caller, ollama_caller, services_of
 from hub.api.catalog import catalog_of
+from hub.api.embeddings import ollama_embed, ollama_embeddings
 from hub.api.errors import ApiError, error_from_failed, exception_handlers
+from hub.api.fleet import fleet_error, fleet_of, require_admin
 from hub.api.incoming import http_message
+from hub.api.ollama_manage import management_handlers
 from hub.api.ollama_shapes import (
     ChunkEncoder,
     OllamaChatRequest,
@@ -30,10 +33,12 @@ from hub.api.ollama_shapes import (
 from hub.api.replies import ContentEvent, gather_reply, start_reply
 from hub.api.schema_responses import STREAMS
 from hub.api.streaming import Render, ReplyStream
-from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text, User
-from hub.core.ports import Completion
+from hub.core.backends.ollama_admin import unloads
+from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text
+from hub.core.ports import BackendError, Completion
 
-# The Ollama API level these routes implement (clients such as Open WebUI check it is >= 0.1.16).
+# What /api/version says when no Ollama backend tells its own (clients such as Open WebUI
+# check it is >= 0.1.16).
 OLLAMA_API_VERSION = "0.6.8"
 NDJSON = "application/x-ndjson"
 _GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
@@ -46,14 +51,22 @@ async def ollama_root() -> str:
 
 
 @route("/api/version", http_method=_GET_HEAD)
-async def ollama_version() -> dict[str, str]:
-    """The Ollama API version the hub is compatible with."""
-    return {"version": OLLAMA_API_VERSION}
+async def ollama_version(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """`HUB_OLLAMA_VERSION`, else the lowest version among the Ollama backends (as Open WebUI
+    reports for several), else the API level the hub implements. No sign-in needed, but a
+    wrong key is refused (Open WebUI's Verify Connection asks only this)."""
+    services = services_of(request)
+    configured = services.settings.ollama_version
+    if configured:
+        return {"version": configured}
+    fleet = fleet_of(request, required=False)
+    version = await fleet.version() if fleet is not None else None
+    return {"version": version or OLLAMA_API_VERSION}
 
 
 @route("/api/tags", http_method=_GET_HEAD)
 async def ollama_tags(
-    request: Request[Any, Any, Any], user: NamedDependency[User]
+    request: Request[Any, Any, Any], caller: NamedDependency[Caller]
 ) -> dict[str, Any]:
     """Every model and alias the router serves, with all upstream fields."""
     catalog = catalog_of(request)
@@ -62,7 +75,9 @@ async def ollama_tags(
 
 
 @route("/api/ps", http_method=_GET_HEAD)
-async def ollama_ps(request: Request[Any, Any, Any], user: NamedDependency[User]) -> dict[str, Any]:
+async def ollama_ps(
+    request: Request[Any, Any, Any], caller: NamedDependency[Caller]
+) -> dict[str, Any]:
     """Models loaded on the Ollama backends now, named as `/api/tags` names them.
 
     Items keep every upstream field (`expires_at` RFC 3339, `size_vram`, `context_length`,
@@ -76,7 +91,9 @@ async def ollama_ps(request: Request[Any, Any, Any], user: NamedDependency[User]
 
 @post("/api/show", status_code=200)
 async def ollama_show(
-    request: Request[Any, Any, Any], data: JSONBody[OllamaShowRequest], user: NamedDependency[User]
+    request: Request[Any, Any, Any],
+    data: JSONBody[OllamaShowRequest],
+    caller: NamedDependency[Caller],
 ) -> dict[str, Any]:
     """Model details as the serving backend reports them."""
     name = await catalog_of(request).resolve(data.model or data.name)
@@ -104,16 +121,18 @@ def _to_chat_message(message: OllamaMessage) -> ChatMessage:
 
 @post("/api/chat", status_code=200, opt={STREAMS: NDJSON})
 async def ollama_chat(
-    request: Request[Any, Any, Any], data: JSONBody[OllamaChatRequest], user: NamedDependency[User]
+    request: Request[Any, Any, Any],
+    data: JSONBody[OllamaChatRequest],
+    caller: NamedDependency[Caller],
 ) -> Response[Any]:
-    """Chat with the whole `messages` history; NDJSON stream unless `stream` is false."""
+    """Chat with the whole `messages` history; NDJSON stream unless `stream` is false. No
+    messages loads the model (keep_alive 0: unloads it) wherever it runs."""
     model = await catalog_of(request).resolve(data.model)
     encoder = ChunkEncoder(data.model, "chat")
     if not data.messages:
-        reason = "unload" if data.keep_alive in (0, "0") else "load"
-        return Response(encoder.load(reason))
+        return await _load(request, caller, model, data.keep_alive, encoder)
     msg = http_message(
-        user,
+        caller,
         model,
         [_to_chat_message(m) for m in data.messages],
         options=data.options,
@@ -131,16 +150,15 @@ async def ollama_chat(
 async def ollama_generate(
     request: Request[Any, Any, Any],
     data: JSONBody[OllamaGenerateRequest],
-    user: NamedDependency[User],
+    caller: NamedDependency[Caller],
 ) -> Response[Any]:
     """Complete `prompt` (with `system`, `suffix`, `template`, `raw`, `context` as Ollama takes
     them); NDJSON stream unless `stream` is false. Ollama backends get `/api/generate` itself;
     OpenAI-compatible ones answer a plain prompt as a chat and refuse the Ollama-only fields."""
     model = await catalog_of(request).resolve(data.model)
     encoder = ChunkEncoder(data.model, "generate")
-    if not data.prompt and not data.images:
-        reason = "unload" if data.keep_alive in (0, "0") else "load"
-        return Response(encoder.load(reason))
+    if not data.prompt and not data.images and data.suffix is None:
+        return await _load(request, caller, model, data.keep_alive, encoder)
     history = [ChatMessage("system", data.system)] if data.system else []
     history.append(ChatMessage("user", data.prompt, images=tuple(data.images or ())))
     completion = Completion(
@@ -150,7 +168,7 @@ async def ollama_generate(
         context=tuple(data.context) if data.context is not None else None,
     )
     msg = http_message(
-        user,
+        caller,
         model,
         history,
         options=data.options,
@@ -163,6 +181,24 @@ async def ollama_generate(
         route="generate",
     )
     return await _respond(request, msg, encoder, stream=data.stream)
+
+
+async def _load(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    model: str,
+    keep_alive: str | int | float | None,
+    encoder: ChunkEncoder,
+) -> Response[Any]:
+    """An empty request: load `model` on every Ollama backend serving it, or unload it there
+    (which only an administrator may: it affects everyone using the model)."""
+    if unloads(keep_alive):
+        require_admin(caller, "unload models")
+    try:
+        reason = await fleet_of(request).load(model, keep_alive)
+    except BackendError as exc:
+        raise fleet_error(exc) from None
+    return Response(encoder.load(reason))
 
 
 async def _respond(
@@ -211,8 +247,11 @@ def ollama_router() -> Router:
             ollama_show,
             ollama_chat,
             ollama_generate,
+            ollama_embed,
+            ollama_embeddings,
+            *management_handlers(),
         ],
-        dependencies={"user": Provide(ollama_user)},
+        dependencies={"caller": Provide(ollama_caller)},
         exception_handlers=exception_handlers(),
         tags=["ollama"],
     )

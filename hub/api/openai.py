@@ -12,34 +12,44 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from hub.api.auth import ollama_user, services_of
+from hub.api.auth import Caller, ollama_caller, services_of
 from hub.api.catalog import catalog_of
-from hub.api.errors import error_from_failed, exception_handlers, openai_error
+from hub.api.doc_shapes import OPENAI_ERRORS
+from hub.api.embeddings import openai_embeddings
+from hub.api.errors import ApiError, error_from_failed, exception_handlers, openai_error
 from hub.api.incoming import http_message
+from hub.api.openai_completions import text_completions
 from hub.api.openai_shapes import (
     OpenAIChatRequest,
     SseEncoder,
     to_chat_message,
     to_format,
     to_options,
+    to_think,
 )
 from hub.api.replies import ContentEvent, gather_reply, start_reply
 from hub.api.schema_responses import STREAMS
 from hub.api.streaming import Render, ReplyStream
-from hub.core.models import Done, Extra, Text, User
+from hub.core.models import Done, Extra, Text
 
 EVENT_STREAM = "text/event-stream"
 
 
-@post("/chat/completions", status_code=200, opt={STREAMS: EVENT_STREAM})
+@post("/chat/completions", status_code=200, responses=OPENAI_ERRORS, opt={STREAMS: EVENT_STREAM})
 async def chat_completions(
     request: Request[Any, Any, Any],
     data: JSONBody[OpenAIChatRequest],
-    caller: NamedDependency[User],
+    caller: NamedDependency[Caller],
 ) -> Response[Any]:
-    """A chat completion; SSE chunks when `stream` is true, one `chat.completion` otherwise."""
+    """A chat completion; SSE chunks when `stream` is true, one `chat.completion` otherwise.
+    Tool calls come as `tool_calls` (streamed with indexes, finish reason `tool_calls`),
+    thinking as `reasoning` and `reasoning_content`."""
     model = await catalog_of(request).resolve(data.model)
-    think: Any = data.reasoning_effort
+    try:
+        effort = data.reasoning.effort if data.reasoning is not None else None
+        think = to_think(data.reasoning_effort or effort)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
     msg = http_message(
         caller,
         model,
@@ -90,7 +100,7 @@ def _sse(encoder: SseEncoder, include_usage: bool) -> Render:
 
 @get("/models")
 async def list_models(
-    request: Request[Any, Any, Any], caller: NamedDependency[User]
+    request: Request[Any, Any, Any], caller: NamedDependency[Caller]
 ) -> dict[str, Any]:
     """Every model and alias the router serves, as OpenAI model objects."""
     catalog = catalog_of(request)
@@ -113,10 +123,10 @@ def openai_router() -> Router:
     """The `/ollama/v1` OpenAI-compatible routes; a user token or a static API key is required."""
     return Router(
         path="/ollama/v1",
-        route_handlers=[chat_completions, list_models],
+        route_handlers=[chat_completions, text_completions, openai_embeddings, list_models],
         # Not "user": OpenAI bodies have a `user` field, and Litestar reports a body field that
         # shares a dependency's name as a server error (a 500) when it fails validation.
-        dependencies={"caller": Provide(ollama_user)},
+        dependencies={"caller": Provide(ollama_caller)},
         exception_handlers=exception_handlers(),
         tags=["openai"],
     )

@@ -25,10 +25,39 @@ class OpenAIMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     reasoning: str | None = None
+    reasoning_content: str | None = None
 
 
 class StreamOptions(msgspec.Struct, kw_only=True):
     include_usage: bool = False
+
+
+class Reasoning(msgspec.Struct, kw_only=True):
+    effort: str | None = None
+
+
+# OpenAI's reasoning efforts as Ollama's `think` (openai/openai.go thinkFromReasoningEffort):
+# the ends of OpenAI's scale are clamped to Ollama's tiers rather than refused.
+_THINK: dict[str, bool | str] = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "max": "max",
+    "xhigh": "max",
+    "ultra": "max",
+}
+
+
+def to_think(effort: str | None) -> bool | str | None:
+    """`think` for a reasoning effort (None: the model's default); ValueError if unknown."""
+    if not effort:
+        return None
+    if effort not in _THINK:
+        known = ", ".join(f'"{e}"' for e in _THINK)
+        raise ValueError(f"invalid reasoning effort {effort!r} (use one of {known})")
+    return _THINK[effort]
 
 
 class OpenAIChatRequest(msgspec.Struct, kw_only=True):
@@ -50,6 +79,7 @@ class OpenAIChatRequest(msgspec.Struct, kw_only=True):
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None  # accepted, ignored (as Ollama does)
     reasoning_effort: str | None = None
+    reasoning: Reasoning | None = None  # {"effort": …}, as Ollama also takes it
     user: str | None = None
     n: int | None = None
 
@@ -82,7 +112,10 @@ def _native_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(arguments, str):
             with contextlib.suppress(ValueError):  # not JSON: forward it as it came
                 function["arguments"] = json.loads(arguments) if arguments else {}
-        native.append({"function": function})
+        # The id stays (Ollama's tool calls have one too): the tool's answer names it.
+        native.append(
+            {"id": call["id"], "function": function} if call.get("id") else {"function": function}
+        )
     return native
 
 
@@ -95,8 +128,8 @@ def to_chat_message(message: OpenAIMessage) -> ChatMessage:
         extra["tool_call_id"] = message.tool_call_id
     if message.name and message.role == "tool":
         extra["tool_name"] = message.name
-    if message.reasoning:
-        extra["thinking"] = message.reasoning
+    if message.reasoning or message.reasoning_content:
+        extra["thinking"] = message.reasoning or message.reasoning_content
     return ChatMessage(role=message.role, content=text, images=images, extra=extra)
 
 
@@ -145,16 +178,21 @@ def usage(metrics: Metrics) -> dict[str, int]:
 
 
 def openai_tool_calls(calls: list[Any], start: int) -> list[dict[str, Any]]:
-    """Ollama tool calls in OpenAI's shape: ids, indexes, arguments as a JSON string."""
+    """Ollama tool calls in OpenAI's shape: ids (the server's when it gave one), indexes,
+    arguments as a JSON string."""
     out = []
     for offset, call in enumerate(calls):
         function = dict(call.get("function") or {}) if isinstance(call, Mapping) else {}
+        function.pop("index", None)  # Ollama's own position field; OpenAI's is the call's
         arguments = function.get("arguments", {})
         if not isinstance(arguments, str):
             function["arguments"] = json.dumps(arguments)
+        given = call.get("id") if isinstance(call, Mapping) else None
         out.append(
             {
-                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "id": given
+                if isinstance(given, str) and given
+                else f"call_{uuid.uuid4().hex[:12]}",
                 "index": start + offset,
                 "type": "function",
                 "function": function,
@@ -196,7 +234,9 @@ class SseEncoder:
     def extra(self, data: Mapping[str, Any]) -> bytes | None:
         delta: dict[str, Any] = {}
         if data.get("thinking"):
-            delta["reasoning"] = data["thinking"]
+            # Ollama names it `reasoning`, vLLM and DeepSeek `reasoning_content`: clients read
+            # one or the other (Open WebUI either), so both are sent.
+            delta["reasoning"] = delta["reasoning_content"] = data["thinking"]
         calls = data.get("tool_calls")
         if isinstance(calls, list) and calls:
             delta["tool_calls"] = openai_tool_calls(calls, self.tool_calls)
@@ -234,7 +274,7 @@ class SseEncoder:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         reasoning = "".join(str(e.get("thinking", "")) for e in extras)
         if reasoning:
-            message["reasoning"] = reasoning
+            message["reasoning"] = message["reasoning_content"] = reasoning
         calls = [c for e in extras for c in (e.get("tool_calls") or [])]
         if calls:
             message["tool_calls"] = openai_tool_calls(calls, 0)

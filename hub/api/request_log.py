@@ -50,14 +50,15 @@ def _current() -> RequestFacts | None:
     return _FACTS.get()
 
 
-def note_caller(*, user_id: str, key_fingerprint: str | None = None) -> None:
-    """Record who called: a signed-in user, or an API key (by fingerprint, never the key)."""
+def note_caller(*, user_id: str, key_fingerprint: str | None = None, person: bool = False) -> None:
+    """Record who called: a signed-in user, or an API key (by fingerprint, never the key) and,
+    for a trusted key, the `person` it named (`user=` and `key=` both)."""
     facts = _current()
     if facts is None:
         return
-    if key_fingerprint is None:
+    if key_fingerprint is None or person:
         facts.user = user_id
-    else:
+    if key_fingerprint is not None:
         facts.key = key_fingerprint
 
 

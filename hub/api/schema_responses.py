@@ -90,6 +90,8 @@ def _document_operation(operation: dict[str, Any], path: str, handler: HTTPRoute
     takes_body = "data" in handler.parsed_fn_signature.parameters
     error = {"application/json": {"schema": BODIES[family(path)]}}
     for status in _statuses(path, authenticated=authenticated, takes_body=takes_body):
+        if not _undocumented(responses.get(str(status))):
+            continue  # the route documents this status itself (doc_shapes.py)
         answer: dict[str, Any] = {"description": _WHY[status], "content": error}
         if status in (429, 503):
             answer["headers"] = _RETRY_AFTER
@@ -101,6 +103,17 @@ def _document_operation(operation: dict[str, Any], path: str, handler: HTTPRoute
         ok["description"] = f"The reply: streamed as {opt[STREAMS]}, or one JSON object"
     if ok is not None and opt.get(SAME_BODY_WHEN_DOWN):
         responses["503"] = {**ok, "description": _WHY[503], "headers": {}}
+
+
+def _undocumented(response: dict[str, Any] | None) -> bool:
+    """Whether a status is missing, or only has Litestar's own 400 (a body the hub never
+    sends: its validation errors are in the family's shape)."""
+    if response is None:
+        return True
+    for media in response.get("content", {}).values():
+        if "status_code" in media.get("schema", {}).get("properties", {}):
+            return True
+    return False
 
 
 def document_responses(schema: dict[str, Any], app: Litestar) -> dict[str, Any]:

@@ -119,13 +119,18 @@ class Access:
             return True
         return any(chat in self._chats_allowed for chat in chats if chat)
 
+    def permits(self, msg: IncomingMessage) -> bool:
+        """Whether `msg` may be answered; a connector's policy may add rules of its own (Discord
+        roles and deny lists) by overriding this and `allows`."""
+        return self.allows(msg.user.platform_user_id, msg.chat_id, msg.workspace_id)
+
     def configured_admin(self, user_id: str) -> bool:
         return user_id in self._admins
 
     async def check(self, msg: IncomingMessage) -> Verdict:
         """The verdict for `msg`; promotes a configured admin on first contact."""
         who = msg.user.platform_user_id
-        if self.allows(who, msg.chat_id, msg.workspace_id):
+        if self.permits(msg):
             if who in self._admins:
                 await self._promote(msg.user)
             return Verdict(True)

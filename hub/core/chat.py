@@ -6,7 +6,9 @@ with `Failed(code="cancelled")` and the partial reply is stored, flagged interru
 
 Messages that carry their own `history` (HTTP clients) skip stored conversations, commands,
 trimming and per-conversation serialisation; identity, limits, routing, prompt-command expansion
-of the last user message and usage accounting still apply.
+of the last user message and usage accounting still apply. Messages that continue a branch
+(`chain`, a Discord reply chain) send that branch as history instead of the stored turns, and
+otherwise go through everything, their turns stored in the conversation as usual.
 """
 
 from __future__ import annotations
@@ -275,7 +277,7 @@ class ChatService:
                 emit(Notice(notice))
             msg = replace(msg, attachments=intake.images)
         admission = await self._limits.admit(
-            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id
+            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id, wait=msg.may_wait
         )
         if not admission.allowed:
             emit(refused(admission, model))
@@ -309,6 +311,7 @@ class ChatService:
             emit(Failed(exc.reason, code="bad_request", model=run.model))
             return
         session = await self._log.begin(msg.key, user.id, self._config.history_limit)
+        past = self._past(session, msg)
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
@@ -317,7 +320,7 @@ class ChatService:
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
         told_key = session.conversation_id or msg.key.as_str()
-        fitting = Fitting(told_key, past_messages(session.history), new, msg, emit)
+        fitting = Fitting(told_key, past, new, msg, emit)
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._fitter.messages(fitting, run.model)
@@ -329,6 +332,14 @@ class ChatService:
                 await run_to_completion(self._store_reply(session, user, run))
             if terminal is not None:
                 emit(terminal)
+
+    def _past(self, session: Session, msg: IncomingMessage) -> list[ChatMessage]:
+        """The history to send: the branch the message continues, else the stored turns."""
+        if msg.chain is not None:
+            return [m for m in msg.chain if m.role in ("user", "assistant")][
+                -self._config.history_limit :
+            ]
+        return past_messages(session.history)
 
     async def _store_reply(self, session: Session, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""

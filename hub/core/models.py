@@ -142,6 +142,9 @@ class IncomingMessage:
 
     Bots send `text` and let the hub keep history. HTTP clients that send their own history set
     `history` (the whole `messages` list); the hub then forwards it instead of the stored one.
+    A bot message that continues one branch of a conversation (a Discord reply chain) sets
+    `chain`, the earlier messages of that branch, oldest first: they stand in for the stored
+    history while commands, limits, trimming and persistence apply as usual.
     """
 
     platform: str
@@ -158,9 +161,14 @@ class IncomingMessage:
     hub_user_id: str | None = None  # set by HTTP edges that already authenticated a hub user
     model: str | None = None  # explicit model request (HTTP); bots leave it None
     history: tuple[ChatMessage, ...] | None = None
+    chain: tuple[ChatMessage, ...] | None = None  # the branch's history (bots; see above)
+    roles: tuple[str, ...] = ()  # the sender's roles where the platform has them (Discord)
     options: Mapping[str, Any] = field(default_factory=dict)
     passthrough: Mapping[str, Any] = field(default_factory=dict)  # format, keep_alive, think, tools
     command: str | None = None  # the HTTP route ("chat", "generate"), for routing rules
+    # A service client (an API key: Open WebUI's background tasks, scripts) that would rather
+    # wait for one of its person's replies to end than be refused at `concurrent_per_user`.
+    may_wait: bool = False
     typed_command: str | None = None  # the prompt command it expanded (set by the pipeline)
     received_at: datetime = field(default_factory=utcnow)
 

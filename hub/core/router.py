@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.core.backends.ollama import show_with_window
 from hub.core.models import Queued, Started, User
@@ -24,6 +24,9 @@ from hub.core.ports import (
     ChatRequest,
     ContextOverflow,
     Delta,
+    Embeddings,
+    EmbedRequest,
+    Embeds,
     Final,
     ModelListing,
     ReportsRunning,
@@ -32,16 +35,19 @@ from hub.core.ports import (
 from hub.core.routing import failover
 from hub.core.routing.catalog import Catalog
 from hub.core.routing.fair_queue import Scheduler, Ticket
+from hub.core.routing.fleet import Fleet
 from hub.core.routing.health import Health, blame
 from hub.core.routing.selection import Selector, rank
 from hub.core.routing.state import Attempt, BackendState, Target, canonical
 from hub.core.routing.windows import ContextWindows
 from hub.core.routing_config import BackendConfig, RoutingConfig
+from hub.core.wording import SEE_MODELS
 
 log = logging.getLogger(__name__)
 
 RouterEvent = Queued | Started | Delta | Final
 BackendFactory = Callable[[BackendConfig], ChatBackend]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,10 @@ class Router:
         self._windows = ContextWindows(config.context_cache_ttl, clock)
         self._health = Health(self._states, config, clock, self._scheduler.dispatch, self._windows)
         self._task: asyncio.Task[None] | None = None
+        # Model management, loading and versions (`ModelFleet`), for the Ollama routes.
+        self.fleet = Fleet(
+            self._states, self._catalog, self._scheduler.dispatch, pull_backend=config.pull_backend
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -235,6 +245,62 @@ class Router:
                 await failover.close_quietly(chunks)
         finally:
             ticket.close()
+
+    # --- single calls (embeddings) -------------------------------------------------------------
+
+    async def embed(self, ctx: RouteContext, request: EmbedRequest) -> Embeddings:
+        """Vectors from a backend serving `request.model`, through the fair queue and with
+        failover like a reply. Routing rules do not apply (they pick chat models); the role's
+        allowlist does."""
+        if not self._selector.permitted(ctx.user, request.model):
+            raise BackendError(
+                f"You may not use the model '{request.model}'. {SEE_MODELS.chat}",
+                kind="forbidden",
+            )
+
+        async def embed(backend: ChatBackend, model: str) -> Embeddings:
+            if not isinstance(backend, Embeds):
+                reason = f"'{backend.name}' cannot compute embeddings."
+                raise BackendError(reason, kind="unsupported")
+            return await backend.embed(replace(request, model=model))
+
+        return await self.call(ctx, request.model, embed)
+
+    async def call(
+        self, ctx: RouteContext, name: str, op: Callable[[ChatBackend, str], Awaitable[T]]
+    ) -> T:
+        """Run `op(backend, model)` on a target of `name` once it holds a slot (queued fairly
+        by user); a target failing is replaced by the next, as before a reply's first token."""
+        targets = self._catalog.targets(name)
+        failed: list[Attempt] = []
+        while True:
+            pending = [t for t in targets if not any(t.same_as(a.target) for a in failed)]
+            if all(t.state.down for t in pending):
+                down = [t for t in pending if t.state.down]
+                raise failover.exhausted(name, failed, down, self._retry_in)
+            ticket = self._scheduler.enter(ctx.user.id, pending)
+            try:
+                async with contextlib.aclosing(_wait_for_slot(ticket)) as positions:
+                    async for _ in positions:
+                        pass
+                target = ticket.target
+                assert target is not None
+                await target.state.quiet()
+                try:
+                    result = await op(target.state.backend, target.model)
+                except Exception as exc:
+                    error = failover.as_backend_error(target, exc)
+                    if failover.is_request_fault(error):
+                        raise error from None
+                    self._failure(target, error, ctx.user.id)
+                    failed.append(Attempt(target, error.reason, error.kind))
+                    continue
+                self._health.record_success(target.state)
+                return result
+            except failover.TargetsLost:
+                continue
+            finally:
+                ticket.close()
 
     def _classify(self, target: Target, request: ChatRequest, error: BackendError) -> BackendError:
         """An error before the first token, as the context overflow it may really be."""

@@ -97,6 +97,9 @@ class RoutingConfig(_Strict):
     cooldown: float = Field(default=30.0, gt=0)
     queue_limit: int = Field(default=100, ge=0)
     context_cache_ttl: float = Field(default=300.0, ge=0)  # reported windows are re-asked after
+    # The Ollama backend that receives a model pulled or created when no backend has it yet
+    # (and no `?backend=` names one); unset: the first Ollama backend.
+    pull_backend: str | None = None
 
     @model_validator(mode="after")
     def _check_references(self) -> RoutingConfig:
@@ -105,6 +108,14 @@ class RoutingConfig(_Strict):
         if duplicates:
             raise ValueError(f"backend names must be unique; repeated: {', '.join(duplicates)}")
         known = set(names) or {DEFAULT_BACKEND}
+        if self.pull_backend is not None:
+            kinds = {b.name: b.kind for b in self.backends} or {DEFAULT_BACKEND: "ollama"}
+            if kinds.get(self.pull_backend) != "ollama":
+                ollama = sorted(n for n, k in kinds.items() if k == "ollama") or ["none"]
+                raise ValueError(
+                    f"pull_backend: '{self.pull_backend}' is not an Ollama backend here "
+                    f"(Ollama backends: {', '.join(ollama)})"
+                )
         for alias, candidates in self.models.items():
             if not candidates:
                 raise ValueError(f"model alias '{alias}' needs at least one candidate")

@@ -188,11 +188,14 @@ async def test_user_token_works_like_the_key(hub: Hub) -> None:
     assert reply.message.content == "t0 t1 t2 t3 t4"
 
 
-async def test_load_request_with_empty_messages(hub: Hub) -> None:
-    before = len(hub.fake.chat_requests)
+async def test_load_request_with_empty_messages_reaches_the_backend(hub: Hub) -> None:
+    hub.fake.loaded.pop("alpha:latest", None)
     reply = await client(hub).chat("alpha", messages=[])
     assert reply.done and reply.done_reason == "load"
-    assert len(hub.fake.chat_requests) == before
+    sent = hub.fake.chat_requests[-1]
+    assert (sent.path, sent.json["model"]) == ("/api/generate", "alpha:latest")
+    assert sent.json["prompt"] == ""
+    assert "alpha:latest" in hub.fake.loaded
 
 
 async def test_aliases_are_listed_and_answer_with_or_without_latest(

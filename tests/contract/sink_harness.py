@@ -54,8 +54,9 @@ class SinkHarness(Protocol):
         """A chat id of this variant (a DM, a group…), the n-th one."""
         ...
 
-    def sibling(self, chat: str, scope: Scope) -> tuple[str, str]:
-        """(chat, thread) of another conversation sharing `scope` with `chat`."""
+    def sibling(self, chat: str, scope: Scope) -> tuple[str, str] | None:
+        """(chat, thread) of another conversation sharing `scope` with `chat`; None when no
+        other conversation can share it (a Discord interaction's own webhook bucket)."""
         ...
 
     def fail_next(self, kind: WriteKind, failure: Failure, *, retry_after: float = 0.0,
@@ -89,9 +90,12 @@ HarnessFactory = Callable[[], SinkHarness]
 
 def harnesses() -> dict[str, HarnessFactory]:
     """Every platform's harness, by name (imported here so each stays in its own module)."""
+    from tests.contract.sink_discord import DiscordHarness
     from tests.contract.sink_telegram import TelegramHarness
 
     return {
         "telegram-group": lambda: TelegramHarness(drafts=False),
         "telegram-dm-drafts": lambda: TelegramHarness(drafts=True),
+        "discord-channel": lambda: DiscordHarness(interactions=False),
+        "discord-interaction": lambda: DiscordHarness(interactions=True),
     }

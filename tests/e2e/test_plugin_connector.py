@@ -115,5 +115,5 @@ def test_settings_of_a_plugin_that_is_not_installed_are_refused(tmp_path: Path) 
     assert result.returncode == 2
     assert result.stderr == (
         "chathub: HUB_ECHO__ENABLED: unknown setting; no `echo` connector is installed "
-        "(installed connectors: console, telegram), so it has no settings\n"
+        "(installed connectors: console, discord, telegram), so it has no settings\n"
     )

@@ -60,6 +60,12 @@ class RemoteFake:
             return str((await response.json())["id"])
 
 
+def _text_of(body: Any) -> str:
+    """The start of a write's content (enough to tell a placeholder from reply text)."""
+    content = body.get("content") if isinstance(body, dict) else None
+    return str(content)[:80] if content else ""
+
+
 def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
     async def message(request: web.Request) -> web.Response:
         return await _message(fake, request)
@@ -93,6 +99,7 @@ async def _state(fake: FakeDiscord, request: web.Request) -> web.Response:
                     "kind": c.kind,
                     "major": c.major,
                     "status": c.status,
+                    "text": _text_of(c.body),
                 }
                 for c in fake.rest.calls
             ],

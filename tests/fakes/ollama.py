@@ -13,7 +13,8 @@ As its own process (benchmarks):
     python -m tests.fakes.ollama --port 0 --models a,b --tokens-per-second 50 --tokens 500
 
 prints the base URL on stdout once it accepts connections and runs until SIGINT/SIGTERM.
-Shapes: shared/reference/ollama-api.md. Routes: ollama_routes.py; formats: ollama_formats.py.
+Shapes: shared/reference/ollama-api.md. Routes: ollama_routes.py (generation, lists),
+ollama_manage.py (pull, push, create, copy, delete, blobs, embeddings); formats: ollama_formats.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.ollama_manage import ManageRoutes
 from tests.fakes.ollama_routes import RECORDED, Routes, native_error, parse_json, v1_error
 from tests.fakes.ollama_wire import ModelEntry, Recorded, Script
 
@@ -68,6 +70,13 @@ class FakeOllama:
         self.models: dict[str, ModelEntry] = {}
         self.scripts: dict[str, Script] = {}
         self.loaded: dict[str, float] = {}  # model -> expires_at (epoch s), for /api/ps
+        # Model management (ollama_manage.py): what /api/pull can fetch (name -> bytes), the
+        # pause between progress lines, uploaded blobs (digest -> bytes), pushes, creates.
+        self.registry: dict[str, int] = {}
+        self.pull_delay = 0.0
+        self.blobs: dict[str, int] = {}
+        self.pushed: list[str] = []
+        self.created: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self.active = 0  # replies streaming right now
         self.stopping = False
@@ -140,6 +149,7 @@ class FakeOllama:
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
         Routes(self).add_to(app)
+        ManageRoutes(self).add_to(app)
         return app
 
     async def start(self) -> FakeOllama:
@@ -174,7 +184,8 @@ class FakeOllama:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        body = parse_json(await request.read()) if request.can_read_body else None
+        raw = request.can_read_body and not request.path.startswith("/api/blobs/")
+        body = parse_json(await request.read()) if raw else None  # blobs are files, not JSON
         rec = Recorded(request.method, request.path, body, dict(request.headers))
         self.requests.append(rec)
         if self.max_recorded is not None and len(self.requests) > self.max_recorded:

@@ -58,6 +58,7 @@ class Script:
     status_message: str = "llama runner process has terminated: exit status 2"
     split_lines: bool = False  # write every line in two writes, cut mid-line
     context_length: int = 8192
+    embedding_length: int = 8  # length of the vectors /api/embed returns
     family: str = ""  # "" = from the name: gemma3:270m -> gemma, llama3.2:1b -> llama
     parameter_size: str = "1.2B"
     quantization_level: str = "Q4_K_M"

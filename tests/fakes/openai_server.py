@@ -27,6 +27,7 @@ from aiohttp import web
 
 from tests.fakes.ollama_routes import RECORDED, parse_json
 from tests.fakes.ollama_wire import Recorded, numbered_tokens
+from tests.fakes.openai_extras import call_fragments, embeddings_reply, openai_calls
 from tests.fakes.openai_flavours import (
     Flavour,
     FlavourName,
@@ -67,8 +68,17 @@ class FakeOpenAIServer:
         max_window: int = 32768,
         host: str = "127.0.0.1",
         port: int = 0,
+        tool_calls: list[dict[str, Any]] | None = None,
+        reasoning: list[str] | None = None,
+        reasoning_field: str = "reasoning_content",
+        embedding_length: int = 8,
     ) -> None:
         self.flavour = Flavour(flavour)
+        # Calls made (Ollama shape) when the request offers tools; reasoning streamed first.
+        self.tool_calls = tool_calls
+        self.reasoning = reasoning
+        self.reasoning_field = reasoning_field
+        self.embedding_length = embedding_length
         self.models = list(models)
         self.window = window
         self.token_count = token_count
@@ -122,6 +132,7 @@ class FakeOpenAIServer:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/v1/models", self._models)
         app.router.add_post(GENERATION_PATH, self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         if self.flavour.name == "llama-server":
             app.router.add_get("/props", self._props)
             app.router.add_get("/health", self._health)
@@ -271,10 +282,30 @@ class FakeOpenAIServer:
             return tokens[: max(limit, 0)], "length"
         return tokens, "stop"
 
+    def _calls_for(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The scripted tool calls, when the request offers tools to call."""
+        return list(self.tool_calls or ()) if body.get("tools") else []
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = request[RECORDED].json
+        if not isinstance(body, dict) or not body.get("input"):
+            return self._error(400, "input is required")
+        if body.get("model") not in self.models:
+            return self._error(404, f"The model `{body.get('model')}` does not exist")
+        inputs = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        encoding = body.get("encoding_format")
+        reply = embeddings_reply(body["model"], inputs, self.embedding_length, encoding)
+        return web.json_response(reply)
+
     def _whole(self, body: dict[str, Any], prompt: int, rec: Recorded) -> web.Response:
         tokens, finish = self._budget(prompt, body.get("max_tokens"))
         rec.outcome = "complete"
-        message = {"role": "assistant", "content": "".join(tokens)}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens)}
+        if self.reasoning:
+            message[self.reasoning_field] = "".join(self.reasoning)
+        if calls := self._calls_for(body):
+            message["tool_calls"] = openai_calls(calls)
+            finish = "tool_calls"
         return web.json_response(
             {
                 "id": f"chatcmpl-{next(_ids)}",
@@ -333,6 +364,8 @@ class FakeOpenAIServer:
         completion_id = f"chatcmpl-{next(_ids)}"
         tokens, finish = self._budget(prompt, body.get("max_tokens"))
         await resp.write(_sse(chunk(completion_id, model, {"role": "assistant"}, None)))
+        for piece in self.reasoning or ():
+            await resp.write(_sse(chunk(completion_id, model, {self.reasoning_field: piece}, None)))
         loop, start = asyncio.get_running_loop(), asyncio.get_running_loop().time()
         for i, token in enumerate(tokens):
             if self.tokens_per_second:
@@ -345,6 +378,10 @@ class FakeOpenAIServer:
                 await resp.write(_sse("[DONE]"))
                 rec.outcome = "interrupted"
                 return
+        if calls := self._calls_for(body):
+            for delta in call_fragments(calls):
+                await resp.write(_sse(chunk(completion_id, model, delta, None)))
+            finish = "tool_calls"
         await resp.write(_sse(chunk(completion_id, model, {}, finish)))
         options = body.get("stream_options")
         if (

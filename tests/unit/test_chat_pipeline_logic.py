@@ -113,7 +113,14 @@ async def test_rate_limited_message_makes_no_model_call(tmp_path: Path) -> None:
         released = 0
 
         async def admit(
-            self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+            self,
+            user: User,
+            platform: str,
+            chat_id: str,
+            model: str,
+            workspace: str = "",
+            *,
+            wait: bool = False,
         ) -> Admission:
             return Admission(
                 False,
@@ -148,7 +155,14 @@ async def test_lease_released_and_usage_counted(tmp_path: Path) -> None:
             self.usage: list[tuple[str, int, int]] = []
 
         async def admit(
-            self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+            self,
+            user: User,
+            platform: str,
+            chat_id: str,
+            model: str,
+            workspace: str = "",
+            *,
+            wait: bool = False,
         ) -> Admission:
             return Admission(True, lease_id="L")
 

@@ -97,8 +97,10 @@ def test_open_webui_has_its_own_secret_and_gets_the_hub_key_from_its_environment
     configs = json.loads(interpolate(WEBUI_ENV["OLLAMA_API_CONFIGS"], variables))
     assert configs == {"0": {"enable": True, "key": "k-123"}}
     assert WEBUI_ENV["OLLAMA_BASE_URL"] == "http://hub:8000/ollama"
-    # The same key is one of the hub's API keys.
-    assert interpolate(HUB_ENV["HUB_API_KEYS"], variables).split(",")[0] == "k-123"
+    # The same key is the hub's trusted key, and Open WebUI names its users with it.
+    assert interpolate(HUB_ENV["HUB_TRUSTED_API_KEYS"], variables) == "k-123"
+    assert interpolate(HUB_ENV["HUB_API_KEYS"], variables) == ""
+    assert WEBUI_ENV["ENABLE_FORWARD_USER_INFO_HEADERS"] == "true"
 
 
 def hub_environment(dotenv: dict[str, str]) -> dict[str, str]:
@@ -125,6 +127,7 @@ def test_the_hub_starts_on_the_readme_dotenv(monkeypatch: pytest.MonkeyPatch) ->
     settings = load_settings()
     assert settings.section("telegram") == TelegramSettings()  # empty token: off, no crash
     assert settings.static_api_keys() == [dotenv["OPEN_WEBUI_API_KEY"]]
+    assert settings.trusted_keys() == [dotenv["OPEN_WEBUI_API_KEY"]]
 
 
 def test_the_readme_dotenv_is_valid_for_a_local_chathub(
@@ -136,3 +139,11 @@ def test_the_readme_dotenv_is_valid_for_a_local_chathub(
     lines = [f"{k}={v}" for k, v in readme_dotenv().items()]
     (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_settings()  # no "unknown setting": the old HUB_API_KEY made every command fail
+
+
+def test_every_discord_setting_is_passed_through_empty_when_unset() -> None:
+    from hub.connectors.discord.settings import DiscordSettings
+
+    for field in DiscordSettings.model_fields:
+        name = f"HUB_DISCORD__{field.upper()}"
+        assert HUB_ENV.get(name) == f"${{{name}:-}}", name

@@ -137,7 +137,7 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path:
             "HUB_SLACK__BOT_TOKEN",
             "xoxb-1",
             "HUB_SLACK__BOT_TOKEN: unknown setting; no `slack` connector is installed "
-            "(installed connectors: console, telegram), so it has no settings",
+            "(installed connectors: console, discord, telegram), so it has no settings",
         ),
         ("HUB_ROUTING__BACKENDS", "gpu-box", "HUB_ROUTING__BACKENDS: expects JSON"),
         ("HUB_CONSOLE__PROMPT", "you> ", "unknown setting; the console connector has no settings"),

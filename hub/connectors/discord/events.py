@@ -13,7 +13,9 @@ Conversations: a channel or DM is `chat_id`; a thread is its own conversation (`
 parent channel, `thread_id` the thread), as Telegram forum topics are. A reply to one of the
 bot's messages continues that branch instead: `Trigger.continues_chain`, with the history from
 `chain.reply_chain`. Text is cleaned for the model: the bot's mention removed, other mentions
-written as `@name` / `#channel`. Image attachments become `ImageRef`s with their sizes.
+written as `@name` / `#channel`. Image attachments become the message's `attachments` (sizes
+reported, downloaded only if a model will see them); the guild is its `workspace_id` and the
+author's roles its `roles`, for the allow and deny lists.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 import discord
 
-from hub.core.models import IncomingMessage, PlatformUser
+from hub.core.models import Attachment, IncomingMessage, PlatformUser
 
 PLATFORM = "discord"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
@@ -45,8 +47,8 @@ class ImageRef:
 class Trigger:
     """One Discord message the bot answers: the core's message and where to answer it.
 
-    `images` and `guild_id` go into `IncomingMessage` once it carries attachments and the
-    workspace id (the connector-seam issue); until then they travel beside it.
+    `images` describes the image attachments `incoming.attachments` carries; `skipped` names
+    the other files.
     """
 
     incoming: IncomingMessage
@@ -117,14 +119,35 @@ def _is_image(attachment: discord.Attachment) -> bool:
 
 def images_of(message: discord.Message) -> tuple[tuple[ImageRef, ...], tuple[str, ...]]:
     """(image attachments, names of the other attachments)."""
-    images, skipped = [], []
+    images: list[ImageRef] = []
+    skipped: list[str] = []
     for a in message.attachments:
         if not _is_image(a):
             skipped.append(a.filename)
             continue
-        kind = a.content_type or "image/" + a.filename.rsplit(".", 1)[-1].lower()
-        images.append(ImageRef(a.url, a.filename, kind, a.size, a.width, a.height))
+        images.extend(images_of_one(a))
     return tuple(images), tuple(skipped)
+
+
+def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
+    """The message's images as the core's attachments, each downloaded only when used."""
+    return tuple(
+        Attachment("image", ref.content_type, ref.size, ref.filename, fetch=a.read)
+        for a in message.attachments
+        if _is_image(a)
+        for ref in images_of_one(a)
+    )
+
+
+def images_of_one(a: discord.Attachment) -> tuple[ImageRef, ...]:
+    kind = a.content_type or "image/" + a.filename.rsplit(".", 1)[-1].lower()
+    return (ImageRef(a.url, a.filename, kind, a.size, a.width, a.height),)
+
+
+def role_ids(author: object) -> tuple[str, ...]:
+    """The author's role ids in the guild (a `Member`); none in DMs."""
+    roles = getattr(author, "roles", None) or ()
+    return tuple(str(role.id) for role in roles if not role.is_default())
 
 
 def _place(channel: object) -> tuple[str, str, str]:
@@ -156,6 +179,7 @@ def to_trigger(message: discord.Message, bot_id: int) -> Trigger | None:
     chat_id, thread_id, chat_name = _place(message.channel)
     parent = replied_message(message)
     in_dm = message.guild is None
+    guild_id = "" if message.guild is None else str(message.guild.id)
     incoming = IncomingMessage(
         platform=PLATFORM,
         chat_id=chat_id,
@@ -166,12 +190,15 @@ def to_trigger(message: discord.Message, bot_id: int) -> Trigger | None:
         reply_to_text=clean_text(parent, bot_id) if parent is not None else None,
         chat_name=chat_name or (author.display_name if in_dm else ""),
         is_group=not in_dm,
+        workspace_id=guild_id,
+        attachments=attachments_of(message),
+        roles=role_ids(author),
     )
     quiet = in_dm or _bot_thread(message.channel, bot_id)
     return Trigger(
         incoming=incoming,
         channel_id=message.channel.id,
-        guild_id="" if in_dm else str(message.guild.id if message.guild else ""),
+        guild_id=guild_id,
         reply_to=None if quiet else message.id,
         continues_chain=parent is not None and parent.author.id == bot_id,
         images=images,
@@ -196,4 +223,6 @@ def from_interaction(interaction: discord.Interaction, text: str) -> IncomingMes
         message_id=str(interaction.id),
         chat_name=chat_name,
         is_group=interaction.guild_id is not None,
+        workspace_id=str(interaction.guild_id or ""),
+        roles=role_ids(interaction.user),
     )

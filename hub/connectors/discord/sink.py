@@ -8,14 +8,11 @@ skipped (Discord would accept them and spend a unit of the bucket).
 Pacing: the hub's budget paces, discord.py is the safety net. Every write takes a unit of the
 channel's budget, Discord's 5 per 5 s as one a second, and of a bot-wide pool of 45 a second
 under Discord's global 50, so text is coalesced between writes and Discord's buckets are never
-outrun. discord.py keeps reading `X-RateLimit-*` on every answer: when a bucket runs dry or a
-429 comes anyway (another process with the same token, a shared or global limit) it waits and
-retries inside the call. That cannot be switched off without patching discord.py, and it does
-not fight the budget: the renderer has one write in flight per reply, so the call just returns
-later and the next write carries the newest text. Waits longer than the client's
-`max_ratelimit_timeout` (the connector sets 30 s, discord.py's minimum) surface as
-`discord.RateLimited`, which becomes `SinkRateLimited` so the renderer pauses the chat; so does
-a 429 discord.py gave up on.
+outrun. `limits.LimitTrace` reads Discord's `X-RateLimit-*` answers and 429 scopes into those
+budgets (learned limits, scoped pauses), and says how that and discord.py's own waiting share
+the same moments instead of adding up. Waits longer than the client's `max_ratelimit_timeout`
+(the connector sets 30 s, discord.py's minimum) surface as `discord.RateLimited`, which becomes
+`SinkRateLimited` so the renderer pauses the chat; so does a 429 discord.py gave up on.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ import aiohttp
 import discord
 
 from hub.connectors.discord.stop import StopControl, StopView
-from hub.core.budget import BudgetPools, ChatBudget
+from hub.core.budget import BudgetPools, ChatBudget, Limit
 from hub.core.markup import discord as markup
 from hub.core.ports import Rate, SinkError, SinkMessageGone, SinkRateLimited, SinkText
 
@@ -46,7 +43,13 @@ UNKNOWN_MESSAGE = 10008
 
 def channel_budget(pools: BudgetPools, channel_id: int) -> ChatBudget:
     """Discord's limits for one channel (a thread is a channel of its own): its own, the bot's."""
-    return pools.budget((f"dc:channel:{channel_id}", PER_CHANNEL), ("dc:bot", PER_BOT))
+    return pools.budget((f"dc:channel:{channel_id}", PER_CHANNEL), Limit("dc:bot", PER_BOT, "bot"))
+
+
+def bot_budget(pools: BudgetPools) -> ChatBudget:
+    """The bot-wide pool alone (a global 429 pauses it for every channel)."""
+    limit = Limit("dc:bot", PER_BOT, "bot")
+    return ChatBudget([(limit, pools.bucket(limit.key, limit.rate))], pools.clock)
 
 
 def interaction_budget(pools: BudgetPools, interaction_id: int) -> ChatBudget:

@@ -265,23 +265,29 @@ class HttpBackend:
         body: Mapping[str, Any] | None = None,
         *,
         base: str | None = None,
+        within: float | None = None,
+        model: str | None = None,
     ) -> tuple[int, Any]:
-        """A small JSON call to `base` (the backend URL) + `path`. Returns (status, parsed
-        body); raises for transport failures and error statuses other than 404."""
+        """A small JSON call to `base` (the backend URL) + `path`, answered `within` seconds
+        (default `request_timeout`). Returns (status, parsed body); raises for transport
+        failures and error statuses other than 404 (with `model`, a 404 raises as well)."""
         url = (self._base if base is None else base) + path
+        limit = self.request_timeout if within is None else within
         try:
-            async with asyncio.timeout(self.request_timeout):
+            async with asyncio.timeout(limit):
                 async with self._client().request(method, url, json=body) as resp:
                     status, content = resp.status, await resp.read()
         except TimeoutError:
-            reason = f"{self.name} did not answer within {seconds(self.request_timeout)}."
+            reason = f"{self.name} did not answer within {seconds(limit)}."
             raise BackendError(reason, kind="timeout") from None
         except aiohttp.ClientError as exc:
             raise self.transport_error(exc, started=False) from None
         if status >= 400:
-            if status == 404:
+            if status == 404 and model is None:
                 return 404, None
-            raise self.answer_error(status, content, None)
+            raise self.answer_error(status, content, model)
+        if not content.strip():
+            return status, None  # Ollama's copy and delete answer 200 with no body
         try:
             return status, json.loads(content)
         except ValueError:
@@ -326,16 +332,24 @@ class HttpBackend:
         raise AssertionError("unreachable")
 
     async def stream_lines(
-        self, path: str, body: Mapping[str, Any], model: str, *, keep_blank: bool = False
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        model: str | None,
+        *,
+        keep_blank: bool = False,
+        timeouts: tuple[float, float] | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """POST `body` and yield the reply's lines, with the first-token and chunk timeouts.
+        """POST `body` and yield the reply's lines, with the first-token and chunk timeouts
+        (`timeouts` replaces both: seconds to the first line, then between reads).
 
         One timed read per network chunk, however many lines it holds. Closing this iterator
         (or cancelling its consumer) before the end closes the connection, so the server sees
         it go away and stops generating.
         """
+        first_timeout, chunk_timeout = timeouts or (self.first_token_timeout, self.chunk_timeout)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.first_token_timeout
+        deadline = loop.time() + first_timeout
         self.streaming += 1
         try:
             response = await self._open(path, body, deadline)
@@ -348,7 +362,7 @@ class HttpBackend:
             if response.status >= 400:
                 raise self.answer_error(response.status, await self._error_body(response), model)
             while True:
-                when = loop.time() + self.chunk_timeout if started else deadline
+                when = loop.time() + chunk_timeout if started else deadline
                 try:
                     chunk = await watchdog.read(response.content.readany(), when)
                 except ReadTimeout:

@@ -9,10 +9,20 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, HttpBackend, decode_object
+from hub.core.backends.base import DEFAULT_REQUEST_TIMEOUT, decode_object
+from hub.core.backends.ollama_admin import OllamaAdmin
 from hub.core.backends.overflow import overflow_in
 from hub.core.models import ChatMessage, Metrics
-from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
+from hub.core.ports import (
+    BackendChunk,
+    BackendError,
+    ChatRequest,
+    Delta,
+    Embeddings,
+    EmbedRequest,
+    Final,
+    ModelInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +114,8 @@ def _model_info(item: Mapping[str, Any]) -> ModelInfo:
     )
 
 
-class OllamaBackend(HttpBackend):
-    """A model server speaking Ollama's native API.
+class OllamaBackend(OllamaAdmin):
+    """A model server speaking Ollama's native API (management: `OllamaAdmin`).
 
     `url` is the server root (`http://127.0.0.1:11434`, or a proxy prefix such as
     `http://host/ollama`); `api_key`, when set, is sent as `Authorization: Bearer`.
@@ -291,6 +301,41 @@ class OllamaBackend(HttpBackend):
             raise self._not_ollama("/api/ps")
         return [dict(item) for item in body.get("models") or () if isinstance(item, dict)]
 
+    async def embed(self, request: EmbedRequest) -> Embeddings:
+        """`/api/embed` (or the legacy `/api/embeddings`, one prompt, for `request.legacy`),
+        within the first-token timeout: the model may have to load first."""
+        if request.legacy:
+            return await self._embed_legacy(request)
+        body = _embed_fields(request)
+        body["input"] = list(request.inputs)
+        for key, value in (("truncate", request.truncate), ("dimensions", request.dimensions)):
+            if value is not None:
+                body[key] = value
+        _, answer = await self.request_json(
+            "POST", "/api/embed", body, within=self.first_token_timeout, model=request.model
+        )
+        vectors = answer.get("embeddings") if isinstance(answer, dict) else None
+        if not isinstance(vectors, list):
+            raise BackendError(f"{self.name} sent no embeddings.", kind="protocol")
+        return Embeddings(
+            vectors=vectors,
+            model=str(answer.get("model") or request.model),
+            prompt_tokens=_count(answer, "prompt_eval_count"),
+            total_duration=_count(answer, "total_duration"),
+            load_duration=_count(answer, "load_duration"),
+        )
+
+    async def _embed_legacy(self, request: EmbedRequest) -> Embeddings:
+        body = _embed_fields(request)
+        body["prompt"] = request.inputs[0] if request.inputs else ""
+        _, answer = await self.request_json(
+            "POST", "/api/embeddings", body, within=self.first_token_timeout, model=request.model
+        )
+        vector = answer.get("embedding") if isinstance(answer, dict) else None
+        if not isinstance(vector, list):
+            raise BackendError(f"{self.name} sent no embedding.", kind="protocol")
+        return Embeddings(vectors=[vector], model=request.model)
+
     async def probe(self) -> None:
         """Healthy when `/api/version` and `/api/tags` both answer."""
         status, body = await self.request_json("GET", "/api/version")
@@ -301,3 +346,17 @@ class OllamaBackend(HttpBackend):
     def _not_ollama(self, path: str) -> BackendError:
         reason = f"{self.url} does not look like Ollama (no {path}). Check the backend URL."
         return BackendError(reason, kind="protocol")
+
+
+def _embed_fields(request: EmbedRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": request.model}
+    if request.options:
+        body["options"] = dict(request.options)
+    if request.keep_alive is not None:
+        body["keep_alive"] = request.keep_alive
+    return body
+
+
+def _count(body: Mapping[str, Any], key: str) -> int:
+    value = body.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -16,7 +16,17 @@ from hub.core.backends.base import HttpBackend, decode_object
 from hub.core.backends.openai_wire import ToolCallAssembler, chat_body, sse_data
 from hub.core.backends.overflow import overflow_in
 from hub.core.models import Metrics
-from hub.core.ports import BackendChunk, BackendError, ChatRequest, Delta, Final, ModelInfo
+from hub.core.ports import (
+    BackendChunk,
+    BackendError,
+    ChatRequest,
+    Delta,
+    Embeddings,
+    EmbedRequest,
+    Final,
+    ModelChange,
+    ModelInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +296,50 @@ class OpenAIBackend(HttpBackend):
     async def probe(self) -> None:
         """Healthy when `/models` answers with a model list."""
         await self._models()
+
+    async def embed(self, request: EmbedRequest) -> Embeddings:
+        """`/embeddings` with every input at once (`truncate` has no OpenAI equivalent)."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": list(request.inputs),
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        _, answer = await self.request_json(
+            "POST", "/embeddings", body, within=self.first_token_timeout, model=request.model
+        )
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise BackendError(f"{self.name} sent no embeddings.", kind="protocol")
+        items = sorted(
+            (i for i in data if isinstance(i, dict)), key=lambda item: int(item.get("index", 0))
+        )
+        usage = answer.get("usage")
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Embeddings(
+            vectors=[list(item.get("embedding") or ()) for item in items],
+            model=str(answer.get("model") or request.model),
+            prompt_tokens=tokens if isinstance(tokens, int) else 0,
+        )
+
+    async def change_models(self, change: ModelChange) -> AsyncIterator[Mapping[str, Any]]:
+        """Refused: an OpenAI-compatible API has no way to manage the server's models."""
+        raise self._cannot(change.operation)
+        yield {}  # unreachable; makes this an async generator
+
+    async def has_blob(self, digest: str) -> bool:
+        raise self._cannot("create")
+
+    async def push_blob(self, digest: str, data: AsyncIterator[bytes]) -> None:
+        raise self._cannot("create")
+
+    def _cannot(self, operation: str) -> BackendError:
+        reason = (
+            f"'{self.name}' is an OpenAI-compatible server: its API cannot {operation} models, "
+            "so manage them on that server itself"
+        )
+        return BackendError(reason, kind="unsupported", status=501)
 
 
 _WINDOW_SOURCES = ("/props", "/api/v1/models", "/api/v0/models")

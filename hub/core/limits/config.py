@@ -10,6 +10,7 @@ limits:
   per_model: {llama3.1:70b: 10/minute}
   tokens_per_day: 50000           # per user, UTC days; the server's counts, else estimates
   concurrent_per_user: 1
+  concurrent_wait: 120            # s a service key's request waits for a free reply slot
   on_redis_error: fail_open       # or fail_closed: refuse (503) while Redis is unreachable
   roles:
     admin: unlimited              # the default
@@ -192,6 +193,10 @@ class LimitsConfig(_Scopes):
     # YAML files keep working; `deprecated_names()` reports it.
     failure_mode: RedisErrorPolicy | None = None
     lease_ttl: float = Field(default=600.0, gt=0)  # seconds a crashed reply may hold its slot
+    # Seconds a request from a service key (an API key: Open WebUI, scripts) waits for one of
+    # its person's replies to end when `concurrent_per_user` is reached, before it is refused.
+    # Open WebUI asks for a chat's title while the reply still streams. 0 = refuse at once.
+    concurrent_wait: float = Field(default=120.0, ge=0)
     roles: dict[str, RoleLimits | Literal["unlimited"]] = {"admin": UNLIMITED}
 
     @field_validator("roles", mode="after")

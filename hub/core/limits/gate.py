@@ -24,6 +24,7 @@ from hub.core.limits.base import BudgetCheck, LeaseCheck, Limiter, LimiterUnavai
 from hub.core.limits.config import EffectivePolicy, LimitsConfig, Policy
 from hub.core.limits.memory import MemoryRateLimiter
 from hub.core.limits.messages import LimitMessages
+from hub.core.limits.waiting import ReleaseSignals
 from hub.core.models import Failed, User
 from hub.core.ports import Admission, Allowance, Decision, LimitCheck
 
@@ -75,6 +76,7 @@ class PolicyLimitGate:
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._policies: dict[str, EffectivePolicy] = {}  # per role; the config never changes
+        self._releases = ReleaseSignals()
         for name in config.deprecated_names():
             log.warning(f"setting renamed, update your config: {name}", extra={"setting": name})
 
@@ -103,16 +105,63 @@ class PolicyLimitGate:
     # --- LimitGate -----------------------------------------------------------------------------
 
     async def admit(
-        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+        self,
+        user: User,
+        platform: str,
+        chat_id: str,
+        model: str,
+        workspace: str = "",
+        *,
+        wait: bool = False,
     ) -> Admission:
-        """Charge every policy of `user`'s role for one message, or refuse with a sentence."""
+        """Charge every policy of `user`'s role for one message, or refuse with a sentence.
+
+        With `wait`, a message refused only because the user's replies fill their concurrency
+        slots waits up to `concurrent_wait` seconds for one to end (woken at once by a release
+        in this process, asking again every second for one in another) before it is refused.
+        """
         policy = self._policy(user.role)
         if policy.unlimited:
             return Admission(allowed=True)
-        plan = self._plan(policy, user, platform, chat_id, model)
-        if workspace:
-            key = f"workspace:{platform}:{workspace}"
-            plan.add("workspace", key, policy.per_workspace)
+
+        def plan() -> _Plan:
+            planned = self._plan(policy, user, platform, chat_id, model)
+            if workspace:
+                key = f"workspace:{platform}:{workspace}"
+                planned.add("workspace", key, policy.per_workspace)
+            return planned
+
+        admission = await self._decide(plan())
+        patience = self._config.concurrent_wait if wait else 0.0
+        if admission.allowed or admission.scope != "concurrency" or patience <= 0:
+            return admission
+        deadline = self._monotonic() + patience
+        key = _lease_key(user)
+        while (left := deadline - self._monotonic()) > 0:
+            await self._releases.wait(key, min(left, CONCURRENCY_RETRY))
+            admission = await self._decide(plan())  # a refusal charges nothing: ask again
+            if admission.allowed or admission.scope != "concurrency":
+                return admission
+        return admission
+
+    async def admit_embedding(self, user: User, model: str) -> Admission:
+        """Embeddings are charged to the daily token budget and to the model's own rate
+        (`per_model`), not to the message rates or the reply slots: a document of a hundred
+        chunks is one upload, not a hundred messages."""
+        policy = self._policy(user.role)
+        if policy.unlimited:
+            return Admission(allowed=True)
+        plan = _Plan()
+        name = _model_name(policy.per_model, model)
+        if name is not None:
+            plan.add("model", f"model:{name}", policy.per_model[name])
+        if policy.tokens_per_day is not None:
+            plan.budget = BudgetCheck(_budget_key(user), policy.tokens_per_day)
+            plan.scopes[plan.budget.key] = ("tokens", None)
+        return await self._decide(plan)
+
+    async def _decide(self, plan: _Plan) -> Admission:
+        """Ask the limiter about `plan` once: all charged, or a refusal with its sentence."""
         if not plan.checks and plan.budget is None and plan.lease is None:
             return Admission(allowed=True)
         outcome = await self._on_store(
@@ -145,6 +194,7 @@ class PolicyLimitGate:
         if not admission.lease_id:
             return
         key = _lease_key(user)
+        self._releases.notify(key)
         if admission.lease_id.startswith(FALLBACK_PREFIX):
             await self._fallback.release_lease(key, admission.lease_id[len(FALLBACK_PREFIX) :])
             return

@@ -10,8 +10,18 @@ class NoLimits:
     """A `LimitGate` that admits everything (no policies configured, or limits disabled)."""
 
     async def admit(
-        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+        self,
+        user: User,
+        platform: str,
+        chat_id: str,
+        model: str,
+        workspace: str = "",
+        *,
+        wait: bool = False,
     ) -> Admission:
+        return Admission(allowed=True)
+
+    async def admit_embedding(self, user: User, model: str) -> Admission:
         return Admission(allowed=True)
 
     async def release(self, user: User, admission: Admission) -> None:

@@ -79,8 +79,11 @@ def _escape_text(text: str, *, at_line_start: bool) -> str:
 
 
 def _code_span(content: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
-    ticks = "`" * (longest + 1)
+    # Discord reads three backticks as a code block even inside a line, so a span quoting ``
+    # can't be delimited by ```: backtick runs inside are broken with a zero-width space and
+    # the delimiter never needs more than two.
+    content = re.sub("`(?=`)", "`" + ZWSP, content)
+    ticks = "``" if "`" in content else "`"
     pad = " " if content.startswith("`") or content.endswith("`") else ""
     return f"{ticks}{pad}{content}{pad}{ticks}"
 

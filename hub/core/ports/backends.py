@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from hub.core.models import (
     ChatMessage,
@@ -132,4 +132,101 @@ class ReportsRunning(Protocol):
 
     async def running(self) -> list[dict[str, Any]]:
         """The `/api/ps` items, every upstream field kept; raises `BackendError`."""
+        ...
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """Texts to turn into vectors (Ollama's `/api/embed`, OpenAI's `/embeddings`).
+
+    `legacy` asks for Ollama's older `/api/embeddings` (one prompt, vectors not normalised),
+    which an Ollama backend serves as such; other servers answer it like any request.
+    """
+
+    model: str
+    inputs: tuple[str, ...]
+    truncate: bool | None = None  # Ollama: cut inputs to the context window (its default)
+    dimensions: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    keep_alive: str | int | float | None = None
+    legacy: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """The vectors, one per input and in order, and what the server reported."""
+
+    vectors: list[list[float]]
+    model: str = ""
+    prompt_tokens: int = 0  # 0 = the server did not say
+    total_duration: int = 0  # ns
+    load_duration: int = 0  # ns
+
+
+@runtime_checkable
+class Embeds(Protocol):
+    """A backend that computes embeddings."""
+
+    async def embed(self, request: EmbedRequest) -> Embeddings:
+        """The vectors for `request.inputs`; raises `BackendError` (kind "not_found" for an
+        unknown model)."""
+        ...
+
+
+# --- model management ---------------------------------------------------------------------------
+
+ModelOperation = Literal["pull", "push", "create", "copy", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    """An administrator's change to the models of one server, in Ollama's request shape
+    (`/api/pull`, `/api/push`, `/api/create`, `/api/copy`, `/api/delete`): `body` is what the
+    client sent (`model`, `insecure`, `from`, `files`, `source`, `destination`…)."""
+
+    operation: ModelOperation
+    body: Mapping[str, Any]
+
+
+@runtime_checkable
+class ManagesModels(Protocol):
+    """A backend whose models can be pulled, pushed, created, copied and deleted."""
+
+    def change_models(self, change: ModelChange) -> AsyncIterator[Mapping[str, Any]]:
+        """Run `change`, yielding the server's progress objects (`{"status": …, "digest",
+        "total", "completed"}`) as they come; copy and delete yield none. Raises
+        `BackendError` before the first one when the server refuses (its status kept), kind
+        "unsupported" when this kind of server has no such thing. Closing the iterator early
+        cancels the change (a pull stops downloading)."""
+        ...
+
+    async def has_blob(self, digest: str) -> bool:
+        """Whether the server holds the file `digest` (`sha256:…`) for a model to be created."""
+        ...
+
+    async def push_blob(self, digest: str, data: AsyncIterator[bytes]) -> None:
+        """Upload a file for `create` (its `files` name blobs by digest); raises `BackendError`
+        (status 400 when the data does not match the digest)."""
+        ...
+
+
+@runtime_checkable
+class LoadsModels(Protocol):
+    """A backend that can load a model into memory ahead of use, or unload it (Ollama)."""
+
+    async def load(self, model: str, keep_alive: str | int | float | None) -> str:
+        """Load `model` (`keep_alive` 0: unload it); returns Ollama's `done_reason` ("load" or
+        "unload"). Raises `BackendError` (kind "not_found" for an unknown model)."""
+        ...
+
+
+@runtime_checkable
+class ReportsVersion(Protocol):
+    """A backend that says which version of its server runs (Ollama's `/api/version`)."""
+
+    async def version(self) -> str | None:
+        """The server's version string, or None when it does not say; raises `BackendError`."""
         ...

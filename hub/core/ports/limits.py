@@ -80,14 +80,28 @@ class LimitGate(Protocol):
     """Applies the configured policies (per user, chat, platform, model, tokens, concurrency)."""
 
     async def admit(
-        self, user: User, platform: str, chat_id: str, model: str, workspace: str = ""
+        self,
+        user: User,
+        platform: str,
+        chat_id: str,
+        model: str,
+        workspace: str = "",
+        *,
+        wait: bool = False,
     ) -> Admission:
         """Charge the policies for one message; `workspace` (a Slack team, a Discord guild)
-        adds the per-workspace policy."""
+        adds the per-workspace policy. With `wait` (service clients), a message refused only
+        because the user's replies fill their concurrency slots waits a bounded time for one
+        to end (`limits.concurrent_wait`) before it is refused."""
         ...
 
     async def release(self, user: User, admission: Admission) -> None:
         """End the concurrency lease taken by `admit` (success, failure or cancellation)."""
+        ...
+
+    async def admit_embedding(self, user: User, model: str) -> Admission:
+        """Charge an embedding request: the daily token budget and the model's rate, not the
+        message rates or the concurrency slots."""
         ...
 
     async def record_usage(

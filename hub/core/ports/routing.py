@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hub.core.models import User
-from hub.core.ports.backends import ChatRequest, ModelInfo
+from hub.core.ports.backends import (
+    ChatRequest,
+    Embeddings,
+    EmbedRequest,
+    ModelChange,
+    ModelInfo,
+    ModelOperation,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +70,41 @@ class ModelRouter(Protocol):
         ...
 
     async def show(self, model: str) -> Mapping[str, Any] | None: ...
+
+
+@runtime_checkable
+class RoutesEmbeddings(Protocol):
+    """A router that also serves embeddings (through its fair queue, with failover)."""
+
+    async def embed(self, ctx: RouteContext, request: EmbedRequest) -> Embeddings: ...
+
+
+class ModelFleet(Protocol):
+    """The backends as an administrator manages them (the router's `fleet`)."""
+
+    def placement(
+        self, operation: ModelOperation, model: str, backend: str | None = None
+    ) -> list[str]:
+        """The backend names `operation` on `model` goes to: the one named, the model's home(s),
+        or the configured default; raises `BackendError` (not_found, unsupported)."""
+        ...
+
+    def change_models(
+        self, backend: str, change: ModelChange
+    ) -> AsyncIterator[Mapping[str, Any]]: ...
+
+    async def has_blob(self, backend: str, digest: str) -> bool: ...
+
+    async def push_blob(self, backend: str, digest: str, data: AsyncIterator[bytes]) -> None: ...
+
+    async def refresh(self, backends: Sequence[str]) -> None:
+        """Read these backends' model lists now."""
+        ...
+
+    async def load(self, model: str, keep_alive: str | int | float | None) -> str:
+        """Load or unload `model` everywhere it runs; returns Ollama's `done_reason`."""
+        ...
+
+    async def version(self) -> str | None:
+        """The lowest version among the Ollama backends, None when none says."""
+        ...
