@@ -29,8 +29,8 @@ from hub.core.commands import (
     parse_command,
 )
 from hub.core.context import TokenEstimator
-from hub.core.conversation_log import ConversationLog, Session
-from hub.core.fitting import ContextFitter, Fitting, past_messages
+from hub.core.conversation_log import ConversationLog, Session, history_to_send
+from hub.core.fitting import ContextFitter, Fitting
 from hub.core.generation import Generator, Run, backend_failed, overflow_failed, refused
 from hub.core.models import (
     ChatMessage,
@@ -58,13 +58,7 @@ from hub.core.ports import (
 from hub.core.reply_channel import ReplyChannel
 from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
-from hub.core.stores.outage import (
-    BACKLOG_FULL,
-    STORE_DOWN,
-    STORE_RETRY_AFTER,
-    BacklogFull,
-    StoreOutage,
-)
+from hub.core.stores.outage import StoreOutage, store_failed
 from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
@@ -188,11 +182,9 @@ class ChatService:
             emit(self._replies.cancelled())
         except BackendError as exc:
             emit(backend_failed(exc))
-        except BacklogFull:
-            emit(Failed(BACKLOG_FULL, code="store_unavailable", retry_after=STORE_RETRY_AFTER))
         except StoreError as exc:  # its text names the database: for the log, not for people
             log.warning("store failed during a reply", extra={"error": str(exc)})
-            emit(Failed(STORE_DOWN, code="store_unavailable", retry_after=STORE_RETRY_AFTER))
+            emit(store_failed(exc))
         except Exception:
             log.exception("reply failed", extra={"platform": msg.platform, "chat": msg.chat_id})
             emit(Failed(INTERNAL))
@@ -311,7 +303,7 @@ class ChatService:
             emit(Failed(exc.reason, code="bad_request", model=run.model))
             return
         session = await self._log.begin(msg.key, user.id, self._config.history_limit)
-        past = self._past(session, msg)
+        past = history_to_send(session, msg.chain, self._config.history_limit)
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
@@ -319,8 +311,7 @@ class ChatService:
 
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
-        told_key = session.conversation_id or msg.key.as_str()
-        fitting = Fitting(told_key, past, new, msg, emit)
+        fitting = Fitting(session.conversation_id or msg.key.as_str(), past, new, msg, emit)
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._fitter.messages(fitting, run.model)
@@ -332,14 +323,6 @@ class ChatService:
                 await run_to_completion(self._store_reply(session, user, run))
             if terminal is not None:
                 emit(terminal)
-
-    def _past(self, session: Session, msg: IncomingMessage) -> list[ChatMessage]:
-        """The history to send: the branch the message continues, else the stored turns."""
-        if msg.chain is not None:
-            return [m for m in msg.chain if m.role in ("user", "assistant")][
-                -self._config.history_limit :
-            ]
-        return past_messages(session.history)
 
     async def _store_reply(self, session: Session, user: User, run: Run) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""

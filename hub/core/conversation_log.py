@@ -16,7 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from hub.core.models import ConversationKey, Turn
+from hub.core.fitting import past_messages
+from hub.core.models import ChatMessage, ConversationKey, Turn
 from hub.core.ports import ConversationStore, StoreError
 from hub.core.stores.common import to_utc
 from hub.core.stores.outage import BacklogFull, StoreOutage
@@ -39,6 +40,16 @@ class Session:
     user_id: str
     conversation_id: str | None
     history: list[Turn] = field(default_factory=list)
+
+
+def history_to_send(
+    session: Session, chain: tuple[ChatMessage, ...] | None, limit: int
+) -> list[ChatMessage]:
+    """The history to send: the branch the message continues (a reply chain), else the
+    session's turns."""
+    if chain is not None:
+        return [m for m in chain if m.role in ("user", "assistant")][-limit:]
+    return past_messages(session.history)
 
 
 class ConversationLog:

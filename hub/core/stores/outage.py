@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from hub.core.models import Failed
 from hub.core.ports import StoreError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ class BacklogFull(StoreError):
 
     def __init__(self) -> None:
         super().__init__(BACKLOG_FULL)
+
+
+def store_failed(error: StoreError) -> Failed:
+    """What a person is told when the store failed their message (never the error's text)."""
+    reason = BACKLOG_FULL if isinstance(error, BacklogFull) else STORE_DOWN
+    return Failed(reason, code="store_unavailable", retry_after=STORE_RETRY_AFTER)
 
 
 class StoreOutage:
