@@ -335,9 +335,12 @@ def report(figures: dict[str, Any], seconds: float) -> None:
     unexplained = []
     explained = Counter[str]()
     for at, kind, what in tally.errors:
-        window = next((o for o in plan if o.covers(at)), None)
-        words = EXPLAINED.get(window.name, ()) if window else ()
-        if window is not None and any(w in what for w in words):
+        # Outages close together (a short run) overlap with their slack: any of them may explain.
+        window = next(
+            (o for o in plan if o.covers(at) and any(w in what for w in EXPLAINED.get(o.name, ()))),
+            None,
+        )
+        if window is not None:
             explained[window.name] += 1
         else:
             unexplained.append((round(at), kind, what))
