@@ -215,6 +215,8 @@ async def test_sigterm_during_50_streams_refuses_cleanly_and_exits_on_its_own(
             with pytest.raises(httpx.ConnectError):
                 async with httpx.AsyncClient(base_url=hub.url) as fresh:
                     await fresh.get("/health")
+            # A new request on a connection opened before the signal: the JSON routes' refusal.
+            webui = await kept.get("/api/v1/chats/", headers=headers)
             await asyncio.gather(*tasks)
         code = await hub.wait(within=GRACE + 60)
     log = hub.log
@@ -224,6 +226,8 @@ async def test_sigterm_during_50_streams_refuses_cleanly_and_exits_on_its_own(
     assert "timeout graceful shutdown exceeded" not in log, log  # uvicorn cancelled nothing
     assert ready.status_code == 503, ready.text
     assert ready.json()["status"] == "stopping"
+    assert (webui.status_code, webui.headers.get("connection")) == (503, "close")
+    assert int(webui.headers["retry-after"]) >= 1 and _restarting(webui.json()["detail"])
     assert cut_before_ready == 0  # out of rotation long before the grace period ended
     assert len(ollama.chat_requests) == started == SLOTS  # no generation began after the signal
 
