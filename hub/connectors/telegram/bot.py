@@ -192,8 +192,12 @@ class TelegramConnector:
             return 503, {"ok": False, "description": "The Telegram connector is not running."}
         try:
             data = json.loads(body)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
             update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError):
+        # The library reads whatever it is given: a wrong type inside fails as AttributeError,
+        # and nesting past the parser's limit as RecursionError. All are the sender's mistake.
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return 400, {"ok": False, "description": "The body is not a Telegram update."}
         await self.app.update_queue.put(update)
         return 200, {"ok": True}
