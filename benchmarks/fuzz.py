@@ -3,7 +3,8 @@
 Run from the repository root:
     .venv/bin/python benchmarks/fuzz.py [--examples 500] [--seed 1] [--workers 2]
 
-The hub runs on embedded defaults in front of the fake Ollama (both their own processes); the
+The hub runs on embedded defaults in front of the fake Ollama (both their own processes), with
+Telegram in webhook mode against the fake Telegram (in this process); the
 first account is signed up (so the run has an admin token) and `st run` fuzzes every documented
 route with the checks the suite uses (tests/security/test_schemathesis.py, which runs the same
 command with a fixed seed and 40 examples): no server error, and every status, media type and
@@ -25,17 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.api.conftest import API_KEY  # noqa: E402
 from tests.fakes.process import fake_process  # noqa: E402
-from tests.security.test_schemathesis import admin_token, st_command  # noqa: E402
-from tests.support.served import serve_env, served_hub  # noqa: E402
+from tests.fakes.telegram import FakeTelegram  # noqa: E402
+from tests.security.test_schemathesis import admin_token, hub_env, st_command  # noqa: E402
+from tests.support.served import served_hub  # noqa: E402
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> int:
+    telegram = FakeTelegram()
+    await telegram.start()
     with fake_process("tests.fakes.ollama", "--models", "alpha:latest,beta:1b") as ollama_url:
-        env = serve_env(
-            tmp / "data", HUB_OLLAMA_URL=ollama_url, HUB_API_KEYS=API_KEY, HUB_LOG_LEVEL="WARNING"
-        )
+        env = hub_env(tmp / "data", ollama_url, telegram)
         async with served_hub(env, tmp) as hub:
             token = await admin_token(hub.url)
             command = st_command(hub.url, token, examples=args.examples, seed=args.seed)
@@ -47,6 +48,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
             elapsed = time.monotonic() - started
             hub.signal()
             await hub.wait()
+    await telegram.stop()
     failures, _, summary = done.stdout.partition("SUMMARY")
     if "FAILURES" in failures:  # what failed, how to reproduce it
         print(failures[failures.index("FAILURES") :].split("WARNINGS")[0].strip())

@@ -109,7 +109,9 @@ class Tally:
     sent: dict[int, list[str]] = field(default_factory=dict)
     answered: dict[int, list[str]] = field(default_factory=dict)
     told: list[tuple[float, int, str]] = field(default_factory=list)
-    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (at, rss, fds)
+    # (at, rss, fds, sockets): descriptors that are not sockets must stay flat; sockets follow
+    # the connections open at that moment.
+    samples: list[tuple[float, int, int, int]] = field(default_factory=list)
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -172,7 +174,8 @@ async def sample(pid: int, tally: Tally, stop: asyncio.Event) -> None:
     proc = psutil.Process(pid)
     while not stop.is_set():
         with contextlib.suppress(psutil.Error):
-            tally.samples.append((tally.now(), proc.memory_info().rss, proc.num_fds()))
+            sockets = len(proc.net_connections(kind="all"))
+            tally.samples.append((tally.now(), proc.memory_info().rss, proc.num_fds(), sockets))
         await asyncio.sleep(5)
 
 
@@ -385,6 +388,17 @@ def report(figures: dict[str, Any], seconds: float) -> None:
     mb = 2**20
     print(f"RSS warm {rss_warm / mb:.1f} MB, last 10% {rss_last / mb:.1f} MB ({growth:+.1f}%)")
     print(f"open descriptors warm {fds_warm}, last 10% {fds_last:.0f}")
+    other_warm = warm[-1][2] - warm[-1][3]
+    other_last = statistics.median(s[2] - s[3] for s in last)
+    print(f"descriptors other than sockets: warm {other_warm}, last 10% {other_last:.0f}")
+    print("per minute (median): RSS MB / descriptors / sockets")
+    for minute in range(int(seconds // 60) + 1):
+        inside = [s for s in tally.samples if minute * 60 <= s[0] < (minute + 1) * 60]
+        if inside:
+            rss = statistics.median(s[1] for s in inside) / mb
+            fds = statistics.median(s[2] for s in inside)
+            socks = statistics.median(s[3] for s in inside)
+            print(f"   {minute:3d}  {rss:6.1f}  {fds:6.0f}  {socks:6.0f}")
     print(f"hub tracebacks: {figures['tracebacks']}; hub exit code {figures['hub_exit']}")
 
 
