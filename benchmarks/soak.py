@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,34 @@ async def chat_loop(telegram: FakeTelegram, chat: int, tally: Tally, stop: async
         await asyncio.sleep(1)
 
 
-async def sample(pid: int, tally: Tally, stop: asyncio.Event) -> None:
+def descriptors(proc: psutil.Process, peers: dict[int, str]) -> Counter[str]:
+    """The hub's descriptors by kind: sockets by the peer's port (`peers`), the rest by what
+    /proc says they are (pipe, eventfd, epoll, file)."""
+    kinds = Counter[str]()
+    for conn in proc.net_connections(kind="all"):
+        port = conn.raddr.port if conn.raddr else None
+        local = conn.laddr.port if conn.laddr else None
+        kinds[peers.get(port or -1) or peers.get(local or -1, "socket, other")] += 1
+    fd_dir = Path(f"/proc/{proc.pid}/fd")
+    for fd in fd_dir.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if not target.startswith("socket:"):
+                kinds[target.split("[")[0].split(":")[0] if ":" in target else "file"] += 1
+    return kinds
+
+
+async def sample(
+    pid: int, tally: Tally, stop: asyncio.Event, peers: dict[int, str], warm_at: float
+) -> None:
     proc = psutil.Process(pid)
     while not stop.is_set():
         with contextlib.suppress(psutil.Error):
             sockets = len(proc.net_connections(kind="all"))
             tally.samples.append((tally.now(), proc.memory_info().rss, proc.num_fds(), sockets))
+            if "warm" not in tally.kinds and tally.now() >= warm_at:
+                tally.kinds["warm"] = descriptors(proc, peers)
+            tally.kinds["end"] = descriptors(proc, peers)
         await asyncio.sleep(5)
 
 
@@ -289,7 +312,10 @@ async def drive(
             asyncio.create_task(stream_loop(session, url, tally, stop)) for _ in range(args.streams)
         ]
         tasks += [asyncio.create_task(chat_loop(telegram, c, tally, stop)) for c in chats]
-        tasks.append(asyncio.create_task(sample(pid, tally, stop)))
+        peers = {int(url.rsplit(":", 1)[1]): "clients (inbound)", redis.port: "redis"}
+        peers |= {mongo.port: "mongodb", telegram.port: "telegram"}
+        peers |= {b.port: f"backend {b.name}" for b in backends}
+        tasks.append(asyncio.create_task(sample(pid, tally, stop, peers, 0.1 * args.minutes * 60)))
         await outages(plan, redis, mongo, backends[1], tally)
         await asyncio.sleep(max(0.0, args.minutes * 60 - tally.now()))
         stop.set()

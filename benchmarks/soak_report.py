@@ -36,6 +36,7 @@ class Tally:
     # (at, rss, fds, sockets): descriptors that are not sockets must stay flat; sockets follow
     # the connections open at that moment.
     samples: list[tuple[float, int, int, int]] = field(default_factory=list)
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)  # "warm", "end": descriptors
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -108,4 +109,6 @@ def report(figures: dict[str, Any], seconds: float) -> None:
             fds = statistics.median(s[2] for s in inside)
             socks = statistics.median(s[3] for s in inside)
             print(f"   {minute:3d}  {rss:6.1f}  {fds:6.0f}  {socks:6.0f}")
+    for when in ("warm", "end"):
+        print(f"descriptors by kind, {when}: {dict(sorted(tally.kinds.get(when, {}).items()))}")
     print(f"hub tracebacks: {figures['tracebacks']}; hub exit code {figures['hub_exit']}")
