@@ -27,6 +27,7 @@ from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
 from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
+from hub.api.query_string import refuse_repeated_query
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
@@ -68,7 +69,8 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py);
+    # middleware: a query parameter given twice is refused (query_string.py).
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -76,6 +78,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
         request_class=HubRequest,
+        middleware=[refuse_repeated_query],
     )
     if settings.log_requests:
         install_request_log(app)
