@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/render.py [--chats 50 --tokens 1500 --rate 40]
         [--baseline DIR]   # also run the chathub leg of another checkout (e.g. main), same run
-        [--platform telegram|discord]   # the Discord leg: benchmarks/render_discord.py
+        [--platform telegram|slack|discord]   # another platform's leg: render_<platform>.py
 
 `--baseline DIR` runs `DIR/benchmarks/render.py --policies chathub` (that tree's own hub, its own
 fake processes) just before this tree's chathub leg, so both see the same machine load; make DIR
@@ -34,6 +34,7 @@ import argparse
 import ast
 import asyncio
 import contextlib
+import importlib
 import itertools
 import os
 import statistics
@@ -320,15 +321,19 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--platform", choices=("telegram", "slack", "discord"), default="telegram")
+    parser.add_argument("--chats", type=int, help="chats or threads (default: the leg's own)")
     parser.add_argument("--tokens", type=int, default=1500)
     parser.add_argument("--rate", type=float, default=40.0, help="tokens per second per reply")
-    parser.add_argument(
-        "--policies", nargs="+", default=["chathub", "fixed-0.6s", "every-8-chunks"]
-    )
+    parser.add_argument("--policies", nargs="+", help="default: every policy of the leg")
     parser.add_argument("--baseline", help="a checkout whose chathub leg runs too (e.g. main)")
-    parser.add_argument("--platform", choices=("telegram", "discord"), default="telegram")
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
+    if args.platform == "slack":  # the Slack leg runs its own fakes: benchmarks/render_slack.py
+        sys.exit(importlib.import_module("render_slack").main(args, rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.chats = args.chats or 50
+    args.policies = args.policies or ["chathub", "fixed-0.6s", "every-8-chunks"]
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
     proc, url = start_process(
         "tests.fakes.ollama", "--models", MODEL, "--tokens", str(args.tokens),

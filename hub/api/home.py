@@ -20,12 +20,6 @@ _STYLE = (
     "pre{padding:.6em;overflow-x:auto}.up{color:#17723a}.down{color:#b3261e}"
     "td{padding:.1em 1em .1em 0;vertical-align:top}"
 )
-# Each chat platform: the setting that turns it on, and the page that explains it.
-_BOTS = (
-    ("Telegram", "telegram", "HUB_TELEGRAM__TOKEN", "docs/telegram.md"),
-    ("Slack", "slack", "HUB_SLACK__BOT_TOKEN and HUB_SLACK__APP_TOKEN", "docs/slack.md"),
-    ("Discord", "discord", "HUB_DISCORD__TOKEN", "docs/discord.md"),
-)
 
 
 def _running(services: Services) -> list[tuple[str, str, bool]]:
@@ -43,21 +37,23 @@ def _running(services: Services) -> list[tuple[str, str, bool]]:
 
 
 def _bots(services: Services) -> list[tuple[str, str]]:
-    """Each chat platform: running, configured but not running, off, or not installed."""
+    """Each installed connector plugin with settings: running, configured but not running, or
+    off (and what turns it on: the plugin's optional `title` and `setup`)."""
     settings = services.settings
-    installed = {plugin.name: plugin for plugin in type(settings).plugins}
     running = services.extras.get("connectors", {})
     out = []
-    for title, name, setting, page in _BOTS:
-        plugin = installed.get(name)
+    for plugin in type(settings).plugins:
+        if plugin.settings_model is None:
+            continue  # nothing to configure (the console): not a bot this page can turn on
+        name = plugin.name
+        title = str(getattr(plugin, "title", "") or name.capitalize())
         if name in running:
             state = "running"
-        elif plugin is None:
-            state = "not installed in this hub"
         elif plugin.enabled(settings.section(name)):
             state = "configured but not running: see /ready"
         else:
-            state = f"off: set {setting} (see {page})"
+            setup = getattr(plugin, "setup", "") or f"see its settings, HUB_{name.upper()}__*"
+            state = f"off: {setup}"
         out.append((title, state))
     return out
 
@@ -73,6 +69,7 @@ def render_home(services: Services, base: str) -> str:
         f"<tr><td>{escape(name)}</td><td>{escape(state)}</td></tr>"
         for name, state in _bots(services)
     )
+    bots_table = f"<table>{bots}</table>" if bots else "<p>No chat connector is installed.</p>"
     b = escape(base)
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>chathub</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style>
@@ -100,7 +97,7 @@ or with curl:</p>
 <p>A person can sign up instead (<code>POST {b}/api/v1/auths/signup</code>; the first account
 becomes the admin) and use the token it returns as the key.</p>
 <h2>Bots</h2>
-<table>{bots}</table>
+{bots_table}
 <p>Administer users, prompts and usage on the server with <code>chathub users</code>,
 <code>chathub prompts</code> and <code>chathub usage</code>.</p>
 </body></html>"""

@@ -92,6 +92,8 @@ class ConnectorPlugin(Protocol):
 
     name: str
     settings_model: type[BaseModel] | None  # None: the connector has no settings
+    # Optional, for the page at /: `title` ("Slack"; default: the name capitalised) and
+    # `setup`, what turns it on ("set HUB_SLACK__BOT_TOKEN … (see docs/slack.md)").
 
     def enabled(self, settings: Any) -> bool:
         """Whether to start the connector (e.g. a token is set)."""

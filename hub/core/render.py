@@ -62,6 +62,7 @@ class _Renderer:
         self.msgs: list[Msg] = []
         self.reply = ReplyText()
         self.ended = False
+        self.finished = asyncio.Event()  # the events ended
         self.changed = asyncio.Event()
         self.held: WriteKind | None = None  # a budget unit taken when the events ended
         self.gave_up = False  # the platform asked to wait longer than max_retry_after
@@ -97,6 +98,7 @@ class _Renderer:
                 with contextlib.suppress(Exception):
                     await aclose()
             self.ended = True
+            self.finished.set()
             self.changed.set()
 
     # --- streaming ------------------------------------------------------------------------------
@@ -116,7 +118,8 @@ class _Renderer:
                 await self._idle(hold)
                 continue
             kind = self._kind(op)
-            await self.sink.budget.acquire(kind)
+            if not await self._acquire(kind):
+                return
             if self.ended:
                 self.held = kind
                 return
@@ -124,20 +127,45 @@ class _Renderer:
             if op is not None and self._kind(op) == kind:
                 await self._write(op)
 
+    async def _acquire(self, kind: WriteKind) -> bool:
+        """Take a unit for `kind`; False when the events ended first while waiting for an
+        in-progress edit or stream append: a message's final write is a kind of its own, so
+        that wait would be for nothing (a unit already reserved is left unused)."""
+        if kind not in ("edit", "stream"):
+            await self.sink.budget.acquire(kind)
+            return True
+        unit = asyncio.ensure_future(self.sink.budget.acquire(kind))
+        ended = asyncio.ensure_future(self.finished.wait())
+        try:
+            await asyncio.wait({unit, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if unit.done():
+            unit.result()
+            return True
+        unit.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await unit
+        return False
+
     def _msg(self, index: int) -> Msg:
         while len(self.msgs) <= index:
             self.msgs.append(Msg())
         return self.msgs[index]
 
     def _kind(self, op: Op) -> WriteKind:
-        """The kind of write `op` is; opens the message's native stream when it has none yet."""
+        """The kind of write `op` is; opens the message's native stream when it has none yet.
+        A message's final write (a stream's end, the edit that finishes it) is a kind of its own."""
         msg = self._msg(op.index)
         if msg.stream is None and msg.handle is None and not msg.no_stream and not op.final:
             reply_to = self.msgs[op.index - 1].handle if op.index > 0 else None
             if isinstance(self.sink, StreamingSink):
                 msg.stream = self.sink.open_stream(reply_to)
             msg.no_stream = msg.stream is None
-        return msg.kind()
+        kind = msg.kind()
+        if op.final and kind in ("stream", "edit"):
+            return "stream_end" if kind == "stream" else "finish"
+        return kind
 
     def _next_op(self) -> Op | None:
         if self.reply.content.strip():

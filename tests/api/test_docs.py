@@ -83,18 +83,33 @@ async def test_home_page_says_what_runs_and_how_to_connect(hub: Hub) -> None:
         assert f'href="{link}"' in text
     assert f"OLLAMA_BASE_URL={hub.url}/ollama" in text
     assert f'host="{hub.url}/ollama"' in text and f'base_url="{hub.url}/ollama/v1"' in text
-    # These settings have no connector plugins; `chathub serve` loads the installed ones.
-    assert "Telegram</td><td>not installed in this hub" in text
-    assert "Discord" in text and "Slack" in text
+    # These settings have no connector plugins (`chathub serve` loads the installed ones), and
+    # the page names no platform that is not installed.
+    assert "No chat connector is installed." in text
+    assert "Telegram" not in text and "Discord" not in text and "Slack" not in text
     assert "test-secret" not in text and "sk-hub-test" not in text
 
 
 def test_home_page_tells_how_to_turn_each_installed_bot_on(tmp_path: Path) -> None:
-    hub_settings = settings_class(discover_plugins())
+    plugins = discover_plugins()
+    hub_settings = settings_class(plugins)
     off = Services(hub_settings(_env_file=None, data_dir=tmp_path), None, None, None)  # type: ignore[arg-type]
-    assert ("Telegram", "off: set HUB_TELEGRAM__TOKEN (see docs/telegram.md)") in _bots(off)
+    bots = _bots(off)
+    assert ("Telegram", "off: set HUB_TELEGRAM__TOKEN (see docs/telegram.md)") in bots
+    slack = "off: set HUB_SLACK__BOT_TOKEN and HUB_SLACK__APP_TOKEN (see docs/slack.md)"
+    assert ("Slack", slack) in bots
+    # Every installed plugin with settings, and nothing else (the console has none).
+    assert len(bots) == sum(1 for p in plugins if p.settings_model is not None)
     on = hub_settings(_env_file=None, data_dir=tmp_path, telegram={"token": "123:abc"})
     running = Services(on, None, None, None, extras={"connectors": {"telegram": object()}})  # type: ignore[arg-type]
     assert ("Telegram", "running") in _bots(running)
     stopped = Services(on, None, None, None)  # type: ignore[arg-type]
     assert ("Telegram", "configured but not running: see /ready") in _bots(stopped)
+
+
+def test_home_page_lists_a_third_party_connector_by_its_name(tmp_path: Path) -> None:
+    from tests.plugins.echo_connector import plugin as echo
+
+    hub_settings = settings_class([echo])
+    off = Services(hub_settings(_env_file=None, data_dir=tmp_path), None, None, None)  # type: ignore[arg-type]
+    assert _bots(off) == [("Echo", "off: see its settings, HUB_ECHO__*")]

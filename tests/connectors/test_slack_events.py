@@ -15,6 +15,7 @@ from hub.connectors.slack.events import (
     from_event,
     plain_text,
     stop_click,
+    thread_to_check,
 )
 from tests.fakes.slack import GENERAL, FakeSlack
 
@@ -171,7 +172,7 @@ def test_slash_command_request(fake: FakeSlack) -> None:
     assert request.message.text == "/summarize x (https://x.io)"
     assert (request.channel, request.thread_ts, request.message.thread_id) == (GENERAL, None, "")
     assert request.message.user.display_name == "ada"
-    assert anchor_text(request) == "<@U0ADA> asked: /summarize x (https://x.io)"
+    assert anchor_text(request) == "<@U0ADA> asked: summarize x (https://x.io)"  # as typed
     threaded = request.in_thread("123.456")
     assert threaded.thread_ts == threaded.message.thread_id == "123.456"
     tricky = from_command(fake.slash_command("<!channel> & you", channel=GENERAL), BOT)
@@ -205,3 +206,22 @@ def test_stop_click(fake: FakeSlack) -> None:
     )
     assert stop_click({"type": "block_actions", "actions": [{"action_id": "other"}]}) is None
     assert stop_click({"type": "view_submission"}) is None
+
+
+def test_only_a_follow_up_without_a_mention_needs_the_thread_check(fake: FakeSlack) -> None:
+    root = fake.says(GENERAL, "a question", user="U0BOB")
+    follow = event_of(fake.user_message(GENERAL, "more", thread_ts=root.ts))
+    assert thread_to_check(follow, BOT) == (GENERAL, root.ts)
+    request = from_event(
+        follow, BOT, answering=lambda channel, ts: (channel, ts) == (GENERAL, root.ts)
+    )
+    assert request is not None and request.message.workspace_id == "T0FAKE"
+    mention = event_of(fake.user_message(GENERAL, "<@U0FAKEBOT> more", thread_ts=root.ts))
+    top_level = event_of(fake.user_message(GENERAL, "hello all"))
+    in_dm = event_of(fake.user_message(fake.dm(), "more", thread_ts=root.ts))
+    from_bot = event_of(fake.user_message(GENERAL, "beep", thread_ts=root.ts, user="U0OTHERBOT"))
+    bot_root = fake.says(GENERAL, "posted by the bot", user="U0FAKEBOT")
+    under_ours = event_of(fake.user_message(GENERAL, "thanks", thread_ts=bot_root.ts))
+    for event in (mention, top_level, in_dm, from_bot, under_ours):
+        assert thread_to_check(event, BOT) is None
+    assert from_event(under_ours, BOT) is not None  # a thread under the bot's own message

@@ -1,4 +1,4 @@
-"""SlackSink and NativeStream with the real AsyncWebClient against the fake Slack.
+"""SlackSink and ChatStream with the real AsyncWebClient against the fake Slack.
 
 The fake enforces Slack's limits, so "no 429" here means the sink's budget kept to them.
 """
@@ -12,21 +12,15 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hub.connectors.slack.budgets import reply_budget
 from hub.connectors.slack.events import BotIdentity, from_event
-from hub.connectors.slack.sink import (
-    SlackHandle,
-    SlackSink,
-    StatusSupport,
-    fallback_text,
-    thread_budget,
-)
+from hub.connectors.slack.sink import SlackHandle, SlackSink, StatusSupport, fallback_text
 from hub.connectors.slack.stream import (
-    NativeStream,
+    ChatStream,
     StreamExpired,
     StreamStopped,
     StreamUnavailable,
     neutralize,
-    stream_budgets,
 )
 from hub.core.budget import BudgetPools
 from hub.core.markup import slack as mrkdwn
@@ -73,7 +67,9 @@ async def answer(
         client,
         request.channel,
         request.thread_ts,
-        budget=thread_budget(pools or BudgetPools(), request.team_id, request.channel),
+        budget=reply_budget(
+            pools or BudgetPools(), request.team_id, request.channel, request.thread_ts
+        ),
         stop_value="stop-1",
         status=status,
     )
@@ -159,9 +155,8 @@ async def test_retry_after_is_honoured_and_the_final_is_exact(
 
 
 def sink_for(client: AsyncWebClient, thread_ts: str | None = None) -> SlackSink:
-    return SlackSink(
-        client, GENERAL, thread_ts, budget=thread_budget(BudgetPools(), "T0FAKE", GENERAL)
-    )
+    budget = reply_budget(BudgetPools(), "T0FAKE", GENERAL, thread_ts or "")
+    return SlackSink(client, GENERAL, thread_ts, budget=budget)
 
 
 async def test_errors_map_to_the_port(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
@@ -200,45 +195,59 @@ def test_fallback_text_fits_chat_update() -> None:
 # --- native streams ---------------------------------------------------------------------------
 
 
-def stream_in(fake: FakeSlack, client: AsyncWebClient, channel: str | None = None) -> NativeStream:
+def stream_in(fake: FakeSlack, client: AsyncWebClient, channel: str | None = None) -> ChatStream:
     where = channel or fake.dm()
     root = fake.says(where, "question")
-    return NativeStream(
-        client,
-        where,
-        root.ts,
-        team_id=fake.team_id,
-        user_id="U0ADA",
-        budgets=stream_budgets(BudgetPools(), fake.team_id),
-    )
+    return ChatStream(client, where, root.ts, team_id=fake.team_id, user_id="U0ADA")
+
+
+class Growing:
+    """Feeds a ChatStream deltas the way the renderer does: the whole text so far each time."""
+
+    def __init__(self, stream: ChatStream) -> None:
+        self.stream, self.total = stream, ""
+
+    async def start(self, delta: str) -> None:
+        self.total += delta
+        await self.stream.start(self.total)
+
+    async def append(self, delta: str) -> None:
+        self.total += delta
+        await self.stream.show(self.total)
+
+    async def stop(self, delta: str = "") -> None:
+        self.total += delta
+        await self.stream.stop(self.total)
 
 
 async def test_native_stream_delivers_exactly(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream = stream_in(fake_slack, client, GENERAL)  # in a channel: recipients are required
+    chat = stream_in(fake_slack, client, GENERAL)  # in a channel: recipients are required
+    stream = Growing(chat)
     text = long_reply(300)
     deltas = [text[i : i + 97] for i in range(0, len(text), 97)]
     await stream.start(deltas[0])
     for delta in deltas[1:]:
         await stream.append(delta)
     await stream.stop()
-    message = fake_slack.messages[(GENERAL, stream.ts or "")]
-    assert (message.stream, message.content, stream.sent) == ("stopped", text, text)
+    message = fake_slack.messages[(GENERAL, chat.ts or "")]
+    assert (message.stream, message.content, chat.sent) == ("stopped", text, text)
     assert fake_slack.enforced_429 == 0
 
 
 async def test_native_stream_cannot_ping_even_across_deltas(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream = stream_in(fake_slack, client)
+    chat = stream_in(fake_slack, client)
+    stream = Growing(chat)
     deltas = ["Hi <", "!channel> and @", "here, <", "@U0BOB> <#", "C1> @every", "one. a<b @ada"]
     await stream.start("")
     for delta in deltas:
         await stream.append(delta)
     await stream.stop()
     full = "".join(deltas)
-    message = fake_slack.messages[(stream.channel, stream.ts or "")]
+    message = fake_slack.messages[(chat.channel, chat.ts or "")]
     assert message.content == neutralize(full)
     assert message.content.replace(mrkdwn.ZWSP, "") == full
     assert fake_slack.pings == []
@@ -248,22 +257,19 @@ async def test_expired_stream_is_finished_with_an_update(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
     fake_slack.stream_append_limit = 2
-    stream = stream_in(fake_slack, client)
+    chat = stream_in(fake_slack, client)
+    stream = Growing(chat)
     text = long_reply(120)
     deltas = [text[i : i + 50] for i in range(0, len(text), 50)]
     await stream.start(deltas[0])
     with pytest.raises(StreamExpired):
         for delta in deltas[1:]:
             await stream.append(delta)
-    message = fake_slack.messages[(stream.channel, stream.ts or "")]
-    assert message.content == stream.sent and len(stream.sent) < len(text)
-    sink = SlackSink(
-        client,
-        stream.channel,
-        stream.thread_ts,
-        budget=thread_budget(BudgetPools(), fake_slack.team_id, stream.channel),
-    )
-    await sink.finish(stream.handle(), SinkText(sink.format(text)))
+    message = fake_slack.messages[(chat.channel, chat.ts or "")]
+    assert message.content == chat.sent and len(chat.sent) < len(text)
+    budget = reply_budget(BudgetPools(), fake_slack.team_id, chat.channel, chat.thread_ts)
+    sink = SlackSink(client, chat.channel, chat.thread_ts, budget=budget)
+    await sink.finish(chat.handle(), SinkText(sink.format(text)))
     assert message.content == mrkdwn.to_mrkdwn(text)
     assert message.stream == "expired" and message.buttons == []
 
@@ -272,42 +278,47 @@ async def test_refused_and_user_stopped_streams(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
     fake_slack.stream_refusal = "channel_type_not_supported"
-    with pytest.raises(StreamUnavailable):
+    with pytest.raises(StreamUnavailable) as refused:
         await stream_in(fake_slack, client).start("hello")
+    assert refused.value.error == "channel_type_not_supported" and not refused.value.everywhere
     fake_slack.stream_refusal = None
-    stream = stream_in(fake_slack, client)
+    stream = Growing(chat := stream_in(fake_slack, client))
     await stream.start("hello")
-    fake_slack.stop_stream_by_user(stream.ts or "")
+    fake_slack.stop_stream_by_user(chat.ts or "")
     with pytest.raises(StreamStopped):
         await stream.append(" world")
 
 
-async def test_a_rate_limited_append_loses_nothing(
+async def test_a_failed_call_is_made_again_with_the_whole_text(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream = stream_in(fake_slack, client)
-    await stream.start("one")
+    chat = stream_in(fake_slack, client)
+    fake_slack.fail_next("chat.startStream", retry_after=2)
+    with pytest.raises(SinkRateLimited):
+        await chat.start("one")
+    await chat.start("one")  # the renderer tries again with what it has
     fake_slack.fail_next("chat.appendStream", retry_after=3)
     with pytest.raises(SinkRateLimited) as limited:
-        await stream.append(" two")
-    assert limited.value.retry_after == 3.0
-    await stream.flush()
-    await stream.append(" three")
-    await stream.stop(" four")
-    assert fake_slack.messages[(stream.channel, stream.ts or "")].content == "one two three four"
+        await chat.show("one two")
+    assert limited.value.retry_after == 3.0 and limited.value.scope == "workspace"
+    await chat.show("one two three")
+    await chat.stop("one two three four")
+    content = fake_slack.messages[(chat.channel, chat.ts or "")].content
+    assert content == "one two three four"
+    assert len(fake_slack.calls_of("chat.startStream")) == 2
 
 
 async def test_appends_over_slacks_limit_are_cut(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream = stream_in(fake_slack, client)
+    chat = stream_in(fake_slack, client)
     big = "é" * 25_000
-    await stream.start(big)
-    await stream.stop()
+    await chat.start(big)
+    await chat.stop(big)
     sizes = [
         len(c.params.get("markdown_text") or "")
         for c in fake_slack.calls
         if c.method.startswith("chat.") and c.method.endswith("Stream")
     ]
-    assert sizes == [12_000, 12_000, 1_000, 0]  # start, two appends, stop
-    assert fake_slack.messages[(stream.channel, stream.ts or "")].content == big
+    assert sizes == [12_000, 12_000, 1_000]  # start, an append, the stop with the rest
+    assert fake_slack.messages[(chat.channel, chat.ts or "")].content == big

@@ -91,11 +91,14 @@ HarnessFactory = Callable[[], SinkHarness]
 def harnesses() -> dict[str, HarnessFactory]:
     """Every platform's harness, by name (imported here so each stays in its own module)."""
     from tests.contract.sink_discord import DiscordHarness
+    from tests.contract.sink_slack import SlackHarness
     from tests.contract.sink_telegram import TelegramHarness
 
     return {
         "telegram-group": lambda: TelegramHarness(drafts=False),
         "telegram-dm-drafts": lambda: TelegramHarness(drafts=True),
+        "slack-thread-edits": lambda: SlackHarness(streams=False),
+        "slack-thread-streams": lambda: SlackHarness(streams=True),
         "discord-channel": lambda: DiscordHarness(interactions=False),
         "discord-interaction": lambda: DiscordHarness(interactions=True),
     }

@@ -84,7 +84,7 @@ async def pause_in_scope(harness: SinkHarness, where: str, scope: Scope) -> None
     sibling = harness.sibling(where, scope)  # None: no other conversation shares the scope
     text = long_text(240)
     chat = ScriptedChat(lambda m: text, tokens_per_second=60)
-    kind: WriteKind = "stream" if harness.name.endswith("drafts") else "edit"
+    kind: WriteKind = "stream" if harness.name.endswith(("drafts", "streams")) else "edit"
     first = asyncio.create_task(reply(chat, harness.sink(where), where))
     await until(lambda: any(w.kind == kind for w in harness.writes(where)))
     harness.fail_next(kind, "rate_limited", retry_after=1.5, scope=scope)

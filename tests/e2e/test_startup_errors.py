@@ -148,9 +148,9 @@ def test_an_unreachable_telegram_is_a_dependency_down(tmp_path: Path) -> None:
         ),
         ("HUB_API_KEY", "k-1", "chathub: HUB_API_KEY: unknown setting; did you mean HUB_API_KEYS?"),
         (
-            "HUB_SLACK__BOT_TOKEN",
-            "xoxb-1",
-            "chathub: HUB_SLACK__BOT_TOKEN: unknown setting; no `slack` connector is installed",
+            "HUB_MATRIX__TOKEN",
+            "syt-1",
+            "chathub: HUB_MATRIX__TOKEN: unknown setting; no `matrix` connector is installed",
         ),
     ],
 )

@@ -1,7 +1,8 @@
 """Control routes of the fake Slack run as its own process (`python -m tests.fakes.slack`).
 
 `POST /_fake/configure` sets `events_url`, stream expiry and refusal, and turns limits on or
-off; `POST /_fake/event` delivers a user action; `GET /_fake/state` returns the calls, messages
+off; `POST /_fake/event` delivers a user action (`"deliver": false`: only records a person's
+message, to thread under); `GET /_fake/state` returns the calls, messages
 and notifications (a mixin of `FakeSlack`, which holds the state).
 """
 
@@ -20,23 +21,28 @@ class Control:
         kind = body.get("kind", "mention")
         channel = body.get("channel") or (self.dm(body.get("user")) if kind == "dm" else GENERAL)
         args = {"user": body.get("user"), "thread_ts": body.get("thread_ts")}
+        deliver = body.get("deliver", True)  # false: only record that the person said it
         if kind == "command":
             payload = self.slash_command(body.get("text", ""), channel=channel, user=args["user"])
             delivery = await self.send("slash_commands", payload, via=body.get("via"))
         else:
             build = self.app_mention if kind == "mention" else self.user_message
             payload = build(channel, body.get("text", ""), **args)
-            delivery = await self.send("events_api", payload, via=body.get("via"))
+            delivery = None
+            if deliver:
+                delivery = await self.send("events_api", payload, via=body.get("via"))
         event = payload.get("event", {})
-        return web.json_response(
-            {"ts": event.get("ts", ""), "channel": channel, "status": delivery.status}
-        )
+        status = delivery.status if delivery is not None else None
+        return web.json_response({"ts": event.get("ts", ""), "channel": channel, "status": status})
 
     async def _control_configure(self, request: web.Request) -> web.Response:
         body = await request.json()
         for key in ("events_url", "stream_ttl", "stream_append_limit", "stream_refusal"):
             if key in body:
                 setattr(self, key, body[key])
+        for channel in body.get("channels", []):  # channels the bot is a member of
+            if channel not in self.channels:
+                self.add_channel(channel, channel.lower())
         if "limits_enabled" in body:
             self.limits.enabled = bool(body["limits_enabled"])
         return web.json_response({"ok": True})

@@ -160,3 +160,120 @@ async def test_learned_limits_spread_the_remaining_writes() -> None:
         return times
 
     assert await clock.run(scenario()) == pytest.approx([2.0, 5.0])
+
+
+# --- sliding windows (Slack's tiers: N per minute, bursts allowed) -----------------------------
+
+
+async def test_a_window_lets_the_whole_tier_go_at_once_then_waits_for_the_window() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(Limit("ws:start", Rate(20, 60.0), window=True))
+
+    async def take(n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            await budget.acquire("stream")
+            times.append(clock.now())
+            clock.t += 0.5  # callers come every half second
+        return times
+
+    times = await clock.run(take(45))
+    assert times[:20] == pytest.approx([0.5 * i for i in range(20)])  # no waiting at all
+    assert times[20] == pytest.approx(60.0)  # the 21st: one window after the first
+    assert times[40] == pytest.approx(120.0)
+    # Whatever the pattern, no 60 s window ever holds more than 20.
+    assert all(b - a >= 60.0 - 1e-9 for a, b in zip(times, times[20:], strict=False))
+
+
+async def test_a_window_with_a_pace_spreads_the_tier() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    budget = pools.budget(
+        Limit("ws:append", Rate(100, 60.0), "workspace", window=True),
+        Limit("ws:append:pace", Rate(80, 60.0, burst=19), "workspace"),
+    )
+
+    async def take(n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            await budget.acquire("stream")
+            times.append(clock.now())
+        return times
+
+    times = await clock.run(take(200))
+    assert times[:20] == [0.0] * 20  # the burst
+    assert times[20] == pytest.approx(0.75)  # then the pace, not the window's cliff
+    windows = [sum(1 for t in times if start <= t < start + 60.0) for start in times]
+    assert max(windows) <= 100
+
+
+def test_take_now_takes_only_when_every_bucket_has_room() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(
+        Limit("thread", Rate(1, 1.0), methods=frozenset({"open"})),
+        Limit("ws:start", Rate(2, 60.0), "workspace", frozenset({"start"}), window=True),
+    )
+    assert budget.take_now("start") and budget.take_now("start")  # the thread pace not charged
+    assert not budget.take_now("start")  # the window is full: nothing taken, no waiting
+    clock.t = 59.9
+    assert not budget.take_now("start")
+    clock.t = 60.0
+    assert budget.take_now("start")
+    budget.pause(5.0, scope="workspace")
+    clock.t = 200.0
+    assert budget.take_now("open") and not budget.take_now("open")
+    assert budget.take_now("start")
+
+
+async def test_a_window_pause_holds_it_exactly() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(Limit("ws", Rate(50, 60.0), "workspace", window=True))
+
+    async def scenario() -> float:
+        await budget.acquire()
+        clock.t = 1.0
+        budget.pause(2.5, scope="workspace")
+        await budget.acquire()
+        return clock.now()
+
+    assert await clock.run(scenario()) == pytest.approx(3.5)
+
+
+def test_a_key_changing_kind_gets_a_new_bucket() -> None:
+    pools = BudgetPools(FakeClock())
+    gcra = pools.bucket("k", Rate(5, 60.0))
+    window = pools.bucket("k", Rate(5, 60.0), window=True)
+    assert gcra is not window and pools.bucket("k", Rate(5, 60.0), window=True) is window
+    assert window.describe() == "5 in any 60s k"
+
+
+async def test_a_wait_given_up_leaves_the_chat_s_own_pace_as_it_was() -> None:
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    budget = pools.budget(
+        Limit("thread", Rate(1, 1.0)), Limit("pool", Rate(1, 10.0), "workspace", frozenset({"a"}))
+    )
+
+    async def scenario() -> list[float]:
+        await budget.acquire("a")  # t = 0: the pool's only unit for 10 s
+        clock.t = 2.0
+        waiting = asyncio.ensure_future(budget.acquire("a"))  # would go at t = 10
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await budget.acquire("b")  # not behind the given-up unit of the thread's pace
+        times = [clock.now()]
+        await budget.acquire("a")  # the pool kept its reservation: after t = 10
+        times.append(clock.now())
+        return times
+
+    assert await clock.run(scenario()) == pytest.approx([2.0, 20.0])
+
+
+def test_due_says_when_without_taking() -> None:
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(("chat", Rate(1, 1.0)), Limit("ws", Rate(1, 5.0), "bot"))
+    assert budget.due("edit") == 0.0 and budget.take_now("edit")
+    assert budget.due("edit") == pytest.approx(5.0)
+    assert budget.due("edit") == pytest.approx(5.0)  # asking took nothing

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 
+import pytest
+
 from hub.core.budget import BudgetPools, Limit
 from hub.core.markup import telegram as tg
 from hub.core.markup.fences import fence_state_after
@@ -149,3 +151,37 @@ async def test_stream_kind_has_its_own_budget() -> None:
     times = [c.t for c in sink.calls if c.kind == "append"]
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.25 - 1e-9
     assert len(times) >= 4 * 4  # ~5 s of streaming at 4 appends a second, not 1
+
+
+async def test_the_end_of_a_stream_does_not_wait_behind_appends() -> None:
+    """A stream's last write is a kind of its own (Slack's chat.stopStream has its own tier):
+    when the reply ends while an append waits for the shared append pool, the finish goes at
+    the chat's own pace instead of after that wait."""
+    clock = FakeClock()
+    pools = BudgetPools(clock)
+    budget = pools.budget(
+        Limit("thread", Rate(1, 1.0)),
+        Limit("ws:append", Rate(1, 30.0), "workspace", frozenset({"stream"})),  # a busy pool
+    )
+    sink = RecordingSink(budget=budget, streams=True)
+    tokens = words(40)
+    result = await clock.run(render(paced(clock, tokens, rate=20.0), sink, clock=clock))
+
+    finish = next(c for c in sink.calls if c.kind == "stream_finish")
+    assert [c.kind for c in sink.writes()] == ["append", "stream_finish"]
+    assert finish.t == pytest.approx(2.0, abs=0.05)  # when the reply ends, not at t = 30
+    assert result.delivered and sink.visible() == [tg.visible(tg.to_html("".join(tokens)))]
+
+
+async def test_the_final_edit_does_not_wait_for_an_edit_it_no_longer_needs() -> None:
+    """The edit setting a message's final text is a kind of its own ("finish"): when the reply
+    ends while an in-progress edit waits for its unit, that wait is dropped, not served first."""
+    clock = FakeClock()
+    budget = BudgetPools(clock).budget(("chat", Rate(1, 30.0)))  # one write every 30 s
+    sink = RecordingSink(budget=budget)
+    tokens = words(40)
+    await clock.run(render(paced(clock, tokens, rate=20.0), sink, clock=clock))
+
+    writes = sink.writes()
+    assert [c.kind for c in writes] == ["send", "finish"]
+    assert [c.t for c in writes] == pytest.approx([0.3, 30.3])  # not 60.3: one wait, not two

@@ -134,10 +134,10 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("HUB_CHAT__SYSTEM_PROMT", "Be brief", "did you mean HUB_CHAT__SYSTEM_PROMPT?"),
         ("HUB_PORT__X", "123", "HUB_PORT__X: unknown setting"),
         (
-            "HUB_SLACK__BOT_TOKEN",
-            "xoxb-1",
-            "HUB_SLACK__BOT_TOKEN: unknown setting; no `slack` connector is installed "
-            "(installed connectors: console, discord, telegram), so it has no settings",
+            "HUB_MATRIX__TOKEN",
+            "syt-1",
+            "HUB_MATRIX__TOKEN: unknown setting; no `matrix` connector is installed "
+            "(installed connectors: console, ",
         ),
         ("HUB_ROUTING__BACKENDS", "gpu-box", "HUB_ROUTING__BACKENDS: expects JSON"),
         ("HUB_CONSOLE__PROMPT", "you> ", "unknown setting; the console connector has no settings"),
@@ -176,8 +176,9 @@ def test_empty_values_mean_unset_everywhere(
 ) -> None:
     monkeypatch.setenv("HUB_TELEGRAM__TOKEN", "")
     monkeypatch.setenv("HUB_PORT", "")
-    # docker-compose.yml passes these, empty, before the Slack connector is installed.
+    # docker-compose.yml passes these, empty, whether or not a connector is installed.
     monkeypatch.setenv("HUB_SLACK__BOT_TOKEN", "")
+    monkeypatch.setenv("HUB_MATRIX__TOKEN", "")
     monkeypatch.setenv("HUB_REDIS_URL", "")
     path = write(tmp_path, 'default_model: ""\ntelegram:\n  token: ""\n  mode:\n')
     monkeypatch.setenv("HUB_CONFIG", str(path))
@@ -253,8 +254,8 @@ def test_webui_dir_must_be_a_build_directory(
             "chat.system_promt (in HUB_CONFIG): unknown setting; did you mean chat.system_prompt?",
         ),
         (
-            "slack:\n  bot_token: xoxb\n",
-            "slack (in HUB_CONFIG): unknown setting; no `slack` connector is installed",
+            "matrix:\n  token: syt\n",
+            "matrix (in HUB_CONFIG): unknown setting; no `matrix` connector is installed",
         ),
         (
             "telegram:\n  token: '1:x'\n  mode: webhook\n",

@@ -74,6 +74,7 @@ class SlackRequest:
     team_id: str
     files: tuple[SlackFile, ...] = ()
     key: str = ""  # one per Slack message, for answering it once
+    typed: str = ""  # a slash command's text as the person typed it (for the anchor)
 
     def in_thread(self, thread_ts: str) -> SlackRequest:
         """The same request, answered in the thread of `thread_ts` (its conversation)."""
@@ -147,7 +148,7 @@ def _bare(url: str) -> str:
 
 def anchor_text(request: SlackRequest) -> str:
     """mrkdwn of the message a slash command's reply is threaded under."""
-    asked = escape(request.message.text)
+    asked = escape(request.typed or request.message.text)
     return f"<@{request.message.user.platform_user_id}> asked: {asked}"
 
 
@@ -174,6 +175,11 @@ def _files(event: Mapping[str, Any]) -> tuple[SlackFile, ...]:
 # --- events -------------------------------------------------------------------------------------
 
 
+def message_key(event: Mapping[str, Any]) -> str:
+    """The same for every delivery of one Slack message (retries; a mention's two events)."""
+    return f"{event.get('channel', '')}:{event.get('ts', '')}"
+
+
 def _from_a_bot(event: Mapping[str, Any], bot: BotIdentity) -> bool:
     user = event.get("user")
     return (
@@ -183,6 +189,24 @@ def _from_a_bot(event: Mapping[str, Any], bot: BotIdentity) -> bool:
         or event.get("subtype") == "bot_message"
         or "bot_profile" in event
     )
+
+
+def thread_to_check(event: Mapping[str, Any], bot: BotIdentity) -> tuple[str, str] | None:
+    """(channel, thread_ts) when answering `event` depends on whether the bot already answers
+    in that thread (a person's message in a channel thread, not mentioning the bot)."""
+    if event.get("type") != "message" or event.get("hidden") or _from_a_bot(event, bot):
+        return None
+    channel, thread_ts = str(event.get("channel", "")), event.get("thread_ts")
+    if event.get("subtype") not in _ANSWERED_SUBTYPES or not thread_ts:
+        return None
+    if event.get("channel_type") == "im" or channel.startswith("D"):
+        return None
+    if (
+        f"<@{bot.user_id}" in str(event.get("text", ""))
+        or event.get("parent_user_id") == bot.user_id
+    ):
+        return None
+    return channel, str(thread_ts)
 
 
 def _reply_thread(event: Mapping[str, Any], bot: BotIdentity, answering: ThreadCheck) -> str | None:
@@ -236,8 +260,9 @@ def from_event(
         thread_id=thread,
         message_id=ts,
         is_group=not is_dm,
+        workspace_id=team,
     )
-    return SlackRequest(message, channel, thread, team, files, key=f"{channel}:{ts}")
+    return SlackRequest(message, channel, thread, team, files, key=message_key(event))
 
 
 # --- slash commands and buttons -----------------------------------------------------------------
@@ -268,6 +293,7 @@ def from_command(
     channel, user = str(command.get("channel_id", "")), str(command.get("user_id", ""))
     known = {**(names or {}), user: str(command.get("user_name") or "")}
     typed = plain_text(str(command.get("text") or ""), names=known, bot_user_id=bot.user_id)
+    team = str(command.get("team_id") or "") or bot.team_id
     message = IncomingMessage(
         platform=PLATFORM,
         chat_id=channel,
@@ -275,11 +301,10 @@ def from_command(
         text=command_text(typed, commands or SlashCommands()),
         chat_name=str(command.get("channel_name") or ""),
         is_group=not channel.startswith("D"),
+        workspace_id=team,
     )
-    team = str(command.get("team_id") or "") or bot.team_id
-    return SlackRequest(
-        message, channel, None, team, key=f"command:{command.get('trigger_id', '')}"
-    )
+    key = f"command:{command.get('trigger_id', '')}"
+    return SlackRequest(message, channel, None, team, key=key, typed=typed)
 
 
 def stop_click(body: Mapping[str, Any]) -> StopClick | None:

@@ -1,76 +1,51 @@
-"""The Slack `MessageSink`: one reply in a thread, posted with chat.postMessage, grown with
-chat.update.
+"""The Slack `MessageSink`: one reply in a thread, streamed natively where Slack allows it, else
+posted with chat.postMessage and grown with chat.update.
 
-A message shows its text in a section block, as mrkdwn sent `verbatim` (Slack then parses
-nothing itself: no bare `@here`, only the links the converter wrote), and while the reply
-streams, a Stop button in an actions block; `finish` sets the final text without the button. The
-top-level `text` (notifications, screen readers) carries the same, safely escaped. The plain
-fallback, when Slack refuses the markup, is a `plain_text` section, which Slack shows as is.
+Native streams (`native.py`) are the sink's `open_stream`; the edit path is the fallback when
+they are off, refused, out of start budget, or end early. On the edit path a message shows its
+text in a section block, as mrkdwn sent `verbatim` (Slack then parses nothing itself: no bare
+`@here`, only the links the converter wrote), and while the reply streams, a Stop button in an
+actions block; `finish` sets the final text without the button. The top-level `text`
+(notifications, screen readers) carries the same, safely escaped. The plain fallback, when
+Slack refuses the markup, is a `plain_text` section, which Slack shows as is.
 
 `typing()` sets the thread's assistant status ("is thinking…", `assistant.threads.setStatus`),
-which Slack clears when the reply is posted. Where Slack refuses it, the connector's shared
-`StatusSupport` stops every sink from asking again.
+and `show_status` a queue position there; Slack clears it when the reply is posted. Where Slack
+refuses the status, the connector's shared `StatusSupport` stops every sink from asking again.
 
-Slack's budgets (docs.slack.dev/apis/web-api/rate-limits): `chat.postMessage` about once a second
-per channel; `chat.update` a Tier 3 pool of 50+ a minute for the whole workspace, shared by every
-conversation. `thread_budget` draws every write from the channel's bucket and the workspace pool.
-The client must not retry 429s itself (no `AsyncRateLimitErrorRetryHandler`): a 429 becomes
-`SinkRateLimited` with Slack's `Retry-After`, and the renderer's budget waits exactly that long.
+Budgets: `budgets.py` (the renderer's writes through `ReplyBudget`; the status and stream
+starts only when their tier has room at once).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hub.connectors.slack.budgets import STATUS, ReplyBudget
+from hub.connectors.slack.calls import SlackHandle, call_api
 from hub.connectors.slack.events import STOP_ACTION
-from hub.core.budget import BudgetPools, ChatBudget
+from hub.connectors.slack.native import SlackStream, StreamSupport
+from hub.connectors.slack.stream import ChatStream
+from hub.core.budget import ChatBudget
 from hub.core.markup import slack as mrkdwn
-from hub.core.ports import (
-    Rate,
-    SinkError,
-    SinkMessageGone,
-    SinkRateLimited,
-    SinkRejectedMarkup,
-    SinkText,
-)
+from hub.core.ports import SinkError, SinkMessageGone, SinkRateLimited, SinkText
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-# Once a second per channel; the workspace's chat.update pool is "50+ per minute", counted by
-# Slack over any minute: 40 a minute with a burst of 9 never puts more than 49 in one.
-PER_CHANNEL = Rate(limit=1, period=1.0)
-UPDATE_POOL = Rate(limit=40, period=60.0, burst=9)
 STATUS_TEXT = "is thinking…"
 STATUS_REFRESH = 20.0  # seconds; Slack keeps a status until the reply (or about 2 minutes)
 STOP_LABEL = "⏹ Stop"
 FALLBACK_LIMIT = 3_900  # top-level text: chat.update refuses more than 4,000 characters
-_GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
-_REJECTED = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long"}
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,4}$")
+_WAITING = re.compile(r"[\s.…]*")  # the renderer's "waiting for the first token" placeholder
 
-
-class SlackCallFailed(SinkError):
-    """A Web API call failed with Slack error `error` (or a network failure, `error` empty)."""
-
-    def __init__(self, error: str, message: str = "") -> None:
-        super().__init__(message or f"slack: {error or 'request failed'}")
-        self.error = error
-
-
-def thread_budget(pools: BudgetPools, team_id: str, channel: str) -> ChatBudget:
-    """The writes of one reply: its channel's pace and the workspace's chat.update pool."""
-    return pools.budget(
-        (f"slack:{team_id}:{channel}", PER_CHANNEL), (f"slack:{team_id}:updates", UPDATE_POOL)
-    )
+__all__ = ["SlackHandle", "SlackSink", "StatusSupport", "StreamSupport", "fallback_text"]
 
 
 @dataclass
@@ -78,48 +53,6 @@ class StatusSupport:
     """Shared by a connector's sinks: once Slack refuses the status, nobody asks again."""
 
     available: bool = True
-
-
-@dataclass
-class SlackHandle:
-    """A posted message of one reply."""
-
-    ts: str
-    shown: SinkText | None = None
-
-
-def retry_after(exc: SlackApiError) -> float:
-    """Slack's `Retry-After` (integer seconds); 1 if it is missing or odd."""
-    headers: Any = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1.0, float(value))
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def api_error(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or "")
-    except (AttributeError, TypeError):
-        return ""
-
-
-async def call_api(call: Awaitable[T]) -> T:
-    """Await a Web API call, translating Slack's errors into the sink port's."""
-    try:
-        return await call
-    except SlackApiError as exc:
-        error = api_error(exc)
-        if error == "ratelimited" or getattr(exc.response, "status_code", 0) == 429:
-            raise SinkRateLimited(retry_after(exc), "slack: ratelimited") from exc
-        if error in _GONE:
-            raise SinkMessageGone(f"slack: {error}") from exc
-        if error in _REJECTED:
-            raise SinkRejectedMarkup(f"slack: {error}") from exc
-        raise SlackCallFailed(error) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise SlackCallFailed("", f"slack: {type(exc).__name__}") from exc
 
 
 def fallback_text(text: SinkText) -> str:
@@ -132,7 +65,11 @@ def fallback_text(text: SinkText) -> str:
 
 
 class SlackSink:
-    """One reply in one Slack thread (or channel, when `thread_ts` is None)."""
+    """One reply in one Slack thread (or channel, when `thread_ts` is None).
+
+    `streams`: where native streams may be used (None: never); `recipient`: the person asking,
+    who a stream is for; `on_stopped`: called when that person stops a stream in Slack.
+    """
 
     max_len = mrkdwn.MAX_LEN
     keepalive = 0.0
@@ -146,11 +83,27 @@ class SlackSink:
         budget: ChatBudget,
         stop_value: str | None = None,
         status: StatusSupport | None = None,
+        streams: StreamSupport | None = None,
+        team_id: str = "",
+        recipient: str = "",
+        on_stopped: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.client, self.channel, self.thread_ts = client, channel, thread_ts
-        self.budget, self.stop_value = budget, stop_value
+        self.stop_value = stop_value
         self.status = status if status is not None else StatusSupport()
+        self.streams, self.team_id, self.recipient = streams, team_id, recipient
+        self.on_stopped = on_stopped
         self.typing_interval = STATUS_REFRESH if thread_ts and self.status.available else 0.0
+        self._stream: SlackStream | None = None
+        self._status = ""  # the status line shown now (a queue position), "" = none
+        self._budget = ReplyBudget(budget, self._opening)
+
+    @property
+    def budget(self) -> ReplyBudget:
+        return self._budget
+
+    def _opening(self) -> bool:
+        return self._stream is not None and self._stream.opening
 
     # --- formatting -----------------------------------------------------------------------------
 
@@ -183,6 +136,22 @@ class SlackSink:
             out.append({"type": "actions", "block_id": "hub_controls", "elements": [button]})
         return out
 
+    # --- native streams -------------------------------------------------------------------------
+
+    def open_stream(self, reply_to: Any = None) -> SlackStream | None:
+        """A native stream for the next message, in threads where Slack allows streams."""
+        if self.streams is None or not self.thread_ts or not self.streams.allows(self.channel):
+            return None
+        chat = ChatStream(
+            self.client,
+            self.channel,
+            self.thread_ts,
+            team_id=self.team_id,
+            user_id=self.recipient,
+        )
+        self._stream = SlackStream(self, chat, self.streams, on_stopped=self.on_stopped)
+        return self._stream
+
     # --- writes ---------------------------------------------------------------------------------
 
     async def send(self, text: SinkText, *, reply_to: Any = None, final: bool = False) -> Any:
@@ -200,6 +169,7 @@ class SlackSink:
         ts = response.get("ts")
         if not ts:
             raise SinkError("slack: chat.postMessage returned no ts")
+        self._status = ""  # Slack clears the thread's status when the app replies in it
         return SlackHandle(str(ts), shown=text)
 
     async def edit(self, handle: Any, text: SinkText) -> None:
@@ -228,20 +198,34 @@ class SlackSink:
         assert isinstance(handle, SlackHandle)
         await call_api(self.client.chat_delete(channel=self.channel, ts=handle.ts))
 
+    # --- the status line ------------------------------------------------------------------------
+
     async def typing(self) -> None:
-        """Set the thread's assistant status; stop asking everywhere once Slack refuses it."""
+        """Show (or refresh) the thread's status: "is thinking…", or the queue position."""
+        await self.show_status(self._status or STATUS_TEXT)
+
+    async def show_status(self, text: str) -> bool:
+        """Show `text` as the thread's assistant status; False where Slack offers none.
+
+        A status is cosmetic: when the workspace's status tier has no room right now, this one
+        is left out (the next refresh or position shows).
+        """
         if not self.thread_ts or not self.status.available:
-            return
+            return False
+        wanted = STATUS_TEXT if _WAITING.fullmatch(text) else text
+        if not self._budget.take_now(STATUS):
+            return True
         try:
             await call_api(
                 self.client.assistant_threads_setStatus(
-                    channel_id=self.channel, thread_ts=self.thread_ts, status=STATUS_TEXT
+                    channel_id=self.channel, thread_ts=self.thread_ts, status=wanted
                 )
             )
         except (SinkRateLimited, SinkMessageGone):
             raise
         except SinkError as exc:
             log.info("slack assistant status unavailable", extra={"error": str(exc)})
-            self.status.available = False
-            self.typing_interval = 0.0
-            raise
+            self.status.available = False  # typing() goes on as a no-op (the renderer's timer)
+            return False
+        self._status = "" if wanted == STATUS_TEXT else wanted
+        return True

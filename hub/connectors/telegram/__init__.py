@@ -47,6 +47,8 @@ class TelegramPlugin:
 
     name = PLATFORM
     settings_model = TelegramSettings
+    title = "Telegram"
+    setup = "set HUB_TELEGRAM__TOKEN (see docs/telegram.md)"
 
     def enabled(self, settings: TelegramSettings) -> bool:
         # The section already refuses webhook mode without a secret and malformed tokens.

@@ -8,8 +8,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 # What a platform's rate limit covers: this chat (or thread, or message), the channel or group
 # it is in, the workspace or guild, or every write of the bot.
 Scope = Literal["chat", "channel", "workspace", "bot"]
-# Kinds of write a budget may limit apart: a new message, an edit, a native stream append.
-WriteKind = Literal["send", "edit", "stream"]
+# Kinds of write a budget may limit apart: a new message, an edit of one in progress, the edit
+# that sets a message's final text (`finish`), a native stream's append (or status), and a
+# native stream's last write. The final writes are kinds of their own so a platform can serve
+# them first (Slack: chat.stopStream has a tier of its own, and a reply's final chat.update
+# must not queue behind other replies' progress edits).
+WriteKind = Literal["send", "edit", "finish", "stream", "stream_end"]
 
 
 class SinkError(Exception):
