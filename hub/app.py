@@ -27,6 +27,7 @@ from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
 from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
+from hub.api.query_string import refuse_repeated_query
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
@@ -68,7 +69,8 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py);
+    # middleware: a query parameter given twice is refused (query_string.py).
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -76,6 +78,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
         request_class=HubRequest,
+        middleware=[refuse_repeated_query],
     )
     if settings.log_requests:
         install_request_log(app)
@@ -83,7 +86,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
 
 
 async def _serve(settings: HubSettings) -> None:
-    import uvicorn
+    from hub.graceful import GracefulServer, refuse_while_stopping
 
     plugins = type(settings).plugins
     # Credentials and the address first: a refused token or a port in use is then the one
@@ -97,10 +100,10 @@ async def _serve(settings: HubSettings) -> None:
         except Exception as exc:  # every start-up failure becomes one actionable line
             raise StartupError(str(exc)) from exc
         await stack.enter_async_context(start_connectors(plugins, services, verified))
-        app = create_app(settings, services)
+        app = refuse_while_stopping(create_app(settings, services), services)
         config = uvicorn_config(app, settings.host, settings.port, settings.server)
         settle_gc()
-        await uvicorn.Server(config).serve(sockets=[listener])
+        await GracefulServer(config, services).serve(sockets=[listener])  # hub/graceful.py
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -169,8 +172,8 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def serve(settings: HubSettings) -> int:
     """Run the hub until SIGTERM/SIGINT. Returns the process exit code."""
-    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal
-    # to the handler it found: make that a clean exit instead of a death by signal.
+    # The server takes SIGTERM/SIGINT (hub/graceful.py), then re-raises the signal to the
+    # handler it found: make that a clean exit instead of a death by signal.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -35,3 +35,4 @@ class Services:
     prompts: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
     connector_states: dict[str, ConnectorState] = field(default_factory=dict)
+    stopping: bool = False  # shutdown has begun: /ready says so, new requests are refused
