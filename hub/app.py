@@ -26,6 +26,7 @@ from hub.api.docs import openapi_config
 from hub.api.job_lifecycle import run_jobs
 from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
+from hub.api.query_string import refuse_repeated_query
 from hub.api.request_log import install_request_log
 from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
@@ -66,7 +67,8 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     handlers.extend(api_routers(settings))  # Ollama/OpenAI/Open WebUI routes (+ SPA when set)
     # logging_config=None: logging is configured once by the CLI (hub/logging_setup.py).
     # exception_handlers: unmatched paths answer in their route family's error shape too.
-    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py).
+    # HubRequest: every JSON body is held to what the stores and backends take (json_body.py);
+    # middleware: a query parameter given twice is refused (query_string.py).
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -74,6 +76,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),  # titled chathub, Swagger UI from local assets
         request_class=HubRequest,
+        middleware=[refuse_repeated_query],
     )
     if settings.log_requests:
         install_request_log(app)
@@ -81,7 +84,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
 
 
 async def _serve(settings: HubSettings, worker: WorkerSockets | None = None) -> None:
-    import uvicorn
+    from hub.graceful import GracefulServer, refuse_while_stopping
 
     plugins = type(settings).plugins
     # Credentials and the address first: a refused token or a port in use is then the one
@@ -98,12 +101,12 @@ async def _serve(settings: HubSettings, worker: WorkerSockets | None = None) -> 
         except Exception as exc:  # every start-up failure becomes one actionable line
             raise StartupError(str(exc)) from exc
         await stack.enter_async_context(start_connectors(plugins, services, verified))
-        app = create_app(settings, services)
+        app = refuse_while_stopping(create_app(settings, services), services)
         config = uvicorn_config(app, settings.host, settings.port, settings.server)
         if worker is not None:
             worker.watch_supervisor()
         settle_gc()
-        await uvicorn.Server(config).serve(sockets=[listener])
+        await GracefulServer(config, services).serve(sockets=[listener])  # hub/graceful.py
 
 
 def settle_gc() -> None:
@@ -148,8 +151,8 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def serve(settings: HubSettings, worker: WorkerSockets | None = None) -> int:
     """Run the hub until SIGTERM/SIGINT (as one of `serve --workers N` when `worker` is
     given). Returns the process exit code."""
-    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal
-    # to the handler it found: make that a clean exit instead of a death by signal.
+    # The server takes SIGTERM/SIGINT (hub/graceful.py), then re-raises the signal to the
+    # handler it found: make that a clean exit instead of a death by signal.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

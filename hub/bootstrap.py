@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hub.core.ports import ChatBackend, JobQueue, SlotScheduler, Stores
     from hub.core.router import Router
     from hub.core.routing.state import Target
+    from hub.core.stores.fronted import FrontedStores
     from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 SEED_OWNER = "system"
 
 
-async def open_stores(settings: HubSettings) -> Stores:
+async def open_stores(settings: HubSettings) -> FrontedStores:
     """Open MongoDB when `HUB_MONGODB_URL` is set, else the embedded SQLite file in the data dir,
     with users cached and usage buffered in front of it (`hub.core.stores.fronted`); raises
     `StoreError` with a sentence saying what to fix."""
@@ -159,8 +160,9 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
     Raises `StoreError` when the store cannot be opened (the message says what to fix).
     """
     from hub.core.chat import ChatService
+    from hub.core.conversation_log import ConversationLog
     from hub.core.prompts import PromptService
-    from hub.core.stores.fronted import FrontedStores
+    from hub.core.stores.spool import FILE_NAME, TurnSpool
 
     async with AsyncExitStack() as stack:
         stores = await open_stores(settings)
@@ -169,8 +171,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
 
         coordination = await open_coordination(settings)
         stack.push_async_callback(coordination.aclose)
-        if isinstance(stores, FrontedStores):
-            stores.follow(coordination.feed)
+        stores.follow(coordination.feed)
 
         router = build_router(settings, slots=coordination.slots)
         stack.push_async_callback(router.aclose)
@@ -189,6 +190,14 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             created = await prompts.seed(settings.prompts, SEED_OWNER)
             log.info("prompts seeded", extra={"prompts_created": created})
 
+        limit = settings.chat.spool_turns
+        spool = TurnSpool(settings.data_dir / FILE_NAME) if limit else None
+        conversations = ConversationLog(
+            stores.conversations, stores.ping, stores.outage, spool, limit
+        )
+        await conversations.start()  # writes back what a previous process left in the spool
+        stack.push_async_callback(conversations.aclose)
+
         chat = ChatService(
             stores,
             router,
@@ -197,6 +206,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             settings.chat,
             expand_history_commands=settings.webui.expand_prompt_commands,
             turns=coordination.turns,
+            conversations=conversations,
         )
         stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
         jobs = await open_jobs(settings, stores, coordination)

@@ -16,6 +16,10 @@ of descriptors, the event loop drops new connections outright.
   feeding the parser the rest;
 - a fixed kernel send buffer (`send_buffer`), so a reply runs at most that far ahead of a slow
   reader (the kernel's auto-tuning lets it grow to 4 MB);
+- a write deadline: a client that stops reading while staying connected fills its buffers and
+  the hub's writes wait; once they have waited `write_timeout` seconds at a stretch, the
+  connection is aborted, which the app sees as a disconnect: the reply is cancelled and its
+  backend slot freed (a slow reader that keeps reading resets the clock each time it drains);
 - a connection cap shared by all connections (`ConnectionGuard`), kept below the descriptor
   limit: a connection that would exceed it closes the oldest connection still waiting for its
   request's headers (idle or trickling), or, when every open connection is busy with a request,
@@ -58,9 +62,11 @@ class ConnectionGuard:
         header_timeout: float,
         max_header_bytes: int,
         send_buffer: int | None = None,
+        write_timeout: float | None = None,
     ):
         self.max_connections = max_connections
         self.send_buffer = send_buffer
+        self.write_timeout = write_timeout
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
         self.open = 0
@@ -71,6 +77,7 @@ class ConnectionGuard:
         self.refused = 0
         self.timed_out = 0
         self.oversized = 0
+        self.stalled = 0
 
     def make_room(self, newcomer: GuardedProtocol) -> bool:
         """Close the oldest waiting connection if the cap is reached; False if none can go."""
@@ -94,6 +101,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._reading_head = True
         self._header_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
         self._counted = False
         self._discarding = False
 
@@ -122,6 +130,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _leave(self) -> None:
         self._stop_header_timer()
+        self._stop_stall_timer()
         self.guard.waiting.pop(self, None)
         if self._counted:
             self._counted = False
@@ -165,6 +174,32 @@ class GuardedProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0
         self.guard.waiting[self] = None
+
+    # --- the client reading what the hub writes -----------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        timeout = self.guard.write_timeout
+        if timeout is not None and self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(timeout, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self._stop_stall_timer()
+        super().resume_writing()
+
+    def _stop_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _write_stalled(self) -> None:
+        self._stall_timer = None
+        self.guard.stalled += 1
+        log.info(
+            "client stopped reading; connection closed and its reply cancelled",
+            extra={"write_timeout_s": self.guard.write_timeout},
+        )
+        self.transport.abort()  # closing would wait for the client to read what is buffered
 
     # --- deadlines and refusals --------------------------------------------------------------
 

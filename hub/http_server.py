@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # listening socket, logs) before the rest is split between clients and their upstream requests.
 RESERVED_DESCRIPTORS = 128
 MIN_CONNECTIONS = 16
+# Seconds uvicorn waits, once the replies are drained at shutdown, for connections to close.
+CLOSE_WAIT = 3
 
 
 class ServerSettings(BaseModel):
@@ -43,6 +45,10 @@ class ServerSettings(BaseModel):
     # Kernel send buffer per connection (SO_SNDBUF): how far a streamed reply may run ahead of
     # a slow reader. null leaves it to the kernel's auto-tuning (up to 4 MB per connection).
     send_buffer: int | None = Field(default=256 * 1024, ge=4096)
+    # Seconds the hub's writes to a client may wait at a stretch (the client has stopped reading
+    # but stays connected); then the connection is closed and its reply cancelled, which frees
+    # its backend slot. null: wait for as long as the client stays connected.
+    write_timeout: float | None = Field(default=120.0, gt=0)
 
 
 def descriptor_limit() -> int:
@@ -79,6 +85,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
         header_timeout=settings.header_timeout,
         max_header_bytes=settings.max_header_bytes,
         send_buffer=settings.send_buffer,
+        write_timeout=settings.write_timeout,
     )
     log.info(
         "http limits",
@@ -88,6 +95,7 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
             "keep_alive_timeout": settings.keep_alive_timeout,
             "max_header_bytes": settings.max_header_bytes,
             "send_buffer": settings.send_buffer,
+            "write_timeout": settings.write_timeout,
         },
     )
     return uvicorn.Config(
@@ -98,7 +106,8 @@ def uvicorn_config(app: Any, host: str, port: int, settings: ServerSettings) -> 
         log_config=None,
         lifespan="on",
         timeout_keep_alive=settings.keep_alive_timeout,
-        timeout_graceful_shutdown=30,
+        # Only the last bytes of replies are left by then: hub/graceful.py drained them first.
+        timeout_graceful_shutdown=CLOSE_WAIT,
         # No limit_concurrency: uvicorn answers 503 to every request once that many connections
         # are open, idle ones included, which is how idle connections took /health down.
         limit_concurrency=None,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,8 +96,10 @@ async def readiness(services: Services) -> list[CheckResult]:
     backends: list[ChatBackend] = list(services.extras.get("backends", []))
     single = len(backends) == 1 and not services.settings.routing.backends
     hint = OLLAMA_HINT if single else ""
+    held = held_back(services.router)
     for backend in backends:
-        checks.append(run_probe(f"backend {backend.name}", backend_probe(backend, hint), False))
+        probe = run_probe(f"backend {backend.name}", backend_probe(backend, hint), False)
+        checks.append(_held_back_check(probe, held.get(backend.name)))
     results = list(await asyncio.gather(*checks))
     if backends and not any(r.ok for r in results if r.name.startswith("backend ")):
         results.append(CheckResult("backends", False, "no model backend is answering"))
@@ -110,6 +113,27 @@ async def readiness(services: Services) -> list[CheckResult]:
             detail = f"{detail}; {connector.replica_status()}"
         results.append(CheckResult(f"connector {name}", state.ok, detail, required=False))
     return results
+
+
+def held_back(router: object) -> dict[str, str]:
+    """Backends the router holds back after failures: name -> why, and when it retries."""
+    status_of = getattr(router, "status", None)
+    held: dict[str, str] = {}
+    for status in status_of() if status_of is not None else []:
+        if not status.up:
+            reason = status.last_error.rstrip(".") or "repeated failures"
+            wait = max(1, math.ceil(status.retry_in))
+            held[status.name] = f"unavailable ({reason}), retrying in {wait} s"
+    return held
+
+
+async def _held_back_check(probe: Awaitable[CheckResult], held: str | None) -> CheckResult:
+    """The probe's result; one that answers but is held back by the router still does not
+    answer for the hub (the router sends it nothing until its own health check passes)."""
+    result = await probe
+    if result.ok and held is not None:
+        return CheckResult(result.name, False, held, result.required)
+    return result
 
 
 def is_ready(results: list[CheckResult]) -> bool:

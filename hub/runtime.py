@@ -40,3 +40,4 @@ class Services:
     jobs: Any = None  # the JobService (hub/core/jobs/service.py)
     extras: dict[str, Any] = field(default_factory=dict)
     connector_states: dict[str, ConnectorState] = field(default_factory=dict)
+    stopping: bool = False  # shutdown has begun: /ready says so, new requests are refused

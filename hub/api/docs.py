@@ -24,6 +24,7 @@ from litestar.params import FromPath
 from litestar.response import File
 
 from hub.api.errors import ApiError
+from hub.api.schema_responses import document_responses
 
 ASSETS_PATH = "/schema/assets"
 _ASSETS = {  # the files the page uses, by name: nothing else of the package is served
@@ -60,6 +61,7 @@ class OfflineSwagger(OpenAPIRenderPlugin):
         super().__init__(path=["/", "/swagger"])
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        document_responses(openapi_schema, request.app)
         title = f"{openapi_schema['info']['title']} {openapi_schema['info']['version']} API"
         head = (
             f"<!DOCTYPE html><html><head><title>{title}</title><meta charset='utf-8'/>"
@@ -81,6 +83,16 @@ class OfflineSwagger(OpenAPIRenderPlugin):
         return head.encode() + spec + tail.encode()
 
 
+class _Json(JsonRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, document_responses(openapi_schema, request.app))
+
+
+class _Yaml(YamlRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, document_responses(openapi_schema, request.app))
+
+
 def openapi_config() -> OpenAPIConfig:
     """The OpenAPI document and the pages that show it."""
     bearer = SecurityScheme(
@@ -94,7 +106,7 @@ def openapi_config() -> OpenAPIConfig:
         version=hub_version(),
         description="Ollama-, OpenAI- and Open WebUI-compatible routes of a chathub hub.",
         path="/schema",
-        render_plugins=[OfflineSwagger(), JsonRenderPlugin(), YamlRenderPlugin()],
+        render_plugins=[OfflineSwagger(), _Json(), _Yaml()],
         components=Components(security_schemes={"bearer": bearer}),
         security=[{"bearer": []}],
     )

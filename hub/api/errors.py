@@ -19,7 +19,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from hub.core.generation import backend_failed
 from hub.core.models import Failed
+from hub.core.ports import BackendError, DuplicateError, StoreError
+from hub.core.stores.outage import BACKLOG_FULL, STORE_DOWN, STORE_RETRY_AFTER, BacklogFull
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ FAILED_STATUS: Mapping[str, int] = {
     "rate_limited": 429,
     "busy": 503,
     "limiter_unavailable": 503,
+    "restarting": 503,
+    "backend_down": 503,  # every backend that has the model is held back after failures
+    "store_unavailable": 503,
     "unavailable": 502,
     "cancelled": 499,
 }
@@ -112,6 +118,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     """Render any exception in the body shape of the request's route family."""
     path = request.url.path
     headers: dict[str, str] = {}
+    if isinstance(exc, BackendError):  # a route that asked the router itself (/api/show)
+        exc = error_from_failed(backend_failed(exc))
+    elif isinstance(exc, StoreError):
+        exc = _store_error(exc, path)
     if isinstance(exc, ApiError):
         status, message, headers = exc.status, exc.message, exc.headers
     elif isinstance(exc, HTTPException):
@@ -122,6 +132,19 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status = HTTP_500_INTERNAL_SERVER_ERROR
         message = "The hub hit an internal error. Try again; if it persists, check the hub's logs."
     return Response(content=error_body(path, status, message), status_code=status, headers=headers)
+
+
+def _store_error(exc: StoreError, path: str) -> ApiError:
+    """A store failure as a client should see it: the database's name and address stay in the
+    log; the client gets 503, `Retry-After` and a sentence (409 for a taken unique key)."""
+    if isinstance(exc, DuplicateError):
+        return ApiError(409, "That already exists.")
+    if isinstance(exc, BacklogFull):
+        message = BACKLOG_FULL
+    else:
+        log.warning("store error", extra={"path": path, "error": str(exc)})
+        message = STORE_DOWN
+    return ApiError(503, message, headers={"Retry-After": str(int(STORE_RETRY_AFTER))})
 
 
 def exception_handlers() -> dict[type[Exception] | int, Any]:

@@ -66,7 +66,7 @@ def render_metrics(services: Services) -> str:
     return "\n".join(lines) + "\n"
 
 
-@get("/metrics", include_in_schema=True)
+@get("/metrics", include_in_schema=True, media_type=CONTENT_TYPE)
 async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Prometheus metrics for backends, the queue and replies in progress."""
     return Response(render_metrics(request.app.state.services), media_type=CONTENT_TYPE)

@@ -31,6 +31,7 @@ from hub.api.ollama_shapes import (
     tag_entry,
 )
 from hub.api.replies import ContentEvent, gather_reply, start_reply
+from hub.api.schema_responses import STREAMS
 from hub.api.streaming import Render, ReplyStream
 from hub.core.backends.ollama_admin import unloads
 from hub.core.models import ChatMessage, Done, Extra, IncomingMessage, Text
@@ -118,7 +119,7 @@ def _to_chat_message(message: OllamaMessage) -> ChatMessage:
     )
 
 
-@post("/api/chat", status_code=200)
+@post("/api/chat", status_code=200, opt={STREAMS: NDJSON})
 async def ollama_chat(
     request: Request[Any, Any, Any],
     data: JSONBody[OllamaChatRequest],
@@ -145,7 +146,7 @@ async def ollama_chat(
     return await _respond(request, msg, encoder, stream=data.stream)
 
 
-@post("/api/generate", status_code=200)
+@post("/api/generate", status_code=200, opt={STREAMS: NDJSON})
 async def ollama_generate(
     request: Request[Any, Any, Any],
     data: JSONBody[OllamaGenerateRequest],

@@ -28,13 +28,14 @@ from hub.api.openai_shapes import (
     to_think,
 )
 from hub.api.replies import ContentEvent, gather_reply, start_reply
+from hub.api.schema_responses import STREAMS
 from hub.api.streaming import Render, ReplyStream
 from hub.core.models import Done, Extra, Text
 
 EVENT_STREAM = "text/event-stream"
 
 
-@post("/chat/completions", status_code=200, responses=OPENAI_ERRORS)
+@post("/chat/completions", status_code=200, responses=OPENAI_ERRORS, opt={STREAMS: EVENT_STREAM})
 async def chat_completions(
     request: Request[Any, Any, Any],
     data: JSONBody[OpenAIChatRequest],
@@ -91,6 +92,7 @@ def _sse(encoder: SseEncoder, include_usage: bool) -> Render:
             else:
                 status = error_from_failed(event).status
                 out.append(encoder.error(openai_error(status, event.reason)))
+                out.append(encoder.DONE)  # the stream is over, as after a finish (vLLM does so)
         return b"".join(out)
 
     return render

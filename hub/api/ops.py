@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.response import Response
 
 from hub.api.metrics import metrics
+from hub.api.schema_responses import SAME_BODY_WHEN_DOWN
 from hub.readiness import is_ready, readiness
 from hub.runtime import Services
 
@@ -18,10 +19,13 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready")
+@get("/ready", opt={SAME_BODY_WHEN_DOWN: True})
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """200 when store, limiter and at least one backend answer; 503 naming what is down."""
+    """200 when store, limiter and at least one backend answer; 503 naming what is down, or
+    `"status": "stopping"` once shutdown has begun."""
     services: Services = request.app.state.services
+    if services.stopping:  # shutting down: take this instance out of rotation at once
+        return Response({"status": "stopping", "checks": {}}, status_code=503)
     results = await readiness(services)
     ok = is_ready(results)
     body = {

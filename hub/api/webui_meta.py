@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from hub.api.auth import services_of
@@ -103,7 +104,14 @@ async def webui_version() -> dict[str, str]:
     return {"version": WEBUI_VERSION}
 
 
-@post("/api/v1/configs/default/models", status_code=200)
+_STORED: Any = str | None  # the stored value as JSON: comma-separated names, or null
+
+
+@post(
+    "/api/v1/configs/default/models",
+    status_code=200,
+    responses={200: ResponseSpec(_STORED, generate_examples=False, description="The models")},
+)
 async def set_default_models(
     request: Request[Any, Any, Any], data: JSONBody[DefaultModelsBody], admin: NamedDependency[User]
 ) -> Response[bytes]:

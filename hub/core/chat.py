@@ -29,7 +29,8 @@ from hub.core.commands import (
     parse_command,
 )
 from hub.core.context import TokenEstimator
-from hub.core.fitting import ContextFitter, Fitting, past_messages
+from hub.core.conversation_log import ConversationLog, Session, history_to_send
+from hub.core.fitting import ContextFitter, Fitting
 from hub.core.generation import Generator, Run, backend_failed, overflow_failed, refused
 from hub.core.models import (
     ChatMessage,
@@ -57,12 +58,13 @@ from hub.core.ports import (
 )
 from hub.core.ports.coordination import ConversationLocks
 from hub.core.reply_channel import ReplyChannel
+from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
+from hub.core.stores.outage import StoreOutage, store_failed
 from hub.core.wording import HttpWorded
 
 log = logging.getLogger(__name__)
 
-STOPPED = "Reply stopped."
 EMPTY = "There is nothing to answer yet: send me some text."
 DISABLED = "Your account on this hub is disabled; ask its administrator to enable it."
 INTERNAL = "Something went wrong on the hub while answering. Try again in a moment."
@@ -82,6 +84,7 @@ class ChatService:
         clock: Callable[[], datetime] = utcnow,
         expand_history_commands: bool = True,
         turns: ConversationLocks | None = None,
+        conversations: ConversationLog | None = None,
     ) -> None:
         self._stores = stores
         self._router = router
@@ -92,13 +95,17 @@ class ChatService:
         self._expand_history = expand_history_commands
         # One reply at a time per conversation: in this process, or (Redis) across replicas.
         self._turns: ConversationLocks = turns if turns is not None else ConversationSlots()
+        # Without a log that spools, a message during a store outage is told to try again.
+        self._log = conversations or ConversationLog(
+            stores.conversations, stores.ping, StoreOutage()
+        )
         self._estimator = TokenEstimator(config.chars_per_token)
         self._commands = CommandHandler(
             stores, router, prompts, self.stop, limits=limits, clock=clock
         )
         self._generator = Generator(stores, router, limits, config, self._estimator, clock)
         self._fitter = ContextFitter(router, config, self._estimator, self._generator)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._replies = ReplyTasks()
         self._images = ImageIntake(config, router)
 
     @property
@@ -126,10 +133,13 @@ class ChatService:
         `aclose()` the channel, which cancels the reply if it is still running.
         """
         channel = ReplyChannel()
+        if self._replies.closing:  # shutting down: nothing new starts
+            channel.put(self._replies.refusal(msg.model))
+            channel.put(None)
+            return channel
         task = asyncio.create_task(self._produce(msg, channel))
         channel.attach(task)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._replies.add(task)
         return channel
 
     async def stop(self, key: ConversationKey) -> bool:
@@ -138,23 +148,28 @@ class ChatService:
         return await self._turns.stop(key.as_str())
 
     @property
+    def turns_waiting(self) -> int:
+        """Turns spooled while the store was down, not yet written back."""
+        return self._log.waiting()
+
+    @property
     def in_progress(self) -> int:
         """Replies being produced right now (for /metrics)."""
-        return len(self._tasks)
+        return len(self._replies)
+
+    def close_intake(self) -> None:
+        """Shutdown begins: refuse new messages and every reply not yet streaming; replies
+        that are streaming go on until `drain`'s grace period ends."""
+        self._replies.close_intake()
 
     async def drain(self, grace: float) -> None:
-        """Let replies in progress finish for up to `grace` seconds, then stop the rest."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        await self.aclose()
+        """`close_intake`, let streaming replies finish for up to `grace` seconds, then cut the
+        rest (each is stored as interrupted, its last event saying the hub is restarting)."""
+        await self._replies.drain(grace)
 
     async def aclose(self) -> None:
         """Stop every reply in progress (each is stored as interrupted) and wait for them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await run_to_completion(asyncio.wait(tasks))
+        await self._replies.aclose()
 
     # --- the pipeline -------------------------------------------------------------------------
 
@@ -164,12 +179,12 @@ class ChatService:
         try:
             await self._pipeline(msg, emit)
         except asyncio.CancelledError:
-            emit(Failed(STOPPED, code="cancelled"))
+            emit(self._replies.cancelled())
         except BackendError as exc:
             emit(backend_failed(exc))
-        except StoreError as exc:
+        except StoreError as exc:  # its text names the database: for the log, not for people
             log.warning("store failed during a reply", extra={"error": str(exc)})
-            emit(Failed(str(exc) or INTERNAL))
+            emit(store_failed(exc))
         except Exception:
             log.exception("reply failed", extra={"platform": msg.platform, "chat": msg.chat_id})
             emit(Failed(INTERNAL))
@@ -273,6 +288,7 @@ class ChatService:
             return
         try:
             run = Run(model=model)
+            self._replies.note_run(run)
             if msg.history is None:
                 await self._converse(user, msg, ctx, run, emit, text, typed, fence)
             else:
@@ -299,43 +315,30 @@ class ChatService:
         except AttachmentError as exc:
             emit(Failed(exc.reason, code="bad_request", model=run.model))
             return
-        conversation = await self._stores.conversations.active(msg.key, user.id)
-        past = await self._past(conversation.id, msg)
+        session = await self._log.begin(msg.key, user.id, self._config.history_limit)
+        past = history_to_send(session, msg.chain, self._config.history_limit)
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
-            run.user_turn = await self._stores.conversations.append(
-                conversation.id, turn, fence=fence
-            )
+            run.user_turn = await self._log.append(session, turn, fence=fence)
 
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
-        fitting = Fitting(conversation.id, past, new, msg, emit)
+        fitting = Fitting(session.conversation_id or msg.key.as_str(), past, new, msg, emit)
         try:
             await run_to_completion(store_user_turn())
             run.sent = await self._fitter.messages(fitting, run.model)
             terminal = await self._fitter.generate(ctx, run, fitting)
         except asyncio.CancelledError:
-            terminal = Failed(STOPPED, run.text, code="cancelled", model=run.model)
+            terminal = self._replies.cancelled(run.text, run.model)
         finally:
             if run.user_turn is not None:
-                await run_to_completion(self._store_reply(conversation.id, user, run, fence))
+                await run_to_completion(self._store_reply(session, user, run, fence))
             if terminal is not None:
                 emit(terminal)
 
-    async def _past(self, conversation_id: str, msg: IncomingMessage) -> list[ChatMessage]:
-        """The history to send: the branch the message continues, else the stored turns."""
-        if msg.chain is not None:
-            return [m for m in msg.chain if m.role in ("user", "assistant")][
-                -self._config.history_limit :
-            ]
-        history = await self._stores.conversations.recent(
-            conversation_id, self._config.history_limit
-        )
-        return past_messages(history)
-
     async def _store_reply(
-        self, conversation_id: str, user: User, run: Run, fence: int | None = None
+        self, session: Session, user: User, run: Run, fence: int | None = None
     ) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
         metrics = run.metrics
@@ -352,11 +355,12 @@ class ChatService:
             interrupted=metrics is None,
         )
         try:
-            await self._stores.conversations.append(conversation_id, turn, fence=fence)
-        except StoreError as exc:
+            await self._log.append(session, turn, fence=fence)
+        except StoreError as exc:  # neither the store nor the spool took it (or a newer reply
+            # took the conversation: StaleWrite)
             log.error(
                 "could not store a reply",
-                extra={"conversation": conversation_id, "error": str(exc)},
+                extra={"conversation": session.conversation_id, "error": str(exc)},
             )
         await self._generator.count_usage(user, run)
 
@@ -410,6 +414,6 @@ class ChatService:
             window = await self._router.context_window(run.model)
             emit(overflow_failed(exc, run.model, window, chat=False))
         except asyncio.CancelledError:
-            emit(Failed(STOPPED, run.text, code="cancelled", model=run.model))
+            emit(self._replies.cancelled(run.text, run.model))
         finally:
             await run_to_completion(self._generator.count_usage(user, run))

@@ -23,6 +23,9 @@ class ChatConfig(BaseModel):
     keep_alive: str | None = None
     busy_policy: Literal["queue", "cancel"] = "queue"  # a new message while one is streaming
     shutdown_grace: float = Field(default=10.0, ge=0)  # replies may finish this long at shutdown
+    # Turns kept in the data dir (spool.db) while the store is down, written back once it is up;
+    # when full, messages are refused (0: none kept, every message refused during an outage).
+    spool_turns: int = Field(default=10_000, ge=0)
     bot_name: str = ""  # accepted in /cmd@bot_name in group chats
     max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1)  # per image sent from a chat
     max_images: int = Field(default=4, ge=0)  # per message; the rest are left out, with a notice

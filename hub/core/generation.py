@@ -43,7 +43,12 @@ from hub.core.routing.failover import is_request_fault
 log = logging.getLogger(__name__)
 
 # BackendError.kind -> Failed.code (anything else: "unavailable").
-_CODES = {"not_found": "not_found", "busy": "busy", "forbidden": "forbidden"}
+_CODES = {
+    "not_found": "not_found",
+    "busy": "busy",
+    "forbidden": "forbidden",
+    "down": "backend_down",
+}
 UNFINISHED = "The model stopped without finishing its reply. Try again."
 
 
@@ -67,7 +72,7 @@ class Run:
 def backend_failed(exc: BackendError, partial: str = "", model: str | None = None) -> Failed:
     """The user-facing event for a backend or routing error."""
     code = "bad_request" if is_request_fault(exc) else _CODES.get(exc.kind, "unavailable")
-    return Failed(exc.reason, partial, code=code, model=model)
+    return Failed(exc.reason, partial, code=code, model=model, retry_after=exc.retry_after)
 
 
 def overflow_failed(exc: ContextOverflow, model: str, window: int | None, *, chat: bool) -> Failed:

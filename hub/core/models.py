@@ -252,7 +252,9 @@ class Failed:
     """The reply could not be completed. `reason` is a sentence a user can act on.
 
     `code` lets HTTP edges pick a status: not_found, rate_limited, busy, limiter_unavailable,
-    unavailable, bad_request, cancelled, forbidden.
+    unavailable, bad_request, cancelled, forbidden, restarting (the hub is shutting down),
+    backend_down (every backend with the model is held back after failures; `retry_after` says
+    when it is checked again), store_unavailable (the database is down: try again).
     """
 
     reason: str

@@ -381,11 +381,15 @@ class Router:
 
     async def show(self, model: str) -> Mapping[str, Any] | None:
         """The `/api/show` body from the least busy up backend that has `model`, its
-        `parameters` stating the window the hub uses (`num_ctx`, as Ollama's do)."""
-        for target in self._up_targets(model):
+        `parameters` stating the window the hub uses (`num_ctx`, as Ollama's do). Raises
+        `BackendError` (kind "down") when every backend that has it is held back."""
+        targets = self._targets(model)
+        for target in rank(targets):
             body = await self._show(target)
             if body is not None:
                 return show_with_window(body, self._windows.window(target))
+        if targets and all(t.state.down for t in targets):
+            raise failover.exhausted(model, [], targets, self._retry_in)
         return None
 
     async def context_window(self, model: str) -> int | None:
@@ -397,12 +401,12 @@ class Router:
         return self._window(model)
 
     def _window(self, model: str) -> int | None:
-        windows = [w for t in self._up_targets(model) if (w := self._windows.window(t))]
+        windows = [w for t in self._targets(model) if (w := self._windows.window(t))]
         return min(windows) if windows else None
 
-    def _up_targets(self, model: str) -> list[Target]:
+    def _targets(self, model: str) -> list[Target]:
         try:
-            return rank(self._catalog.targets(model))
+            return self._catalog.targets(model)
         except BackendError:
             return []
 

@@ -126,9 +126,9 @@ async def test_sse_mid_stream_error(hub: Hub) -> None:
     body = {"model": "broken", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     _, chunks = await _raw(hub, "/ollama/v1/chat/completions", body)
     events = b"".join(chunks).split(b"\n\n")[:-1]
-    last = json.loads(events[-1][6:])
-    assert last["error"]["message"] and last["error"]["type"]
-    assert b"[DONE]" not in b"".join(chunks)
+    assert events[-1] == b"data: [DONE]"  # the error event, then the end of the stream
+    error = json.loads(events[-2][6:])
+    assert error["error"]["message"] and error["error"]["type"]
 
 
 @pytest.mark.parametrize(

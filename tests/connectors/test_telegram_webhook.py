@@ -66,3 +66,31 @@ async def test_polling_mode_has_no_routes(
 ) -> None:
     connector = await start_connector(ScriptedChat(lambda m: "x"))
     assert list(connector.routes()) == []
+
+
+async def test_a_body_that_is_json_but_no_update_is_a_400(
+    fake_telegram: FakeTelegram, start_connector: Start
+) -> None:
+    """Issue 17, item 6: JSON that is not an update object, or nested past the parser's
+    recursion limit, is refused with Telegram's error shape instead of failing with a 500."""
+    chat = ScriptedChat(lambda m: "x")
+    connector = await start_connector(
+        chat,
+        mode="webhook",
+        webhook_secret="s3cret",
+        webhook_url="https://hub.example/webhooks/telegram",
+        drafts=False,
+    )
+    bodies = [b"[1]", b"5", b'"x"', b"null", b"{}", b'{"update_id": 1, "message": 5}']
+    bodies += [b'{"update_id": 1, "message": {"chat": 3}}', b"[" * 100_000 + b"]" * 100_000]
+    app = Litestar(route_handlers=list(connector.routes()))
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+        statuses = []
+        for body in bodies:
+            response = await client.post(
+                "/webhooks/telegram", content=body, headers={SECRET_HEADER: "s3cret"}
+            )
+            statuses.append(response.status_code)
+            assert response.json()["ok"] is False, response.text
+    assert statuses == [400] * len(bodies)
+    assert chat.received == []

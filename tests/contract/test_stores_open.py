@@ -247,3 +247,21 @@ async def test_a_version_1_file_gains_enabled_users(tmp_path: Path) -> None:
         assert stored is not None and stored.disabled
     finally:
         await upgraded.aclose()
+
+
+async def test_mongo_pool_lets_idle_connections_go_unless_the_url_says_otherwise(
+    mongo_url: str,
+) -> None:
+    """The soak (issue 17) found the pool 33 connections larger after a MongoDB outage, for
+    good: the spool's burst of writes opened them and nothing closed them."""
+    stores = await open_mongo(mongo_url, unique_db_name("pool"))
+    try:
+        assert stores.db.client.options.pool_options.max_idle_time_seconds == 60
+    finally:
+        await stores.aclose()
+    joiner = "&" if "?" in mongo_url else "?"
+    stores = await open_mongo(f"{mongo_url}{joiner}maxIdleTimeMS=5000", unique_db_name("pool"))
+    try:
+        assert stores.db.client.options.pool_options.max_idle_time_seconds == 5
+    finally:
+        await stores.aclose()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args, get_origin
 import msgspec
 import pytest
 
+from hub.api.errors import family
 from hub.api.json_body import MAX_DEPTH, NUL_KEY, TOO_BIG, TOO_DEEP
 from tests.api.conftest import API_KEY, Hub
 from tests.security.routes import error_message, http_routes
@@ -135,3 +136,28 @@ def test_no_body_field_shares_a_name_with_a_dependency(hub: Hub) -> None:
         fields = {f.encode_name for f in msgspec.structs.fields(body_type)}
         clash = fields & set(route.handler.resolve_dependencies())
         assert not clash, (route.method, route.path, clash)
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/v1/users/", "skip=&skip=0.0"),  # found by benchmarks/fuzz.py: answered 200
+        ("/api/v1/users/", "limit=1&limit=2"),
+        ("/api/v1/chats/", "skip=0&skip=1"),
+        ("/ollama/api/pull", "backend=a&backend=b"),
+    ],
+)
+async def test_a_query_parameter_given_twice_is_a_400(hub: Hub, path: str, query: str) -> None:
+    """No route takes a list in its query: a repeated parameter is ambiguous (Litestar used
+    one of the values, even one that is no integer), so it is refused, naming the parameter."""
+    token = API_KEY if path.startswith("/ollama") else await _admin_token(hub)
+    method = "POST" if path.endswith("/pull") else "GET"
+    body = {"model": "alpha:latest", "stream": False} if method == "POST" else None
+    async with hub.client(token) as http:
+        response = await http.request(method, f"{path}?{query}", json=body)
+        unknown = await http.get(f"{path}?x=1&x=2") if method == "GET" else None
+    assert response.status_code == 400, response.text
+    name = query.split("=")[0]
+    assert f"`{name}`" in error_message(family(path), response.json())
+    if unknown is not None:  # a parameter the route does not read is ignored, as before
+        assert unknown.status_code == 200, unknown.text

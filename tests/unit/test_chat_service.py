@@ -142,7 +142,8 @@ async def test_connect_refused_is_a_readable_failure(tmp_path: Path) -> None:
         port = sock.getsockname()[1]  # nothing listens here once the socket is closed
     async with hub(tmp_path, f"http://127.0.0.1:{port}") as kit:
         end = failed(await collect(kit.service, message("anyone there?")))
-        assert str(port) in end.reason and end.code == "unavailable", end.reason
+        assert str(port) in end.reason and end.code == "backend_down", end.reason
+        assert end.retry_after is not None and end.retry_after >= 1
         consistent(await kit.turns(message("x")), "anyone there?")
 
 

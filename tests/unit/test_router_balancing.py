@@ -67,7 +67,9 @@ async def test_models_union_without_duplicates_marked_by_backend() -> None:
     dead.probe_error = BackendError("refused", kind="connect")
     await router.probe_now()
     listing = {m.name: m for m in await router.models()}
-    assert set(listing) == {"fast", "llama3:latest", "qwen2.5:7b", "phi3:latest"}
+    # "gone" stays listed though its only backend is down: asking for it says so.
+    assert set(listing) == {"fast", "gone", "llama3:latest", "qwen2.5:7b", "phi3:latest"}
+    assert listing["gone"].backends == ("dead",)
     assert listing["llama3:latest"].backends == ("gpu", "laptop")
     assert listing["qwen2.5:7b"].backends == ("gpu",)
     assert listing["fast"].backends == ("laptop", "gpu")

@@ -110,13 +110,29 @@ async def test_every_candidate_failed_lists_what_was_tried() -> None:
 
 async def test_every_candidate_down_says_when_it_is_checked_again() -> None:
     gpu = ScriptedBackend("gpu", probe_error=BackendError("connection refused", kind="connect"))
-    router = make_router([gpu], cooldown=45)
+    router = make_router([gpu], cooldown=45, probe_interval=20)
     await router.probe_now()
     with pytest.raises(BackendError) as err:
         await collect(router.stream(ctx(), request("llama3")))
-    assert "is down (connection refused)" in err.value.reason
-    assert "45 s" in err.value.reason
+    assert err.value.reason == (
+        "Backend 'gpu' is unavailable (connection refused), retrying in 20 s."
+    )
+    assert err.value.kind == "down" and err.value.retry_after == 20
     assert not gpu.calls
+
+
+async def test_a_down_candidate_after_a_failed_one_still_says_when_to_retry() -> None:
+    gpu = ScriptedBackend(
+        "gpu", default=Plan(fail_before=BackendError("HTTP 500: oom", status=500))
+    )
+    laptop = ScriptedBackend("laptop", probe_error=BackendError("refused", kind="connect"))
+    router = make_router([gpu, laptop], probe_interval=15)
+    await router.probe_now()
+    with pytest.raises(BackendError) as err:
+        await collect(router.stream(ctx(), request()))
+    assert "gpu/llama3:latest: HTTP 500: oom" in err.value.reason
+    assert "laptop/llama3 is unavailable (refused), retrying in 15 s" in err.value.reason
+    assert err.value.kind == "down" and err.value.retry_after == 15
 
 
 async def test_not_found_everywhere_is_not_found() -> None:

@@ -29,10 +29,12 @@ def _up(router: object, name: str) -> bool:
     return next(s.up for s in router.status() if s.name == name)  # type: ignore[attr-defined]
 
 
-async def test_cooldown_after_threshold_and_recovery_after_cooldown() -> None:
+async def test_cooldown_after_threshold_and_recovery_at_the_first_good_probe() -> None:
     clock = FakeClock()
     gpu, laptop = ScriptedBackend("gpu"), ScriptedBackend("laptop")
-    router = make_router([gpu, laptop], clock=clock, failure_threshold=3, cooldown=30)
+    router = make_router(
+        [gpu, laptop], clock=clock, failure_threshold=3, cooldown=300, probe_interval=10
+    )
     await router.probe_now()
     assert _up(router, "gpu")
     gpu.probe_error = REFUSED
@@ -42,20 +44,64 @@ async def test_cooldown_after_threshold_and_recovery_after_cooldown() -> None:
     await router.probe_now()
     assert not _up(router, "gpu")
     status = next(s for s in router.status() if s.name == "gpu")
-    assert status.retry_in == 30 and "refused" in status.last_error
-    # While cooling down it gets no traffic and is not probed.
-    probes = gpu.probes
+    assert status.retry_in == 10 and "refused" in status.last_error  # the next health check
+    # While down it gets no traffic; its health checks go on, and fail while it is dead.
     events = await collect(router.stream(ctx(), request()))
     assert events[0] == Started(model="llama3:latest", backend="laptop")
-    gpu.probe_error = None
-    clock.advance(29)
+    clock.advance(10)
     await router.probe_now()
-    assert gpu.probes == probes and not _up(router, "gpu")
-    # After the cooldown the next successful probe brings it back.
-    clock.advance(2)
+    assert not _up(router, "gpu")
+    # The first successful health check brings it back, long before the cooldown ends.
+    gpu.probe_error = None
+    clock.advance(10)
     await router.probe_now()
     assert _up(router, "gpu")
     assert (await collect(router.stream(ctx(), request())))[0].backend == "gpu"
+
+
+async def test_a_backend_down_after_failed_requests_is_probed_after_an_interval() -> None:
+    clock = FakeClock()
+    gpu = ScriptedBackend("gpu")
+    router = make_router([gpu], clock=clock, failure_threshold=2, cooldown=3600, probe_interval=5)
+    await router.probe_now()
+    gpu.default = Plan(fail_before=BackendError("HTTP 500: boom", status=500))
+    for who in ("ann", "bob"):
+        with pytest.raises(BackendError):
+            await collect(router.stream(ctx(user(who)), request()))
+    assert not _up(router, "gpu")
+    assert router.status()[0].retry_in == 5  # not at once: the probe cannot see why it failed
+    gpu.default = Plan()
+    clock.advance(5)
+    await router.probe_now()
+    assert _up(router, "gpu")  # healthy again: no need to wait out an hour
+
+
+async def test_a_probe_that_began_before_the_backend_went_down_does_not_bring_it_back() -> None:
+    class SlowProbe(ScriptedBackend):
+        release: asyncio.Event | None = None
+        holding = False
+
+        async def probe(self) -> None:
+            if self.release is not None:
+                self.holding = True
+                await self.release.wait()
+            await super().probe()
+
+    clock = FakeClock()
+    gpu = SlowProbe("gpu")
+    router = make_router([gpu], clock=clock, failure_threshold=1)
+    await router.probe_now()
+    gpu.release = asyncio.Event()
+    probing = asyncio.ensure_future(router.probe_now())
+    await until(lambda: gpu.holding)
+    clock.advance(1)
+    gpu.default = Plan(fail_before=REFUSED)  # a request, waiting for the probe, then failing
+    reply = asyncio.ensure_future(collect(router.stream(ctx(), request())))
+    gpu.release.set()
+    await probing
+    with pytest.raises(BackendError):
+        await reply
+    assert not _up(router, "gpu")
 
 
 async def test_failed_probe_after_cooldown_starts_a_new_cooldown() -> None:

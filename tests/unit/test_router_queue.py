@@ -161,7 +161,7 @@ async def test_waiting_request_fails_when_its_backends_go_down() -> None:
     gate.set()
     with pytest.raises(BackendError) as err:
         await waiting
-    assert "is down (connection refused)" in err.value.reason
+    assert "Backend 'gpu' is unavailable (connection refused)" in err.value.reason
     assert router.queued == 0
     with pytest.raises(BackendError):
         await holder

@@ -84,16 +84,22 @@ async def test_selection_order_user_then_chat_default_then_global() -> None:
 
 async def test_global_default_falls_back_to_first_model_of_first_healthy_backend() -> None:
     gpu, laptop = _two_backends()
-    router = make_router([gpu, laptop])
+    router = make_router([gpu, laptop], failure_threshold=1)
     with pytest.raises(BackendError) as err:
         router.resolve(ctx())
     assert err.value.kind == "unavailable"
+    await router.probe_now()
+    assert router.resolve(ctx()) == "llama3:latest"
     gpu.probe_error = BackendError("connection refused", kind="connect")
     await router.probe_now()
-    assert router.resolve(ctx()) == "phi3:latest"
+    assert router.resolve(ctx()) == "phi3:latest"  # gpu is down: the first healthy one's
+    laptop.probe_error = BackendError("connection refused", kind="connect")
+    await router.probe_now()
+    # Every backend down: still a model (gpu's), so the reply names the backend that is down.
+    assert router.resolve(ctx()) == "llama3:latest"
     gpu.probe_error = None
-    await router.probe_now()  # still cooling down: not probed, still down
-    assert router.resolve(ctx()) == "phi3:latest"
+    await router.probe_now()
+    assert router.resolve(ctx()) == "llama3:latest"
 
 
 async def test_allowlist_per_role() -> None:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 PLATFORM = "console"
 EXIT_HINT = "(Press Ctrl-C again or Ctrl-D to leave.)"
-_NO_MODEL = ("unavailable", "not_found")  # failures a missing model server or model explains
+# Failures a missing model server or model explains.
+_NO_MODEL = ("unavailable", "not_found", "backend_down")
 
 
 def no_model_cause(services: Services) -> str | None:

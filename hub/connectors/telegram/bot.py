@@ -153,6 +153,15 @@ class TelegramConnector:
         "" otherwise."""
         return "" if self._poller is None else self._poller.status()
 
+    async def stop_receiving(self) -> None:
+        """Shutdown begins: take no new updates. Polling stops (updates wait at Telegram for
+        the next start, or another replica polls at once: the lease is given up); in webhook
+        mode the hub answers 503 and Telegram sends them again."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            await poller.stop()  # stops polling first, then gives the lease up
+        await self._stop_polling()
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
         app, self.app = self.app, None  # webhook updates now get 503 and are sent again later
@@ -212,8 +221,12 @@ class TelegramConnector:
             return 503, {"ok": False, "description": "The Telegram connector is not running."}
         try:
             data = json.loads(body)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
             update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError):
+        # The library reads whatever it is given: a wrong type inside fails as AttributeError,
+        # and nesting past the parser's limit as RecursionError. All are the sender's mistake.
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return 400, {"ok": False, "description": "The body is not a Telegram update."}
         await self.app.update_queue.put(update)
         return 200, {"ok": True}

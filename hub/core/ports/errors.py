@@ -23,14 +23,23 @@ class BackendError(Exception):
     dropped (the connection broke after the request was sent, before any output), protocol,
     busy, stream, incomplete (the stream ended without a finish reason), bad_request,
     unsupported (this backend cannot do what the request asks; another one may), overflow
-    (`ContextOverflow`).
+    (`ContextOverflow`), down (the router holds every candidate back after failures; it is
+    checked again in `retry_after` seconds).
     """
 
-    def __init__(self, reason: str, *, kind: str = "http", status: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: str = "http",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.status = status
+        self.retry_after = retry_after
 
 
 class ContextOverflow(BackendError):

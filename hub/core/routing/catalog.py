@@ -64,20 +64,23 @@ class Catalog:
         return found
 
     def first_model(self) -> str | None:
-        """The first model the first healthy backend lists (the default of last resort)."""
-        for state in self._states:
-            if not state.down and state.models:
+        """The first model the first healthy backend lists (the default of last resort); when
+        every backend is down, the first one's, so the reply names the backend that is down."""
+        for state in sorted(self._states, key=lambda s: s.down):  # stable: config order kept
+            if state.models:
                 return next(iter(state.models.values())).name
         return None
 
     def listings(self) -> list[ModelListing]:
-        """Aliases with a healthy candidate, then every healthy backend's models, no duplicates."""
+        """Aliases, then every backend's models, no duplicates. A backend held back after
+        failures keeps its models listed: asking for one says the backend is unavailable and
+        when it is retried, rather than that the model does not exist."""
         result = [
             listing for key in self._aliases if (listing := self._alias_listing(key)) is not None
         ]
         models: dict[str, tuple[ModelInfo, list[str]]] = {}
         for state in self._states:
-            if state.down or not state.models:
+            if not state.models:
                 continue
             for key, info in state.models.items():
                 if key in self._aliases:
@@ -89,7 +92,7 @@ class Catalog:
 
     def _alias_listing(self, key: str) -> ModelListing | None:
         alias, _ = self._aliases[key]
-        targets = [t for t in self._alias_targets[key] if not t.state.down]
+        targets = sorted(self._alias_targets[key], key=lambda t: t.state.down)  # up ones first
         if not targets:
             return None
         backends = tuple(dict.fromkeys(t.state.name for t in targets))

@@ -4,6 +4,7 @@ a user sees when a reply breaks off or when no candidate could answer."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -102,17 +103,41 @@ def exhausted(
     if failed and not down and all(a.kind == "unsupported" for a in failed):
         # The request asks for something none of the candidates can do: trying later won't help.
         return BackendError(" ".join(dict.fromkeys(a.reason for a in failed)), kind="bad_request")
+    if down and not failed:
+        return _held_back(down, retry_in)
+
+    def wait(target: Target) -> int:
+        return max(1, math.ceil(retry_in(target)))
+
     parts = [f"{a.target.label}: {a.reason.rstrip('.')}" for a in failed]
     for target in down:
         reason = target.state.last_error.rstrip(".") or "repeated failures"
-        parts.append(
-            f"{target.label} is down ({reason}), checked again in {retry_in(target):.0f} s"
-        )
+        parts.append(f"{target.label} is unavailable ({reason}), retrying in {wait(target)} s")
     detail = "; ".join(parts) if parts else "no model server is configured for it"
-    return BackendError(
+    error = BackendError(
         f"No model server could answer with '{name}' ({detail}). Please try again in a minute.",
         kind="unavailable",
     )
+    if down:  # some could answer again soon: a retry may succeed (503 rather than 502)
+        error.kind, error.retry_after = "down", min(wait(t) for t in down)
+    return error
+
+
+def _held_back(down: Sequence[Target], retry_in: Callable[[Target], float]) -> BackendError:
+    """Every candidate is held back after failures: name the backends and when each is
+    checked again (a model server that is down is not a model that does not exist)."""
+    waits: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    for target in down:
+        name = target.state.name
+        wait = max(1, math.ceil(retry_in(target)))
+        waits[name] = min(wait, waits.get(name, wait))
+        reasons[name] = target.state.last_error.rstrip(".") or "repeated failures"
+    sentences = [
+        f"Backend '{name}' is unavailable ({reasons[name]}), retrying in {wait} s."
+        for name, wait in waits.items()
+    ]
+    return BackendError(" ".join(sentences), kind="down", retry_after=min(waits.values()))
 
 
 async def close_quietly(chunks: AsyncIterator[Any]) -> None:

@@ -61,9 +61,10 @@ class Health:
 
     A backend goes down after `failure_threshold` consecutive failed probes, or as many
     consecutive failed requests (after the first if it has never answered) from at least two
-    users or with a failure no request can cause, and stays down for `cooldown` seconds. The
-    first successful probe after that brings it back. `on_change` runs whenever a backend goes
-    down, comes back or lists different models, so queued requests can be re-placed.
+    users or with a failure no request can cause. While down it gets no traffic and is probed
+    every `probe_interval` (sooner if `cooldown` is shorter); the first successful probe that
+    began after it went down brings it back. `on_change` runs whenever a backend goes down,
+    comes back or lists different models, so queued requests can be re-placed.
     """
 
     def __init__(
@@ -104,9 +105,14 @@ class Health:
 
     def _go_down(self, state: BackendState, reason: str) -> None:
         was_down = state.down
+        now = self._clock()
         state.down = True
-        state.down_until = self._clock() + self._config.cooldown
+        state.down_until = now + self._config.cooldown
         if not was_down:
+            state.down_since = now
+            # Checked again after a probe interval, not at once: a server that just failed
+            # requests must not be waved back in by a health check that cannot see why.
+            state.next_probe = max(state.next_probe, now + self.interval(state))
             log.warning(
                 "backend down, cooling down",
                 extra={
@@ -134,18 +140,18 @@ class Health:
         """Seconds until a down backend is probed again (0 when it is up or already due)."""
         if not state.down:
             return 0.0
-        return max(0.0, state.down_until - self._clock())
+        return max(0.0, self._due_at(state) - self._clock())
 
     def next_wait(self) -> float:
-        """Seconds until the next probe is due: the soonest backend's interval, or a cooldown
-        ending, so a backend comes back as soon as it is allowed to."""
+        """Seconds until the next probe is due, so a down backend comes back as soon as a
+        health check finds it answering."""
         now = self._clock()
         waits = [self._due_at(state) - now for state in self._states]
         return max(min(waits, default=self._config.probe_interval), 0.001)
 
     def _due_at(self, state: BackendState) -> float:
         if state.down:
-            return max(state.down_until, state.next_probe)
+            return min(state.down_until, state.next_probe)
         return state.next_probe
 
     async def probe_due(self) -> None:
@@ -155,11 +161,9 @@ class Health:
         await self.probe_all(due)
 
     async def probe_all(self, states: Sequence[BackendState] | None = None) -> None:
-        """Probe `states` (default: all) that are idle and not cooling down, concurrently."""
-        now = self._clock()
+        """Probe `states` (default: all) that are idle, down ones included, concurrently."""
         chosen = self._states if states is None else states
-        due = [s for s in chosen if not (s.down and now < s.down_until)]
-        await asyncio.gather(*(self.probe(s) for s in due))
+        await asyncio.gather(*(self.probe(s) for s in chosen))
 
     async def probe(self, state: BackendState) -> None:
         """Health-check one idle backend, refresh its model list and, when due, its windows.
@@ -171,13 +175,13 @@ class Health:
             return
         state.probing = asyncio.Event()
         try:
-            await self._check(state)
+            await self._check(state, began=self._clock())
         finally:
             state.probing.set()  # requests that waited for the probe go out now
             state.probing = None
             state.next_probe = self._clock() + self.interval(state)
 
-    async def _check(self, state: BackendState) -> None:
+    async def _check(self, state: BackendState, began: float) -> None:
         try:
             async with asyncio.timeout(self._config.probe_timeout):
                 await state.backend.probe()
@@ -200,8 +204,8 @@ class Health:
         state.probe_failures = 0
         state.ever_ok = True
         if state.down:
-            # A probe that began before the backend went down proves nothing about the cooldown.
-            if self._clock() >= state.down_until:
+            # A probe that began before the backend went down proves nothing about its health.
+            if began >= state.down_since:
                 self._recover(state)
         elif before != list(state.models or {}):
             self._on_change()

@@ -38,7 +38,8 @@ class BackendState:
     request_failures: int = 0
     streak_users: set[str] = field(default_factory=set)  # whose requests make up the streak
     down: bool = False
-    down_until: float = 0.0
+    down_since: float = 0.0  # clock time it went down
+    down_until: float = 0.0  # probed again by then at the latest (`routing.cooldown`)
     ever_ok: bool = False
     last_error: str = ""
     models: dict[str, ModelInfo] | None = None  # canonical name -> info, in listing order

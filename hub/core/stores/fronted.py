@@ -9,6 +9,8 @@ of requests they queue behind each other. With it:
   (`follow`: Redis, with several replicas), it announces its changes and drops what other
   replicas (or `chathub users` from the command line) announce, also at once; without one, their
   changes are seen within `USER_CACHE_SECONDS`.
+  While the store is down (`StoreOutage`), people it has seen are served as last seen, so they
+  are still answered; someone it has never seen is refused until the store is back.
 - `BufferedUsage` adds usage up in memory and writes it once per `USAGE_FLUSH_SECONDS`, one
   statement per user, model and day. Reads (`for_user`) and closing write what is pending
   first; counts a failed write could not store are kept for the next attempt.
@@ -37,6 +39,7 @@ from hub.core.ports import (
     UserStore,
     WebChatStore,
 )
+from hub.core.stores.outage import StoreOutage
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +58,12 @@ class CachedUsers:
         inner: UserStore,
         ttl: float = USER_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        outage: StoreOutage | None = None,
     ) -> None:
         self._inner = inner
         self._ttl = ttl
         self._clock = clock
+        self._outage = outage or StoreOutage(clock)
         self._by_id: dict[str, tuple[float, User]] = {}
         self._by_identity: dict[tuple[str, str], tuple[float, User]] = {}
         self._feed: ChangeFeed | None = None
@@ -106,17 +111,34 @@ class CachedUsers:
 
     async def for_identity(self, who: PlatformUser) -> User:
         identity = (who.platform, who.platform_user_id)
-        user = self._fresh(self._by_identity.get(identity))
+        entry = self._by_identity.get(identity)
+        user = self._fresh(entry)
         if user is not None:
             return user
-        return self._remember(await self._inner.for_identity(who), identity)
+        last_seen = entry[1] if entry is not None else None
+        found = await self._ask(lambda: self._inner.for_identity(who), last_seen)
+        return found if found is last_seen else self._remember(found, identity)
 
     async def get(self, user_id: str) -> User | None:
-        user = self._fresh(self._by_id.get(user_id))
+        entry = self._by_id.get(user_id)
+        user = self._fresh(entry)
         if user is not None:
             return user
-        found = await self._inner.get(user_id)
-        return None if found is None else self._remember(found)
+        last_seen = entry[1] if entry is not None else None
+        found = await self._ask(lambda: self._inner.get(user_id), last_seen)
+        return found if found is None or found is last_seen else self._remember(found)
+
+    async def _ask(self, lookup: Callable[[], Awaitable[T]], last_seen: User | None) -> T | User:
+        """The store's answer; while the store is down, `last_seen` (when there is one)."""
+        if last_seen is not None and self._outage.down:
+            return last_seen  # known to be down: don't wait out its timeout again
+        try:
+            return await lookup()
+        except StoreError as exc:
+            self._outage.failed(exc)
+            if last_seen is None:
+                raise
+            return last_seen
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._inner.get_by_email(email)  # sign-in only: always the stored hash
@@ -289,7 +311,8 @@ class FrontedStores:
 
     def __init__(self, inner: Stores) -> None:
         self.inner = inner
-        self.users: UserStore = CachedUsers(inner.users)
+        self.outage = StoreOutage()
+        self.users: UserStore = CachedUsers(inner.users, outage=self.outage)
         self.usage_buffer = BufferedUsage(inner.usage)
         self.usage: UsageStore = self.usage_buffer
         self.conversations: ConversationStore = inner.conversations

@@ -116,6 +116,9 @@ class MongoStores:
         await self.db.client.close()
 
 
+MAX_IDLE_MS = 60_000
+
+
 async def _ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     for name, keys, options in _INDEXES:
         await db[name].create_index(keys, **options)
@@ -131,6 +134,10 @@ async def open_mongo(url: str, database: str, *, timeout_ms: int = 5000) -> Mong
     options: dict[str, Any] = {"tz_aware": True, "appname": "chathub"}
     if "serverselectiontimeoutms" not in url.lower():
         options["serverSelectionTimeoutMS"] = timeout_ms
+    if "maxidletimems" not in url.lower():
+        # Connections opened for a burst (the spool written back after an outage) are closed
+        # once idle this long; without it the pool keeps its largest size for good.
+        options["maxIdleTimeMS"] = MAX_IDLE_MS
     try:
         client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **options)
     except (ConfigurationError, ValueError, TypeError) as exc:
