@@ -86,7 +86,7 @@ async def test_two_workers_share_the_port_sqlite_and_the_limits(
             code = proc.wait(60)
         log_text = text_of(out)
         assert code == 0, log_text
-        assert "Traceback" not in log_text
+        assert "Traceback" not in log_text, log_text
         assert all(not p.is_running() for p in first)
 
 
