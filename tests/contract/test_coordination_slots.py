@@ -159,7 +159,7 @@ async def test_a_waiting_request_fails_when_its_backend_goes_down(replicas: Repl
     gpu.gate.set()
     with pytest.raises(BackendError) as err:
         await waiting
-    assert "is down (connection refused)" in err.value.reason
+    assert "is unavailable (connection refused)" in err.value.reason
     assert router.queued == 0
     with pytest.raises(BackendError):
         await holder
