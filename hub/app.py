@@ -10,12 +10,10 @@ a traceback from inside the server.
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import importlib.util
 import logging
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,6 +23,7 @@ from litestar import Litestar
 
 from hub.api import api_routers, exception_handlers
 from hub.api.docs import openapi_config
+from hub.api.job_lifecycle import run_jobs
 from hub.api.json_body import HubRequest
 from hub.api.ops import ops_routes
 from hub.api.query_string import refuse_repeated_query
@@ -33,14 +32,12 @@ from hub.bootstrap import open_services
 from hub.connectors.plugin import ConnectorError
 from hub.connectors.registry import start_connectors, verify_enabled
 from hub.http_server import uvicorn_config
+from hub.listener import StartupError, listening_socket
 from hub.runtime import Services
 from hub.settings import HubSettings, SettingsError
+from hub.workers import WorkerSockets
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """A dependency could not be reached at start-up. The message says which and what to do."""
 
 
 def create_app(settings: HubSettings, services: Services | None = None) -> Litestar:
@@ -59,6 +56,7 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
                 svc = await stack.enter_async_context(open_services(settings))
                 await stack.enter_async_context(start_connectors(plugins, svc))
             app.state.services = svc
+            await stack.enter_async_context(run_jobs(svc))  # this replica's job workers
             log.info("chathub ready", extra={"host": settings.host, "port": settings.port})
             yield
             log.info("chathub stopping")
@@ -85,14 +83,17 @@ def create_app(settings: HubSettings, services: Services | None = None) -> Lites
     return app
 
 
-async def _serve(settings: HubSettings) -> None:
+async def _serve(settings: HubSettings, worker: WorkerSockets | None = None) -> None:
     from hub.graceful import GracefulServer, refuse_while_stopping
 
     plugins = type(settings).plugins
     # Credentials and the address first: a refused token or a port in use is then the one
     # line start-up prints.
     verified = await verify_enabled(plugins, settings)
-    listener = _listening_socket(settings.host, settings.port)
+    if worker is None:
+        listener = listening_socket(settings.host, settings.port)
+    else:  # one of `serve --workers N`: the supervisor bound the socket (hub/workers.py)
+        listener = worker.listener()
     async with AsyncExitStack() as stack:
         stack.callback(listener.close)
         try:
@@ -102,33 +103,10 @@ async def _serve(settings: HubSettings) -> None:
         await stack.enter_async_context(start_connectors(plugins, services, verified))
         app = refuse_while_stopping(create_app(settings, services), services)
         config = uvicorn_config(app, settings.host, settings.port, settings.server)
+        if worker is not None:
+            worker.watch_supervisor()
         settle_gc()
         await GracefulServer(config, services).serve(sockets=[listener])  # hub/graceful.py
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound here so a bad address is one line (uvicorn would log it and
-    exit 3). Raises StartupError (in use: exit 1) or SettingsError (not ours: exit 2)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as exc:
-        raise SettingsError(f"HUB_HOST: cannot listen on {host!r} ({exc.strerror})") from None
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise StartupError(
-                f"{host}:{port} is already in use by another process; stop it or set HUB_PORT"
-            ) from None
-        reason = f"cannot listen on {host}:{port} ({exc.strerror})"
-        raise SettingsError(f"HUB_HOST/HUB_PORT: {reason}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def settle_gc() -> None:
@@ -170,14 +148,15 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def serve(settings: HubSettings) -> int:
-    """Run the hub until SIGTERM/SIGINT. Returns the process exit code."""
+def serve(settings: HubSettings, worker: WorkerSockets | None = None) -> int:
+    """Run the hub until SIGTERM/SIGINT (as one of `serve --workers N` when `worker` is
+    given). Returns the process exit code."""
     # The server takes SIGTERM/SIGINT (hub/graceful.py), then re-raises the signal to the
     # handler it found: make that a clean exit instead of a death by signal.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(settings))
+            runner.run(_serve(settings, worker))
     except StartupError as exc:
         print(f"chathub: {exc}", file=sys.stderr)
         return 1

@@ -10,20 +10,25 @@ before the router, the limiter and the store go away.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from hub.core.coordination.errors import CoordinationUnavailable
 from hub.core.routing_config import DEFAULT_BACKEND, BackendConfig
 from hub.core.urls import service_address
 from hub.runtime import Services
 
 if TYPE_CHECKING:
+    from hub.core.coordination.bundle import Coordination
+    from hub.core.jobs.service import JobService
     from hub.core.limits.base import Limiter
     from hub.core.limits.gate import PolicyLimitGate
-    from hub.core.ports import ChatBackend
+    from hub.core.ports import ChatBackend, JobQueue, SlotScheduler, Stores
     from hub.core.router import Router
+    from hub.core.routing.state import Target
     from hub.core.stores.fronted import FrontedStores
     from hub.settings import HubSettings
 
@@ -64,14 +69,32 @@ def build_backends(settings: HubSettings) -> list[ChatBackend]:
     return [build_backend(cfg, settings.chat) for cfg in backend_configs(settings)]
 
 
-def build_router(settings: HubSettings, backends: list[ChatBackend] | None = None) -> Router:
-    """The `Router` for `settings`, over `backends` (built from the settings when not given)."""
+def build_router(
+    settings: HubSettings,
+    backends: list[ChatBackend] | None = None,
+    slots: SlotScheduler[Target] | None = None,
+) -> Router:
+    """The `Router` for `settings`, over `backends` (built from the settings when not given),
+    handing out backend slots through `slots` (the embedded scheduler when not given)."""
     from hub.core.router import Router
 
     config = settings.routing.model_copy(update={"backends": backend_configs(settings)})
     if backends is None:
         backends = build_backends(settings)
-    return Router(config, backends, default_model=settings.default_model)
+    return Router(config, backends, default_model=settings.default_model, slots=slots)
+
+
+async def open_coordination(settings: HubSettings) -> Coordination:
+    """What this process shares with the other replicas: Redis when `HUB_REDIS_URL` is set,
+    else the embedded twins. Nothing connects here (`Coordination.start()` does)."""
+    from hub.core.coordination.bundle import embedded, on_redis
+
+    queue_limit = settings.routing.queue_limit
+    if settings.redis_url is None:
+        return embedded(settings.coordination, queue_limit)
+    url = settings.redis_url.get_secret_value()
+    where = f"Redis at {service_address(url)}"
+    return await on_redis(url, settings.coordination, queue_limit, description=where)
 
 
 def limiter_description(settings: HubSettings) -> str:
@@ -90,7 +113,9 @@ async def build_limiter(settings: HubSettings) -> Limiter:
     # redis-py costs ~200 ms to import: only pay it when Redis is configured.
     from hub.core.limits.redis import RedisRateLimiter
 
-    return await RedisRateLimiter.connect(settings.redis_url.get_secret_value())
+    return await RedisRateLimiter.connect(
+        settings.redis_url.get_secret_value(), namespace=settings.coordination.namespace
+    )
 
 
 async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limiter]:
@@ -100,6 +125,32 @@ async def build_limit_gate(settings: HubSettings) -> tuple[PolicyLimitGate, Limi
 
     limiter = await build_limiter(settings)
     return PolicyLimitGate(settings.limits, limiter), limiter
+
+
+async def open_jobs(
+    settings: HubSettings, stores: Stores, coordination: Coordination
+) -> JobService:
+    """The job service: its queue in Redis (a stream every replica reads) when coordination
+    is shared, else in this process (queued again from the store at start)."""
+    from hub.core.jobs.local_queue import LocalJobQueue
+    from hub.core.jobs.service import JobService
+
+    queue: JobQueue
+    if coordination.link is None:
+        queue = LocalJobQueue()
+    else:
+        from hub.core.jobs.redis_queue import RedisJobQueue
+
+        queue = RedisJobQueue(coordination.link, settings.jobs.claim_after)
+        with contextlib.suppress(CoordinationUnavailable):  # made again by the first worker
+            await queue.ensure_group()
+    return JobService(
+        stores.jobs,
+        queue,
+        settings.jobs,
+        replica=coordination.replica,
+        feed=coordination.feed,
+    )
 
 
 @asynccontextmanager
@@ -118,7 +169,11 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         stack.push_async_callback(stores.aclose)
         log.info("store ready", extra={"store": stores.description})
 
-        router = build_router(settings)
+        coordination = await open_coordination(settings)
+        stack.push_async_callback(coordination.aclose)
+        stores.follow(coordination.feed)
+
+        router = build_router(settings, slots=coordination.slots)
         stack.push_async_callback(router.aclose)
         await router.start()
         for status in router.status():
@@ -130,6 +185,7 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
         log.info("limiter ready", extra={"limiter": limiter_description(settings)})
 
         prompts = PromptService(stores.prompts)
+        prompts.follow(coordination.feed)
         if settings.prompts:
             created = await prompts.seed(settings.prompts, SEED_OWNER)
             log.info("prompts seeded", extra={"prompts_created": created})
@@ -149,9 +205,17 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             prompts,
             settings.chat,
             expand_history_commands=settings.webui.expand_prompt_commands,
+            turns=coordination.turns,
             conversations=conversations,
         )
         stack.push_async_callback(chat.drain, settings.chat.shutdown_grace)
+        jobs = await open_jobs(settings, stores, coordination)
+        await coordination.start()  # every subscriber is wired: listen from now on
+        if coordination.shared:
+            log.info(
+                "coordination ready",
+                extra={"coordination": coordination.description, "replica": coordination.replica},
+            )
         yield Services(
             settings=settings,
             stores=stores,
@@ -159,6 +223,8 @@ async def open_services(settings: HubSettings) -> AsyncIterator[Services]:
             limits=gate,
             chat=chat,
             prompts=prompts,
+            coordination=coordination,
+            jobs=jobs,
             extras={
                 "limiter": limiter,
                 "limiter_description": limiter_description(settings),

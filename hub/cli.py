@@ -34,6 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the hub (HTTP API and enabled bots)")
     serve.add_argument("--host", help="interface to bind (HUB_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (HUB_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes on this machine sharing the port (N > 1 needs HUB_REDIS_URL; "
+        "see docs/scaling.md)",
+    )
+    # A worker of `serve --workers N` gets the supervisor's socket and pipe (hub/workers.py).
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
     chat = commands.add_parser(
@@ -66,7 +77,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _serve(settings: HubSettings, args: argparse.Namespace) -> int:
     from hub.app import serve  # the web framework: only `serve` pays for importing it
+    from hub.workers import WorkerSockets, serve_workers
 
+    if args.listen_fd is not None:
+        return serve(settings, WorkerSockets(args.listen_fd, args.parent_fd))
+    if args.workers != 1:
+        return serve_workers(settings, args.workers)
     return serve(settings)
 
 

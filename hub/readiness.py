@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hub.connectors.plugin import ReportsStatus
 from hub.core.ports import BackendError, ChatBackend
 
 if TYPE_CHECKING:
@@ -83,6 +84,15 @@ async def readiness(services: Services) -> list[CheckResult]:
             return str(services.extras.get("limiter_description", "answering"))
 
         checks.append(run_probe("limiter", limiter_probe, True))
+    coordination = services.coordination
+    if coordination is not None and coordination.shared:
+
+        async def coordination_probe() -> str:
+            await coordination.ping()
+            return f"{coordination.description}, replica {coordination.replica}"
+
+        # Not required: without Redis each replica coordinates within itself meanwhile.
+        checks.append(run_probe("coordination", coordination_probe, False))
     backends: list[ChatBackend] = list(services.extras.get("backends", []))
     single = len(backends) == 1 and not services.settings.routing.backends
     hint = OLLAMA_HINT if single else ""
@@ -95,8 +105,13 @@ async def readiness(services: Services) -> list[CheckResult]:
         results.append(CheckResult("backends", False, "no model backend is answering"))
     # A connector that is down here was allowed to be (`required: false`): it is reported, and
     # the hub stays ready for everything else.
+    running = services.extras.get("connectors", {})
     for name, state in services.connector_states.items():
-        results.append(CheckResult(f"connector {name}", state.ok, state.detail, required=False))
+        detail = state.detail
+        connector = running.get(name)
+        if state.ok and isinstance(connector, ReportsStatus) and connector.replica_status():
+            detail = f"{detail}; {connector.replica_status()}"
+        results.append(CheckResult(f"connector {name}", state.ok, detail, required=False))
     return results
 
 

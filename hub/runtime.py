@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hub.core.coordination.bundle import Coordination
     from hub.core.ports import LimitGate, ModelRouter, Stores
     from hub.settings import HubSettings
 
@@ -25,7 +26,9 @@ class ConnectorState:
 
 @dataclass
 class Services:
-    """Everything an edge may use. `chat` is the ChatService, `prompts` the PromptService."""
+    """Everything an edge may use. `chat` is the ChatService, `prompts` the PromptService,
+    `coordination` what this process shares with the other replicas (leases for duties only
+    one replica may do, the Stop tokens)."""
 
     settings: HubSettings
     stores: Stores
@@ -33,6 +36,8 @@ class Services:
     limits: LimitGate
     chat: Any = None
     prompts: Any = None
+    coordination: Coordination | None = None
+    jobs: Any = None  # the JobService (hub/core/jobs/service.py)
     extras: dict[str, Any] = field(default_factory=dict)
     connector_states: dict[str, ConnectorState] = field(default_factory=dict)
     stopping: bool = False  # shutdown has begun: /ready says so, new requests are refused

@@ -37,6 +37,8 @@ from pydantic_settings import SettingsError as SourceError
 
 from hub.connectors.plugin import ConnectorPlugin, discover_plugins
 from hub.core.chat_config import ChatConfig
+from hub.core.coordination.config import CoordinationConfig
+from hub.core.jobs.config import JobsConfig
 from hub.core.limits.config import LimitsConfig
 from hub.core.prompt_rules import PromptError, normalize_command
 from hub.core.routing_config import RoutingConfig
@@ -137,6 +139,10 @@ class HubSettings(BaseSettings):
     prompts: list[SeedPrompt] = Field(default_factory=list)
     # HTTP connection limits (header/keep-alive timeouts, connection cap, header size).
     server: ServerSettings = ServerSettings()
+    # Lease times of what replicas share through Redis (with HUB_REDIS_URL).
+    coordination: CoordinationConfig = CoordinationConfig()
+    # Jobs (POST /api/v1/jobs): workers per replica, result lifetime, callbacks.
+    jobs: JobsConfig = JobsConfig()
 
     @field_validator("ollama_url")
     @classmethod

@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from hub.core.ports import StoreError
+from hub.core.prompts import PROMPTS_TOPIC
 
 if TYPE_CHECKING:
-    from hub.core.ports import Stores
+    from hub.core.coordination.redis_link import RedisLink
+    from hub.core.ports import ChangeFeed, Stores
     from hub.settings import HubSettings
 
 Work = Callable[["Stores"], Awaitable[int]]
@@ -38,11 +40,45 @@ async def _run(settings: HubSettings, work: Work) -> int:
         stores = await open_stores(settings)
     except StoreError as exc:
         return fail(str(exc), 1)
+    announcer = await _announcer(settings, stores)
     try:
-        return await work(stores)
+        code = await work(stores)
+        if announcer is not None:
+            await announcer.publish(PROMPTS_TOPIC, "changed")  # running hubs refresh menus
+        return code
     except AdminError as exc:
         return fail(str(exc), 2)
     except StoreError as exc:
         return fail(str(exc), 1)
     finally:
         await stores.aclose()
+        if announcer is not None:
+            await announcer.aclose()
+
+
+async def _announcer(settings: HubSettings, stores: Stores) -> _Announcer | None:
+    """With Redis, running hubs hear of this command's changes at once (users dropped from
+    their caches, menus refreshed) instead of when their caches expire."""
+    if settings.redis_url is None:
+        return None
+    from hub.core.coordination.redis_feed import RedisFeed
+    from hub.core.coordination.redis_link import RedisLink
+    from hub.core.stores.fronted import FrontedStores
+
+    url = settings.redis_url.get_secret_value()
+    link = RedisLink.connect(url, namespace=settings.coordination.namespace)
+    feed = RedisFeed(link)
+    if isinstance(stores, FrontedStores):
+        stores.follow(feed)
+    return _Announcer(feed, link)
+
+
+class _Announcer:
+    def __init__(self, feed: ChangeFeed, link: RedisLink) -> None:
+        self._feed, self._link = feed, link
+
+    async def publish(self, topic: str, payload: str) -> None:
+        await self._feed.publish(topic, payload)
+
+    async def aclose(self) -> None:
+        await self._link.aclose()

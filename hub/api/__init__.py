@@ -27,11 +27,12 @@ def api_routers(settings: HubSettings) -> list[Router]:
 
     from hub.api.auth import reject_bad_credentials
     from hub.api.docs import docs_asset
+    from hub.api.jobs import jobs_router
     from hub.api.ollama import ollama_router
     from hub.api.openai import openai_router
     from hub.api.openwebui import openwebui_routers
 
-    routers = [ollama_router(), openai_router(), *openwebui_routers()]
+    routers = [ollama_router(), openai_router(), jobs_router(), *openwebui_routers()]
     pages: list[Any] = [docs_asset]
     if settings.webui_dir is None:
         from hub.api.home import home

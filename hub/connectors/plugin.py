@@ -110,6 +110,14 @@ class ConnectorPlugin(Protocol):
 
 
 @runtime_checkable
+class ReportsStatus(Protocol):
+    """A running connector that says what it is doing, for `/ready` ("standby: replica 3f2a
+    polls" when another replica holds a duty only one may do)."""
+
+    def replica_status(self) -> str: ...
+
+
+@runtime_checkable
 class VerifiesCredentials(Protocol):
     """The optional credentials hook, used by `chathub check` and before each start."""
 

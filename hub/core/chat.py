@@ -46,6 +46,7 @@ from hub.core.models import (
 )
 from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
+    Admission,
     BackendError,
     Completion,
     ContextOverflow,
@@ -55,6 +56,7 @@ from hub.core.ports import (
     StoreError,
     Stores,
 )
+from hub.core.ports.coordination import ConversationLocks
 from hub.core.reply_channel import ReplyChannel
 from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
@@ -81,6 +83,7 @@ class ChatService:
         *,
         clock: Callable[[], datetime] = utcnow,
         expand_history_commands: bool = True,
+        turns: ConversationLocks | None = None,
         conversations: ConversationLog | None = None,
     ) -> None:
         self._stores = stores
@@ -90,7 +93,8 @@ class ChatService:
         self._config = config
         self._clock = clock
         self._expand_history = expand_history_commands
-        self._slots = ConversationSlots()
+        # One reply at a time per conversation: in this process, or (Redis) across replicas.
+        self._turns: ConversationLocks = turns if turns is not None else ConversationSlots()
         # Without a log that spools, a message during a store outage is told to try again.
         self._log = conversations or ConversationLog(
             stores.conversations, stores.ping, StoreOutage()
@@ -139,13 +143,9 @@ class ChatService:
         return channel
 
     async def stop(self, key: ConversationKey) -> bool:
-        """Cancel the reply streaming in `key`; True if there was one. Returns once it is stored."""
-        task = self._slots.running(key.as_str())
-        if task is None or task.done():
-            return False
-        task.cancel()
-        await run_to_completion(asyncio.wait({task}))
-        return True
+        """Cancel the reply streaming in `key` (on whichever replica it runs); True if there was
+        one. Returns once it is stored."""
+        return await self._turns.stop(key.as_str())
 
     @property
     def turns_waiting(self) -> int:
@@ -230,15 +230,18 @@ class ChatService:
         key = msg.key
         if self._config.busy_policy == "cancel":
             await self.stop(key)
-        ahead = self._slots.ahead(key.as_str())
-        if ahead >= 0:
-            emit(Queued(ahead))
         task = asyncio.current_task()
         assert task is not None
-        async with self._slots.hold(key.as_str(), task):
-            if ahead >= 0:  # the user may have changed /model while waiting
+
+        def waiting(ahead: int) -> None:
+            emit(Queued(ahead))
+
+        async with self._turns.hold(key.as_str(), on_stop=task.cancel, on_wait=waiting) as turn:
+            if turn.waited >= 0:  # the user may have changed /model while waiting
                 user = await self._stores.users.get(user.id) or user
-            await self._admitted(user, msg, self._route(user, msg), emit, text, typed)
+            # A shared lease's fence goes with the turns (0: one process, nothing to fence).
+            fence = turn.fence or None
+            await self._admitted(user, msg, self._route(user, msg), emit, text, typed, fence)
 
     def _route(self, user: User, msg: IncomingMessage) -> RouteContext:
         return RouteContext(
@@ -253,6 +256,7 @@ class ChatService:
         emit: Emit,
         text: str,
         typed: str | None,
+        fence: int | None = None,
     ) -> None:
         """Charge the limits, answer, and always give the concurrency lease back."""
         try:
@@ -268,9 +272,17 @@ class ChatService:
             for notice in intake.notices:
                 emit(Notice(notice))
             msg = replace(msg, attachments=intake.images)
-        admission = await self._limits.admit(
-            user, msg.platform, msg.chat_id, model, workspace=msg.workspace_id, wait=msg.may_wait
-        )
+        if msg.admitted:  # charged when it was accepted (a job)
+            admission = Admission(allowed=True)
+        else:
+            admission = await self._limits.admit(
+                user,
+                msg.platform,
+                msg.chat_id,
+                model,
+                workspace=msg.workspace_id,
+                wait=msg.may_wait,
+            )
         if not admission.allowed:
             emit(refused(admission, model))
             return
@@ -278,7 +290,7 @@ class ChatService:
             run = Run(model=model)
             self._replies.note_run(run)
             if msg.history is None:
-                await self._converse(user, msg, ctx, run, emit, text, typed)
+                await self._converse(user, msg, ctx, run, emit, text, typed, fence)
             else:
                 await self._forward(user, msg, ctx, run, emit)
         finally:
@@ -296,6 +308,7 @@ class ChatService:
         emit: Emit,
         text: str,
         typed: str | None,
+        fence: int | None = None,
     ) -> None:
         try:
             images = await load_images(msg.attachments)
@@ -307,7 +320,7 @@ class ChatService:
         turn = Turn("user", text, created_at=self._clock(), typed_text=typed)
 
         async def store_user_turn() -> None:
-            run.user_turn = await self._log.append(session, turn)
+            run.user_turn = await self._log.append(session, turn, fence=fence)
 
         terminal: ReplyEvent | None = None
         new = ChatMessage("user", text, images=images)
@@ -320,11 +333,13 @@ class ChatService:
             terminal = self._replies.cancelled(run.text, run.model)
         finally:
             if run.user_turn is not None:
-                await run_to_completion(self._store_reply(session, user, run))
+                await run_to_completion(self._store_reply(session, user, run, fence))
             if terminal is not None:
                 emit(terminal)
 
-    async def _store_reply(self, session: Session, user: User, run: Run) -> None:
+    async def _store_reply(
+        self, session: Session, user: User, run: Run, fence: int | None = None
+    ) -> None:
         """Store the assistant turn (interrupted unless the backend finished) and count usage."""
         metrics = run.metrics
         prompt_tokens = metrics.prompt_tokens if metrics else 0
@@ -340,8 +355,9 @@ class ChatService:
             interrupted=metrics is None,
         )
         try:
-            await self._log.append(session, turn)
-        except StoreError as exc:  # neither the store nor the spool took it
+            await self._log.append(session, turn, fence=fence)
+        except StoreError as exc:  # neither the store nor the spool took it (or a newer reply
+            # took the conversation: StaleWrite)
             log.error(
                 "could not store a reply",
                 extra={"conversation": session.conversation_id, "error": str(exc)},

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from hub.core.fitting import past_messages
 from hub.core.models import ChatMessage, ConversationKey, Turn
-from hub.core.ports import ConversationStore, StoreError
+from hub.core.ports import ConversationStore, StaleWrite, StoreError
 from hub.core.stores.common import to_utc
 from hub.core.stores.outage import BacklogFull, StoreOutage
 from hub.core.stores.spool import SpooledTurn, TurnSpool
@@ -103,16 +103,19 @@ class ConversationLog:
         history = [p.turn for p in pending][-limit:] if limit > 0 else []
         return Session(key, user_id, known[-1] if known else None, history)
 
-    async def append(self, session: Session, turn: Turn) -> Turn:
+    async def append(self, session: Session, turn: Turn, fence: int | None = None) -> Turn:
         """Store `turn` (or spool it, while the store is down or turns of this conversation
-        still wait); raises `StoreError` only if neither can take it."""
+        still wait); raises `StoreError` only if neither can take it, and `StaleWrite` when
+        `fence` (the conversation lease's, with several replicas) is older than the store's."""
         if (
             session.conversation_id is not None
             and not self.outage.down
             and not self.waiting(session.key)
         ):
             try:
-                return await self._conversations.append(session.conversation_id, turn)
+                return await self._conversations.append(session.conversation_id, turn, fence=fence)
+            except StaleWrite:
+                raise  # the store answered: a newer reply has the conversation
             except StoreError as exc:
                 self.outage.failed(exc)
         if self._spool is None:

@@ -24,13 +24,14 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from hub.core.access import Access
 from hub.core.budget import Clock, LoopClock
+from hub.core.coordination.local import LocalStops
 from hub.core.models import ConversationKey, IncomingMessage, Notice, PlatformUser, ReplyEvent
-from hub.core.ports import MessageSink
+from hub.core.pipeline_util import run_to_completion
+from hub.core.ports import MessageSink, StopEntry, StopRegistry
 from hub.core.render import RenderOptions, RenderResult, render
 
 log = logging.getLogger(__name__)
@@ -54,37 +55,17 @@ class ChatLike(Protocol):
     async def stop(self, key: ConversationKey) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Running:
-    key: ConversationKey
-    asker: str  # platform user id of the person who asked
-    workspace: str = ""
-
-
-class StopTokens:
-    """Stop tokens of the replies in flight: `stop:` and 12 random URL-safe characters.
+def new_stop_token() -> str:
+    """`stop:` and 12 random URL-safe characters: 17 characters fit every platform.
 
     A token names one reply, not a conversation, so an old button never stops a newer reply,
-    and a token from before a restart is simply unknown. 17 characters fit every platform.
+    and a token whose reply ended is simply unknown.
     """
+    return STOP_PREFIX + secrets.token_urlsafe(9)
 
-    def __init__(self) -> None:
-        self._running: dict[str, _Running] = {}
 
-    def issue(self, msg: IncomingMessage) -> str:
-        token = STOP_PREFIX + secrets.token_urlsafe(9)
-        self._running[token] = _Running(msg.key, msg.user.platform_user_id, msg.workspace_id)
-        return token
-
-    def revoke(self, token: str) -> None:
-        self._running.pop(token, None)
-
-    def lookup(self, token: str) -> _Running | None:
-        return self._running.get(token)
-
-    @staticmethod
-    def is_token(data: str) -> bool:
-        return data.startswith(STOP_PREFIX) and len(data) > len(STOP_PREFIX)
+def is_stop_token(data: str) -> bool:
+    return data.startswith(STOP_PREFIX) and len(data) > len(STOP_PREFIX)
 
 
 class ChatDispatch:
@@ -98,13 +79,15 @@ class ChatDispatch:
         clock: Clock | None = None,
         options: RenderOptions | None = None,
         grace: float = 10.0,
+        stops: StopRegistry | None = None,
     ) -> None:
         self.chat = chat
         self.clock: Clock = clock or LoopClock()
         self.options = options
         self.grace = grace
         self.access = access or Access()
-        self._tokens = StopTokens()
+        # Shared by every replica (Redis) so a Stop reaches the reply wherever it runs.
+        self._stops: StopRegistry = stops if stops is not None else LocalStops()
         self._replies: Counter[ConversationKey] = Counter()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -118,10 +101,12 @@ class ChatDispatch:
             if not verdict.reply:
                 return None
             return await self.say(verdict.reply, make_sink(None))
-        token = self._tokens.issue(msg)
+        token = new_stop_token()
+        entry = StopEntry(msg.key, msg.user.platform_user_id, msg.workspace_id)
         try:
-            sink = make_sink(token)
             with self._in_flight(msg.key):
+                await self._stops.issue(token, entry)
+                sink = make_sink(token)
                 return await render(
                     self.chat.reply(msg), sink, clock=self.clock, options=self.options
                 )
@@ -131,7 +116,8 @@ class ChatDispatch:
             )
             return None
         finally:
-            self._tokens.revoke(token)
+            # Shielded: a token left behind would stop the conversation's next reply.
+            await run_to_completion(self._stops.revoke(token))
 
     async def say(self, text: str, sink: MessageSink) -> RenderResult:
         """Deliver one message of the hub's own (a refusal, a notice) through the renderer."""
@@ -180,13 +166,13 @@ class ChatDispatch:
     # --- stopping -------------------------------------------------------------------------------
 
     def is_stop_token(self, data: str) -> bool:
-        return StopTokens.is_token(data)
+        return is_stop_token(data)
 
     async def stop(self, token: str, by: PlatformUser) -> str:
         """Stop the reply `token` names if `by` may; returns the text to show `by`."""
         if not self.is_stop_token(token):
             return INVALID
-        running = self._tokens.lookup(token)
+        running = await self._stops.lookup(token)
         if running is None:
             return NOTHING_TO_STOP
         if not self.access.allows(by.platform_user_id, running.key.chat_id, running.workspace):

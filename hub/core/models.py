@@ -171,6 +171,10 @@ class IncomingMessage:
     may_wait: bool = False
     typed_command: str | None = None  # the prompt command it expanded (set by the pipeline)
     received_at: datetime = field(default_factory=utcnow)
+    # The limits were charged when the request was accepted (a job, at submission): the
+    # pipeline does not charge them again, and the reply waits in the fair queue instead of
+    # being refused for a concurrency limit. Token usage still counts.
+    admitted: bool = False
 
     @property
     def key(self) -> ConversationKey:

@@ -7,6 +7,7 @@ and seen by everyone; a user's personal prompt with the same name wins for that 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -23,7 +24,7 @@ from hub.core.models import (
     User,
     utcnow,
 )
-from hub.core.ports import DuplicateError, PromptStore
+from hub.core.ports import ChangeFeed, DuplicateError, PromptStore
 from hub.core.prompt_commands import format_listing, run_prompt_command
 from hub.core.prompt_rules import (
     COMMAND_RULES,
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ChangeHook = Callable[[], Awaitable[None]]
+PROMPTS_TOPIC = "prompts"
 
 # No hub user has an empty id, so the store's "what does this user see" answers with globals only.
 _NOBODY = ""
@@ -105,6 +107,19 @@ class PromptService:
         self._tz = tz
         self._default_language = default_language
         self.on_change: list[ChangeHook] = []
+        self._feed: ChangeFeed | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def follow(self, feed: ChangeFeed) -> None:
+        """Announce global prompt changes on `feed`, and run `on_change` for those other
+        replicas announce (their menus then refresh at once, not at the next look)."""
+        self._feed = feed
+        feed.subscribe(PROMPTS_TOPIC, self._changed_elsewhere)
+
+    def _changed_elsewhere(self, payload: str) -> None:
+        task = asyncio.ensure_future(self._run_hooks())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     to_openwebui = staticmethod(to_openwebui)
 
@@ -319,6 +334,11 @@ class PromptService:
         return found
 
     async def _changed(self) -> None:
+        await self._run_hooks()
+        if self._feed is not None:
+            await self._feed.publish(PROMPTS_TOPIC, "changed")
+
+    async def _run_hooks(self) -> None:
         for hook in list(self.on_change):
             try:
                 await hook()

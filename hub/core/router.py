@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from hub.core.backends.ollama import show_with_window
 from hub.core.models import Queued, Started, User
+from hub.core.pipeline_util import run_to_completion
 from hub.core.ports import (
     BackendChunk,
     BackendError,
@@ -31,10 +32,12 @@ from hub.core.ports import (
     ModelListing,
     ReportsRunning,
     RouteContext,
+    SlotScheduler,
+    SlotTicket,
 )
 from hub.core.routing import failover
 from hub.core.routing.catalog import Catalog
-from hub.core.routing.fair_queue import Scheduler, Ticket
+from hub.core.routing.fair_queue import Scheduler
 from hub.core.routing.fleet import Fleet
 from hub.core.routing.health import Health, blame
 from hub.core.routing.selection import Selector, rank
@@ -70,7 +73,8 @@ class Router:
     `backends` pair up, in order and by name, with `config.backends`. Call `start()` once on
     the running loop (it probes every backend, then keeps probing in the background) and
     `stop()` at shutdown; `aclose()` also closes the backends. `clock` is a monotonic clock in
-    seconds, replaceable in tests.
+    seconds, replaceable in tests. `slots` hands out backend slots through the fair queue: the
+    embedded one by default, the Redis one (shared by every replica) when given.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Router:
         *,
         default_model: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        slots: SlotScheduler[Target] | None = None,
     ) -> None:
         configured = [b.name for b in config.backends]
         given = [b.name for b in backends]
@@ -93,7 +98,7 @@ class Router:
         ]
         self._catalog = Catalog(config, self._states)
         self._selector = Selector(config, self._catalog, default_model)
-        self._scheduler = Scheduler(config.queue_limit)
+        self._scheduler: SlotScheduler[Target] = slots or Scheduler(config.queue_limit)
         self._windows = ContextWindows(config.context_cache_ttl, clock)
         self._health = Health(self._states, config, clock, self._scheduler.dispatch, self._windows)
         self._task: asyncio.Task[None] | None = None
@@ -218,7 +223,7 @@ class Router:
     async def _attempt(
         self, user_id: str, targets: Sequence[Target], request: ChatRequest
     ) -> AsyncGenerator[RouterEvent, None]:
-        ticket = self._scheduler.enter(user_id, targets)
+        ticket = await self._scheduler.enter(user_id, targets)
         try:
             async with contextlib.aclosing(_wait_for_slot(ticket)) as positions:
                 async for queued in positions:
@@ -244,7 +249,9 @@ class Router:
             finally:
                 await failover.close_quietly(chunks)
         finally:
-            ticket.close()
+            # Shielded: a cancelled reader must still give the slot back (on Redis a
+            # round trip), or it stays taken until its lease expires.
+            await run_to_completion(ticket.close())
 
     # --- single calls (embeddings) -------------------------------------------------------------
 
@@ -278,7 +285,7 @@ class Router:
             if all(t.state.down for t in pending):
                 down = [t for t in pending if t.state.down]
                 raise failover.exhausted(name, failed, down, self._retry_in)
-            ticket = self._scheduler.enter(ctx.user.id, pending)
+            ticket = await self._scheduler.enter(ctx.user.id, pending)
             try:
                 async with contextlib.aclosing(_wait_for_slot(ticket)) as positions:
                     async for _ in positions:
@@ -300,7 +307,7 @@ class Router:
             except failover.TargetsLost:
                 continue
             finally:
-                ticket.close()
+                await run_to_completion(ticket.close())
 
     def _classify(self, target: Target, request: ChatRequest, error: BackendError) -> BackendError:
         """An error before the first token, as the context overflow it may really be."""
@@ -411,7 +418,7 @@ class Router:
             return None
 
 
-async def _wait_for_slot(ticket: Ticket) -> AsyncGenerator[Queued, None]:
+async def _wait_for_slot(ticket: SlotTicket[Target]) -> AsyncGenerator[Queued, None]:
     """Yield the ticket's queue position each time it changes until it holds a slot."""
     shown = -1
     while ticket.target is None:

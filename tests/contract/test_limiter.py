@@ -41,9 +41,10 @@ class FakeClock:
 MakeLimiter = Callable[[FakeClock], Awaitable[Limiter]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimiter]:
-    """A factory of limiters of one kind on a given clock; Redis ones share one namespace."""
+    """A factory of limiters of one kind on a given clock; Redis ones share one namespace.
+    On `redis-cluster` a script whose keys span two hash slots fails (CROSSSLOT)."""
     made: list[Limiter] = []
     namespace = uuid.uuid4().hex
     url = ""
@@ -51,6 +52,8 @@ async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimi
         server: RedisServer = request.getfixturevalue("redis_server")
         url = request.getfixturevalue("redis_url")
         assert server.running
+    elif request.param == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster_server").url
 
     async def make(clock: FakeClock) -> Limiter:
         limiter: Limiter

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.core.models import ConversationKey, Turn
-from hub.core.ports import StoreError, Stores
+from hub.core.ports import StaleWrite, StoreError, Stores
 
 KEY = ConversationKey("telegram", "chat-1", "", "1001")
 
@@ -137,3 +137,19 @@ async def test_append_to_unknown_conversation_is_refused(stores: Stores) -> None
 
 async def test_recent_of_unknown_conversation_is_empty(stores: Stores) -> None:
     assert await stores.conversations.recent("no-such-conversation", 10) == []
+
+
+async def test_a_turn_with_an_older_fence_is_refused(stores: Stores) -> None:
+    """A reply whose conversation lease was taken over must not write after the newer one."""
+    convo = await stores.conversations.active(KEY, "u1")
+    now = datetime.now(UTC)
+    await stores.conversations.append(convo.id, Turn("user", "a", created_at=now), fence=5)
+    await stores.conversations.append(convo.id, Turn("user", "b", created_at=now), fence=7)
+    await stores.conversations.append(convo.id, Turn("assistant", "c", created_at=now), fence=7)
+    with pytest.raises(StaleWrite):
+        await stores.conversations.append(convo.id, Turn("assistant", "x", created_at=now), fence=6)
+    await stores.conversations.append(convo.id, Turn("user", "d", created_at=now))  # unfenced
+    assert [t.text for t in await stores.conversations.recent(convo.id, 10)] == ["a", "b", "c", "d"]
+    with pytest.raises(StoreError) as missing:
+        await stores.conversations.append("nope", Turn("user", "x", created_at=now), fence=9)
+    assert not isinstance(missing.value, StaleWrite)

@@ -208,6 +208,12 @@ async def test_mongo_indexes_are_created_at_start_up(mongo_url: str) -> None:
         assert ((("conversation_id", 1), ("seq", 1)), True) in found["turns"]
         assert ((("scope", 1), ("command", 1), ("owner_key", 1)), True) in found["prompts"]
         assert ((("user_id", 1), ("updated_at", 1)), False) in found["chats"]
+        # Finished jobs are removed by MongoDB itself when `expires_at` passes (a TTL index).
+        jobs = await stores.db.collection("jobs").index_information()
+        ttl = [spec for spec in jobs.values() if "expireAfterSeconds" in spec]
+        assert [(spec["key"], spec["expireAfterSeconds"]) for spec in ttl] == [
+            ([("expires_at", 1)], 0)
+        ]
         # Opening again on the same database is fine (index creation is idempotent).
         await (await open_mongo(mongo_url, name)).aclose()
     finally:

@@ -79,6 +79,7 @@ class FakeOllama:
         self.created: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self.active = 0  # replies streaming right now
+        self.peak = 0  # the most replies it streamed at once
         self.stopping = False
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Event | None = None
@@ -218,6 +219,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-token-delay", type=float, default=0.0)
     parser.add_argument("--context-length", type=int, default=8192)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--max-recorded", type=int, default=1000)
     return parser.parse_args(argv)
 
 
@@ -231,7 +233,7 @@ async def _serve(args: argparse.Namespace) -> None:
         tokens_per_second=args.tokens_per_second,
         first_token_delay=args.first_token_delay,
         context_length=args.context_length,
-        max_recorded=1000,
+        max_recorded=args.max_recorded,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -65,6 +65,17 @@ class Routes:
         app.router.add_post("/v1/chat/completions", self.v1_chat)
         app.router.add_get("/v1/models", self.v1_models)
         app.router.add_get("/v1/models/{model:.+}", self.v1_model)
+        app.router.add_get("/_fake/stats", self.stats)  # for tests running it as a process
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """What a test needs from a fake in another process: replies streaming now, the
+        most at once, and each generation request's last message, in arrival order."""
+        asked = []
+        for rec in self.fake.chat_requests:
+            messages = (rec.json or {}).get("messages") or [{}]
+            asked.append({"content": messages[-1].get("content"), "outcome": rec.outcome})
+        body = {"active": self.fake.active, "peak": self.fake.peak, "requests": asked}
+        return reply(body)
 
     # --- info routes ---------------------------------------------------------------------------
 
@@ -195,6 +206,7 @@ class Routes:
         resp, clock = web.StreamResponse(), Clock()
         resp.content_type = fmt.content_type
         self.fake.active += 1
+        self.fake.peak = max(self.fake.peak, self.fake.active)
         try:
             # Ollama sends its headers with the first chunk, after the model loaded.
             await asyncio.sleep(script.first_token_delay)

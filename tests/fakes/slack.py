@@ -241,8 +241,10 @@ class FakeSlack(WebApi, Payloads, Control):
         timestamp: int | None = None,
         bad_signature: bool = False,
         ack_timeout: float = ACK_TIMEOUT,
+        connection: int = -1,
     ) -> Delivery:
-        """Deliver once, over the open Socket Mode connection, else to `events_url` over HTTP.
+        """Deliver once, over an open Socket Mode connection (`connection` indexes
+        `socket.live`, the newest by default), else to `events_url` over HTTP.
 
         HTTP deliveries are awaited (up to Slack's 3 s); socket ones return once sent: use
         `await delivery.wait()` for the ack. `timestamp` forges `X-Slack-Request-Timestamp`.
@@ -253,7 +255,7 @@ class FakeSlack(WebApi, Payloads, Control):
         delivery = Delivery(kind, via, payload, retry=retry)
         self.deliveries.append(delivery)
         if via == "socket":
-            await self.socket.send(delivery, retry_reason)
+            await self.socket.send(delivery, retry_reason, connection)
             return delivery
         if self.events_url is None or self._session is None:
             raise RuntimeError("set fake.events_url (and start the fake) to deliver over HTTP")

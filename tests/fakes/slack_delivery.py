@@ -140,8 +140,16 @@ class SocketServer:
         if delivery is not None:
             delivery.answer(None, message.get("payload"))
 
-    async def send(self, delivery: Delivery, retry_reason: str = "") -> None:
-        live = [ws for ws in self.connections if not ws.closed]
+    @property
+    def live(self) -> list[web.WebSocketResponse]:
+        """The open connections, oldest first (an app may hold several: Slack gives each
+        envelope to one of them)."""
+        return [ws for ws in self.connections if not ws.closed]
+
+    async def send(self, delivery: Delivery, retry_reason: str = "", connection: int = -1) -> None:
+        """Send on the open connection `connection` (an index into `live`; the newest by
+        default)."""
+        live = self.live
         if not live:
             raise RuntimeError("no Socket Mode connection is open")
         delivery.envelope_id = str(uuid.uuid4())
@@ -155,7 +163,7 @@ class SocketServer:
             envelope["retry_attempt"] = delivery.retry
             envelope["retry_reason"] = retry_reason
         self._pending[delivery.envelope_id] = delivery
-        await live[-1].send_json(envelope)
+        await live[connection].send_json(envelope)
 
     async def disconnect(self, reason: str = "refresh_requested") -> None:
         """Ask the client to reconnect (as Slack does every few hours)."""

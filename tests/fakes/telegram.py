@@ -104,6 +104,10 @@ class FakeTelegram:
         self.downloads: list[str] = []  # file paths downloaded
         self.drafts_supported = True
         self.enforced_429 = 0  # flood-limit 429s answered (not scripted ones)
+        # Long polls cut short by another getUpdates (two bot instances polling), as
+        # Telegram answers them: 409 "Conflict: terminated by other getUpdates request".
+        self.conflicts = 0
+        self._poll_evicted: asyncio.Event | None = None
         self._scripted: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self._updates: list[dict[str, Any]] = []
         self._update_id = 0
@@ -246,6 +250,12 @@ class FakeTelegram:
             }
         )
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Remove and return the queued updates, to deliver them to a webhook by hand (a
+        test choosing which replica behind the load balancer gets each)."""
+        taken, self._updates = self._updates, []
+        return taken
+
     # --- queries for tests ----------------------------------------------------------------------
 
     def calls_of(self, method: str) -> list[Call]:
@@ -339,11 +349,30 @@ class FakeTelegram:
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset", 0) or 0)
         timeout = float(params.get("timeout", 0) or 0)
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0:
-            self._new_update.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_update.wait(), timeout)
+        if self._poll_evicted is not None:  # another poller is waiting: Telegram ends its poll
+            self._poll_evicted.set()
+        evicted = self._poll_evicted = asyncio.Event()
+        try:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if not self._updates and timeout > 0:
+                self._new_update.clear()
+                waits = [
+                    asyncio.ensure_future(self._new_update.wait()),
+                    asyncio.ensure_future(evicted.wait()),
+                ]
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+            if evicted.is_set():
+                self.conflicts += 1
+                raise _ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only "
+                    "one bot instance is running",
+                )
+        finally:
+            if self._poll_evicted is evicted:
+                self._poll_evicted = None
         limit = int(params.get("limit", 100) or 100)
         return self._updates[:limit]
 

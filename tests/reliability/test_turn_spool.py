@@ -47,9 +47,9 @@ class Switchable:
         self._check()
         return await self.inner.start_new(key, user_id)
 
-    async def append(self, conversation_id: str, turn: Turn) -> Turn:
+    async def append(self, conversation_id: str, turn: Turn, fence: int | None = None) -> Turn:
         self._check()
-        stored = await self.inner.append(conversation_id, turn)
+        stored = await self.inner.append(conversation_id, turn, fence=fence)
         if self.lose_answer:
             self.lose_answer = False
             raise DOWN

@@ -39,6 +39,8 @@ COVERED = (
     "/ollama/v1/embeddings",
     "/ollama/v1/completions",
     "/webhooks/telegram",
+    "/api/v1/jobs",  # jobs (issue 19): submit, status, cancel
+    "/api/v1/jobs/{job_id}",
 )
 EXAMPLES = 40
 CHECKS = ",".join(

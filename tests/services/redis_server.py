@@ -34,10 +34,13 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server child process on a fixed port; `stop()`/`start()` keep the port."""
 
-    def __init__(self, binary: str, port: int, workdir: Path) -> None:
+    def __init__(
+        self, binary: str, port: int, workdir: Path, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.binary = binary
         self.port = port
         self.workdir = workdir
+        self.extra_args = extra_args
         self.url = f"redis://127.0.0.1:{port}/0"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = workdir / "redis.log"
@@ -59,6 +62,7 @@ class RedisServer:
             "--dir", str(self.workdir),
             "--daemonize", "no",
             "--logfile", str(self._log),
+            *self.extra_args,
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_ready()
@@ -119,12 +123,7 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A real redis-server for the whole session; fails (never skips) if it cannot start."""
-    binary = shutil.which("redis-server") or REDIS_BINARY
-    if not Path(binary).exists():
-        pytest.fail(
-            f"redis-server not found at {REDIS_BINARY}: install it with "
-            "`apt-get install redis-server` (or run `make services`)"
-        )
+    binary = _binary()
     workdir = Path(tempfile.mkdtemp(prefix="chathub-redis-"))
     server = RedisServer(binary, _free_port(), workdir)
     try:
@@ -132,6 +131,51 @@ def redis_server() -> Iterator[RedisServer]:
     except (RuntimeError, OSError) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(f"cannot start redis-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _binary() -> str:
+    binary = shutil.which("redis-server") or REDIS_BINARY
+    if not Path(binary).exists():
+        pytest.fail(
+            f"redis-server not found at {REDIS_BINARY}: install it with "
+            "`apt-get install redis-server` (or run `make services`)"
+        )
+    return binary
+
+
+def _serve_every_slot(server: RedisServer) -> None:
+    """Make a cluster-enabled server a one-node cluster that owns all 16384 slots."""
+    with redis.Redis(port=server.port, socket_timeout=2.0) as client:
+        client.execute_command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+        deadline = time.monotonic() + START_TIMEOUT
+        while b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the one-node cluster never reported cluster_state:ok")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server() -> Iterator[RedisServer]:
+    """A cluster-enabled redis-server owning every slot: commands whose keys span two hash
+    slots fail with CROSSSLOT there, as on a real Redis Cluster, so a suite run against it
+    proves its key layout (hash tags) is Cluster-ready."""
+    workdir = Path(tempfile.mkdtemp(prefix="chathub-redis-cluster-"))
+    args = ("--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"))
+    # The cluster bus port, named: by default it is the port + 10000, which fails above 55535.
+    args += ("--cluster-port", str(_free_port()))
+    server = RedisServer(_binary(), _free_port(), workdir, args)
+    try:
+        server.start()
+        _serve_every_slot(server)
+    except (RuntimeError, OSError, redis.RedisError) as exc:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(f"cannot start a cluster-enabled redis-server: {exc}")
     try:
         yield server
     finally:

@@ -21,8 +21,10 @@ from hub.core.ports import (
     Final,
     ModelInfo,
     RouteContext,
+    SlotScheduler,
 )
 from hub.core.router import Router
+from hub.core.routing.state import Target
 from hub.core.routing_config import BackendConfig, RoutingConfig
 
 
@@ -58,6 +60,7 @@ class ScriptedBackend:
     show_body: Mapping[str, Any] | None = None
     calls: list[ChatRequest] = field(default_factory=list)
     active: int = 0
+    peak: int = 0  # the most replies it streamed at once
     closed: int = 0
     probes: int = 0
     show_calls: int = 0
@@ -69,6 +72,7 @@ class ScriptedBackend:
     async def _reply(self, request: ChatRequest, plan: Plan) -> AsyncIterator[BackendChunk]:
         self.calls.append(request)
         self.active += 1
+        self.peak = max(self.peak, self.active)
         try:
             if self.gate is not None:
                 await self.gate.wait()
@@ -112,6 +116,7 @@ def make_router(
     clock: Callable[[], float] | None = None,
     default_model: str | None = None,
     backend_settings: dict[str, dict[str, Any]] | None = None,
+    slots: SlotScheduler[Target] | None = None,
     **routing: Any,
 ) -> Router:
     def cap(name: str) -> int:
@@ -131,8 +136,8 @@ def make_router(
     ]
     config = RoutingConfig(backends=configs, **routing)
     if clock is None:
-        return Router(config, backends, default_model=default_model)
-    return Router(config, backends, default_model=default_model, clock=clock)
+        return Router(config, backends, default_model=default_model, slots=slots)
+    return Router(config, backends, default_model=default_model, clock=clock, slots=slots)
 
 
 def user(uid: str = "u1", role: str = "user", model: str | None = None) -> User:

@@ -219,7 +219,7 @@ async def test_same_conversation_in_order_other_conversation_concurrent(tmp_path
         # The second reply saw the first one's answer in its history.
         second_request = next(r for r in backend.requests if r.messages[-1].content == "two")
         assert [m.content for m in second_request.messages] == ["one", "t" * 20, "two"]
-        assert len(kit.service._slots) == 0  # the lock registry is empty again
+        assert len(kit.service._turns) == 0  # the registry is empty again
 
 
 async def test_busy_policy_cancel_stops_the_running_reply(tmp_path: Path) -> None:

@@ -98,18 +98,16 @@ def test_notice_memory_tells_once_and_stays_bounded() -> None:
 async def test_slots_serialise_and_disappear_when_idle() -> None:
     slots = ConversationSlots()
     order: list[str] = []
-    me = asyncio.current_task()
-    assert me is not None
 
     async def hold(name: str) -> None:
-        async with slots.hold("k", me):
+        async with slots.hold("k", on_stop=lambda: None):
             order.append(f"{name}+")
             await asyncio.sleep(0.01)
             order.append(f"{name}-")
 
     first = asyncio.create_task(hold("1"))
     await asyncio.sleep(0)
-    assert slots.ahead("k") == 0 and slots.running("k") is me
+    assert slots.ahead("k") == 0 and slots.holds("k")
     await asyncio.gather(first, hold("2"))
     assert order == ["1+", "1-", "2+", "2-"]
-    assert len(slots) == 0 and slots.ahead("k") == -1 and slots.running("k") is None
+    assert len(slots) == 0 and slots.ahead("k") == -1 and not slots.holds("k")

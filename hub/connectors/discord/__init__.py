@@ -44,6 +44,10 @@ class DiscordPlugin:
         from hub.core.completion import Completions
 
         prompts = services.prompts
+        coordination = services.coordination
+        lease = None
+        if coordination is not None and coordination.shared:
+            lease = coordination.lease(gateway_duty(settings))
         return DiscordConnector(
             services.chat,
             settings,
@@ -52,6 +56,8 @@ class DiscordPlugin:
             users=services.stores.users,
             grace=services.settings.chat.shutdown_grace,
             prompt_hooks=prompts.on_change if prompts is not None else None,
+            stops=coordination.stops if coordination is not None else None,
+            gateway_lease=lease,
         )
 
     async def verify(self, settings: DiscordSettings) -> str:
@@ -84,6 +90,17 @@ class DiscordPlugin:
                 f"({type(exc).__name__}: {exc}); check the network or HUB_DISCORD__API_BASE."
             ) from None
         return f"bot {me.get('username', '?')} ({me.get('id', '?')})"
+
+
+def gateway_duty(settings: DiscordSettings) -> str:
+    """The lease name of this replica's gateway connection: the bot (a digest of its token,
+    never the token) and the shards it connects."""
+    import hashlib
+
+    assert settings.token is not None
+    bot = hashlib.sha256(settings.token.get_secret_value().encode()).hexdigest()[:16]
+    shards = ",".join(map(str, sorted(settings.shard_ids))) or "all"
+    return f"discord:gateway:{bot}:{shards}"
 
 
 def _where(api_base: str) -> str:

@@ -37,9 +37,10 @@ from hub.connectors.discord.stop import StopControl
 from hub.core.access import REFUSAL
 from hub.core.budget import BudgetPools, Clock
 from hub.core.completion import Completions
+from hub.core.coordination.duty import Duty, StartableLease
 from hub.core.dispatch import STOPPING, ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
-from hub.core.ports import UserStore
+from hub.core.ports import StopRegistry, UserStore
 from hub.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class DiscordConnector:
         menu_debounce: float = DEBOUNCE,
         menu_poll: float = POLL,
         client_options: dict[str, Any] | None = None,
+        stops: StopRegistry | None = None,
+        gateway_lease: StartableLease | None = None,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_DISCORD__TOKEN: required to run the Discord connector")
@@ -78,7 +81,18 @@ class DiscordConnector:
         self.pools = BudgetPools(clock)
         self.trace = LimitTrace(self.pools)
         self.dispatch = ChatDispatch(
-            chat, access=DiscordAccess(settings, users), clock=self.pools.clock, grace=grace
+            chat,
+            access=DiscordAccess(settings, users),
+            clock=self.pools.clock,
+            grace=grace,
+            stops=stops,
+        )
+        # With several replicas one holds the gateway for these shards at a time (each
+        # connection would get every event, and each replica would answer it).
+        self._duty = (
+            None
+            if gateway_lease is None
+            else Duty(gateway_lease, self._connect, self._disconnect, "the Discord gateway")
         )
         self.prompts = prompts or _no_prompts
         self.completions = completions
@@ -97,8 +111,20 @@ class DiscordConnector:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in, connect the gateway (returns once ready), register the slash commands."""
+        """Log in, connect the gateway (returns once ready), register the slash commands; with
+        several replicas, only while this one holds the gateway (else it stands by)."""
+        if self._duty is None:
+            await self._connect()
+        else:
+            await self._duty.start()
+
+    def replica_status(self) -> str:
+        """With several replicas: whether this one holds the gateway (for /ready)."""
+        return "" if self._duty is None else self._duty.status()
+
+    async def _connect(self) -> None:
         assert self.settings.token is not None
+        self._closing = False
         self._urls = Pointed(self.settings)
         client = build_client(self.settings, self.trace.config, **self._client_options)
         for handler in (self.on_message, self.on_interaction, self.on_guild_join):
@@ -109,7 +135,7 @@ class DiscordConnector:
             self._runner.add_done_callback(_stopped)
             await self.menu.start()
         except BaseException:
-            await self.stop()  # the session, the URLs: nothing outlives a failed start
+            await self._disconnect()  # the session, the URLs: nothing outlives a failed start
             raise
         user = client.user
         log.info(
@@ -119,6 +145,11 @@ class DiscordConnector:
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
+        if self._duty is not None:
+            await self._duty.stop()  # hands the gateway to another replica at once
+        await self._disconnect(grace)
+
+    async def _disconnect(self, grace: float | None = None) -> None:
         client, self.client = self.client, None
         self._closing = True
         if client is not None:

@@ -88,6 +88,8 @@ def build_client(
         client_class = discord.AutoShardedClient if sharded else discord.Client
     if issubclass(client_class, discord.AutoShardedClient):
         options["shard_count"] = settings.shard_count
+        if settings.shard_ids:  # this replica's part of the bot's shards
+            options["shard_ids"] = list(settings.shard_ids)
     return client_class(**options)
 
 

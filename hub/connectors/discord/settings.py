@@ -8,7 +8,7 @@ every setting.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.connectors.plugin import ConnectorSettings
 from hub.core.access import AccessSettings, IdList
@@ -25,6 +25,10 @@ class DiscordSettings(ConnectorSettings, AccessSettings):
     # None: as many shards as Discord recommends (`GET /gateway/bot`), with discord.py's
     # AutoShardedClient once that is more than one; a number: exactly that many.
     shard_count: int | None = Field(default=None, ge=1)
+    # The shards this replica connects (with shard_count): replicas given different ids split
+    # the bot's guilds; empty: every shard. With Redis, one replica at a time holds a given set
+    # (docs/scaling.md).
+    shard_ids: list[int] = Field(default_factory=list)
     thread_channels: IdList = ()  # channels where each new conversation opens its own thread
     allow_roles: IdList = ()  # role ids whose members may use the bot in their guild
     deny_users: IdList = ()  # never answered, whatever else allows them
@@ -46,6 +50,18 @@ class DiscordSettings(ConnectorSettings, AccessSettings):
                 "without spaces or the word Bot"
             )
         return SecretStr(token)
+
+    @model_validator(mode="after")
+    def _shards_within_the_count(self) -> DiscordSettings:
+        if self.shard_ids:
+            if self.shard_count is None:
+                raise ValueError("shard_ids: set shard_count too (the bot's total of shards)")
+            wrong = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if wrong:
+                raise ValueError(
+                    f"shard_ids: {wrong} not within 0..{self.shard_count - 1} (shard_count)"
+                )
+        return self
 
     @field_validator("api_base")
     @classmethod

@@ -67,12 +67,16 @@ class SlackPlugin:
     def create(self, services: Services, settings: SlackSettings) -> SlackConnector:
         from hub.connectors.slack.bot import SlackConnector
 
+        coordination = services.coordination
+        shared = coordination is not None and coordination.shared
         return SlackConnector(
             services.chat,
             settings,
             users=services.stores.users,
             prompts=services.stores.prompts,
             grace=services.settings.chat.shutdown_grace,
+            stops=coordination.stops if coordination is not None else None,
+            deliveries=coordination.deliveries if shared and coordination is not None else None,
         )
 
     async def verify(self, settings: SlackSettings) -> str:

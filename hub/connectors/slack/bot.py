@@ -52,6 +52,7 @@ from hub.core.budget import BudgetPools, Clock
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.models import PlatformUser
 from hub.core.ports import PromptStore, SinkError, SinkRateLimited, UserStore
+from hub.core.ports.coordination import DeliveryLog, StopRegistry
 from hub.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class SlackConnector:
         prompts: PromptStore | None = None,
         clock: Clock | None = None,
         grace: float = 10.0,
+        stops: StopRegistry | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         if settings.bot_token is None:
             raise SettingsError("HUB_SLACK__BOT_TOKEN: required to run the Slack connector")
@@ -84,8 +87,10 @@ class SlackConnector:
         self.users, self.prompts = users, prompts
         self.pools = BudgetPools(clock)
         self.access = Access(settings, users)
-        self.dispatch = ChatDispatch(chat, access=self.access, clock=self.pools.clock, grace=grace)
-        self.taken, self.threads = Taken(), Threads()
+        self.dispatch = ChatDispatch(
+            chat, access=self.access, clock=self.pools.clock, grace=grace, stops=stops
+        )
+        self.taken, self.threads = Taken(shared=deliveries), Threads()
         self.status, self.streams = StatusSupport(), StreamSupport(enabled=settings.streams)
         self.names: Recent[str] = Recent()  # user id → display name ("" when unknown)
         self._asking: dict[str, asyncio.Future[str]] = {}
@@ -247,7 +252,7 @@ class SlackConnector:
             names=await self._names(user),
             team_id=str(body.get("team_id") or ""),
         )
-        if request is not None and self.taken.take(request.key):
+        if request is not None and await self.taken.first(request.key, request.team_id):
             await self._answer(request)
 
     async def _handle_command(self, command: Mapping[str, Any]) -> None:
@@ -263,7 +268,7 @@ class SlackConnector:
             return
         commands = SlashCommands().adding(await self._prompt_names(user))
         request = from_command(command, me, commands=commands, names=await self._names(user))
-        if self.taken.take(request.key):
+        if await self.taken.first(request.key, request.team_id):
             await self._answer(request, command)
 
     async def _handle_stop(self, body: Mapping[str, Any]) -> None:

@@ -4,7 +4,8 @@ threads it answers in.
 Slack delivers an event again when it was not acknowledged in time (`X-Slack-Retry-Num` over
 HTTP; in Socket Mode every envelope carries a retry number, 0 the first time), and a mention
 in a thread the bot follows arrives twice (`app_mention` and `message`). `Taken` keeps the keys
-of recent messages (channel and ts, the same in every delivery), so each is answered once.
+of recent messages (channel and ts, the same in every delivery), so each is answered once; on
+several replicas it asks the shared `DeliveryLog` too (docs/scaling.md).
 
 `Threads` answers "does the bot answer in this thread?" for a follow-up without a mention:
 threads it answered since the process started, and after a restart those where it finds a
@@ -24,11 +25,13 @@ from hub.connectors.slack.budgets import REPLIES
 from hub.connectors.slack.calls import call_api
 from hub.connectors.slack.events import BotIdentity
 from hub.core.budget import ChatBudget
-from hub.core.ports import SinkError
+from hub.core.ports import DeliveryLog, SinkError
 
 log = logging.getLogger(__name__)
 
 REMEMBERED = 10_000
+# Slack retries an event three times within about five minutes; an hour covers them all.
+REDELIVERY_WINDOW = 3600.0
 LOOK_AT = 100  # messages of a thread searched for the bot's own
 V = TypeVar("V")
 
@@ -54,10 +57,13 @@ class Recent(Generic[V]):
 
 
 class Taken:
-    """Messages already taken on, by key (`events.message_key`)."""
+    """Messages already taken on, by key (`events.message_key`). With several replicas a
+    repeated delivery may reach another one: `shared` (Redis) then decides which replica
+    answers, and this replica's own memory spares it the question."""
 
-    def __init__(self, size: int = REMEMBERED) -> None:
+    def __init__(self, size: int = REMEMBERED, shared: DeliveryLog | None = None) -> None:
         self._recent: Recent[bool] = Recent(size)
+        self._shared = shared
 
     def __contains__(self, key: object) -> bool:
         return key in self._recent
@@ -68,6 +74,17 @@ class Taken:
             return False
         self._recent.put(key, True)
         return True
+
+    async def first(self, key: str, team_id: str) -> bool:
+        """`take`, on every replica: True for the first delivery anywhere (answer it)."""
+        if not self.take(key):
+            return False
+        if self._shared is None or await self._shared.first(
+            f"slack:{team_id}:{key}", REDELIVERY_WINDOW
+        ):
+            return True
+        log.info("a Slack message another replica took on", extra={"key": key})
+        return False
 
 
 class Threads:

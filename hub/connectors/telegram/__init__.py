@@ -65,6 +65,13 @@ class TelegramPlugin:
     def create(self, services: Services, settings: TelegramSettings) -> TelegramConnector:
         from hub.connectors.telegram.bot import TelegramConnector, global_prompt_commands
 
+        coordination = services.coordination
+        shared = coordination is not None and coordination.shared
+        poll_lease = None
+        if shared and settings.mode == "polling":
+            assert coordination is not None and settings.token is not None
+            bot_id = settings.token.get_secret_value().partition(":")[0]  # not secret
+            poll_lease = coordination.lease(f"telegram:poll:{bot_id}")
         return TelegramConnector(
             services.chat,
             settings,
@@ -72,6 +79,8 @@ class TelegramPlugin:
             grace=services.settings.chat.shutdown_grace,
             prompt_hooks=services.prompts.on_change if services.prompts is not None else None,
             users=services.stores.users,
+            stops=coordination.stops if coordination is not None else None,
+            poll_lease=poll_lease,
         )
 
     async def verify(self, settings: TelegramSettings) -> str:

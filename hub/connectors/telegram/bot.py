@@ -29,12 +29,14 @@ from hub.connectors.telegram.sink import DraftSupport, TelegramSink, chat_budget
 from hub.connectors.telegram.updates import BotIdentity, platform_user, to_incoming
 from hub.core.access import Access
 from hub.core.budget import BudgetPools, Clock
+from hub.core.coordination.duty import Duty
 from hub.core.dispatch import ChatDispatch, ChatLike
 from hub.core.menus import DEBOUNCE, POLL, Entries, MenuWatcher
-from hub.core.ports import UserStore
+from hub.core.ports import StopRegistry, UserStore
 from hub.settings import SettingsError
 
 if TYPE_CHECKING:
+    from hub.core.coordination.duty import StartableLease
     from hub.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class TelegramConnector:
         menu_debounce: float = DEBOUNCE,
         menu_poll: float = POLL,
         users: UserStore | None = None,
+        stops: StopRegistry | None = None,
+        poll_lease: StartableLease | None = None,
     ) -> None:
         if settings.token is None:
             raise SettingsError("HUB_TELEGRAM__TOKEN: required to run the Telegram connector")
@@ -68,8 +72,12 @@ class TelegramConnector:
         self.commands = commands or _builtin_only
         self.pools = BudgetPools(clock)
         self.dispatch = ChatDispatch(
-            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace
+            chat, access=Access(settings, users), clock=self.pools.clock, grace=grace, stops=stops
         )
+        # Polling with several replicas: only the holder of this lease polls (two pollers
+        # would take each other's updates); None polls unconditionally.
+        self.poll_lease = poll_lease
+        self._poller: Duty | None = None
         self.drafts = DraftSupport(available=settings.drafts)
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.me: BotIdentity | None = None
@@ -112,11 +120,12 @@ class TelegramConnector:
         bot = self.app.bot
         self.me = BotIdentity(id=bot.id, username=bot.username)
         await self.menu.start()
-        if self.app.updater is not None:
-            await self.app.updater.start_polling(
-                timeout=int(self.settings.poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-            )
+        if self.app.updater is not None and self.poll_lease is None:
+            await self._start_polling()
+        elif self.app.updater is not None:
+            assert self.poll_lease is not None
+            self._poller = Duty(self.poll_lease, self._start_polling, self._stop_polling, "polling")
+            await self._poller.start()
         elif self.settings.webhook_url:
             secret = self.settings.webhook_secret
             await bot.set_webhook(
@@ -129,12 +138,29 @@ class TelegramConnector:
             "telegram connector started", extra={"bot": bot.username, "mode": self.settings.mode}
         )
 
+    async def _start_polling(self) -> None:
+        assert self.app is not None and self.app.updater is not None
+        await self.app.updater.start_polling(
+            timeout=int(self.settings.poll_timeout), allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _stop_polling(self) -> None:
+        if self.app is not None and self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+
+    def replica_status(self) -> str:
+        """With several replicas polling: whether this one polls or stands by (for /ready);
+        "" otherwise."""
+        return "" if self._poller is None else self._poller.status()
+
     async def stop_receiving(self) -> None:
         """Shutdown begins: take no new updates. Polling stops (updates wait at Telegram for
-        the next start); in webhook mode the hub answers 503 and Telegram sends them again."""
-        app = self.app
-        if app is not None and app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        the next start, or another replica polls at once: the lease is given up); in webhook
+        mode the hub answers 503 and Telegram sends them again."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            await poller.stop()  # stops polling first, then gives the lease up
+        await self._stop_polling()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop receiving, drain the replies in flight (`ChatDispatch.drain`), disconnect."""
@@ -142,8 +168,11 @@ class TelegramConnector:
         if app is None:
             return
         await self.menu.stop()
+        poller, self._poller = self._poller, None
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        if poller is not None:
+            await poller.stop()  # gives the lease up: another replica polls at once
         await self.dispatch.drain(grace)
         if app.running:
             await app.stop()

@@ -11,6 +11,11 @@ class DuplicateError(StoreError):
     """A unique key is taken (prompt command, e-mail)."""
 
 
+class StaleWrite(StoreError):
+    """A turn carries a fence older than one the conversation already took: its reply lost
+    the conversation (its lease expired while it could not be renewed) and another went on."""
+
+
 class BackendError(Exception):
     """A model backend failed. `reason` is a sentence a user can act on.
 

@@ -1,4 +1,5 @@
-"""The store ports: users, conversations, prompts, web chats, usage, settings."""
+"""The store ports: users, conversations, prompts, web chats, usage, settings (and jobs,
+`jobs.py`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hub.core.models import (
     UserRole,
     WebChat,
 )
+from hub.core.ports.jobs import JobStore
 
 
 class UserStore(Protocol):
@@ -97,8 +99,12 @@ class ConversationStore(Protocol):
         """Close the active conversation (it stays stored) and open a new one."""
         ...
 
-    async def append(self, conversation_id: str, turn: Turn) -> Turn:
-        """Store a turn at the end; returns it with its id set."""
+    async def append(self, conversation_id: str, turn: Turn, *, fence: int | None = None) -> Turn:
+        """Store a turn at the end; returns it with its id set.
+
+        With `fence` (the conversation lease's fencing token), refuse with `StaleWrite` a turn
+        whose fence is smaller than one the conversation already took, and remember the
+        largest; without, write unconditionally."""
         ...
 
     async def recent(self, conversation_id: str, limit: int) -> list[Turn]:
@@ -200,6 +206,7 @@ class Stores(Protocol):
     chats: WebChatStore
     usage: UsageStore
     settings: SettingStore
+    jobs: JobStore
     description: str  # for logs and readiness: "SQLite at ./data/chathub.db"
 
     async def ping(self) -> None:

@@ -1,20 +1,25 @@
-"""Backend slots and the queue in front of them, fair across users (round-robin by user).
+"""Backend slots and the queue in front of them, fair across users (round-robin by user): the
+embedded twin of the `SlotScheduler` port (one process; `hub/core/coordination/redis_slots.py`
+is the one shared by every replica).
 
 A request takes a slot at once when one of its targets has room. Otherwise it waits in a
 queue whose order is round-robin by user: the user served least recently goes first, so one
 user's burst of requests cannot push everyone else back. Whenever capacity appears (a slot is
 released, a backend comes back) the queue is dispatched in that order, so a newcomer can only
 take a free slot that no waiting request could use.
+
+Slots are counted by backend name, so routers sharing one `Scheduler` (the contract suite's
+"replicas") share each backend's `max_concurrency`; each router's `BackendState.in_flight`
+counts its own requests (health checks skip a backend with requests in flight).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 
 from hub.core.ports import BackendError
-from hub.core.routing.selection import pick
 from hub.core.routing.state import Target
 
 
@@ -58,7 +63,11 @@ class Ticket:
     def notify(self) -> None:
         self._wake.set()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """`close()` without waiting (nothing here needs to)."""
         if not self._closed:
             self._closed = True
             self._scheduler.close(self)
@@ -120,32 +129,45 @@ class FairQueue:
         return result
 
 
+def queue_full(waiting: int) -> BackendError:
+    """The refusal when `waiting` requests already fill the queue."""
+    return BackendError(
+        f"All models are busy right now ({waiting} requests waiting). "
+        "Please try again in a minute.",
+        kind="busy",
+    )
+
+
 class Scheduler:
-    """Hands out backend slots: at once when free, otherwise through the fair queue."""
+    """Hands out backend slots: at once when free, otherwise through the fair queue.
+
+    The embedded `SlotScheduler`; `queue_limit` bounds the requests waiting.
+    """
 
     def __init__(self, queue_limit: int) -> None:
         self._queue = FairQueue()
         self._queue_limit = queue_limit
         self._seq = 0
+        self._busy: Counter[str] = Counter()  # slots taken per backend name
 
     @property
     def waiting(self) -> int:
         return len(self._queue)
 
-    def enter(self, user_id: str, targets: Sequence[Target]) -> Ticket:
+    async def enter(self, user_id: str, targets: Sequence[Target]) -> Ticket:
         """A ticket that already holds a slot, or waits for one; raises when the queue is full."""
+        return self.enter_now(user_id, targets)
+
+    def enter_now(self, user_id: str, targets: Sequence[Target]) -> Ticket:
+        """`enter` without awaiting (nothing here needs to)."""
         self._seq += 1
         ticket = Ticket(self, user_id, targets, self._seq)
-        target = pick(ticket.targets)
+        target = self._pick(ticket.targets)
         if target is not None:
             self._grant(ticket, target)
             return ticket
         if len(self._queue) >= self._queue_limit:
-            raise BackendError(
-                f"All models are busy right now ({len(self._queue)} requests waiting). "
-                "Please try again in a minute.",
-                kind="busy",
-            )
+            raise queue_full(len(self._queue))
         self._queue.add(ticket)
         self._renumber()
         return ticket
@@ -153,9 +175,24 @@ class Scheduler:
     def close(self, ticket: Ticket) -> None:
         if ticket.target is not None:
             ticket.target.state.in_flight -= 1
+            self._busy[ticket.target.state.name] -= 1
             self.dispatch()
         elif self._queue.remove(ticket):
             self._renumber()
+
+    def _pick(self, targets: Sequence[Target]) -> Target | None:
+        """The best up target with a free slot (least loaded, then priority, then order)."""
+        best: Target | None = None
+        best_key: tuple[float, int, int] | None = None
+        for target in targets:
+            state = target.state
+            busy = self._busy[state.name]
+            if state.down or busy >= state.capacity:
+                continue
+            key = (busy / state.capacity, -state.config.priority, target.order)
+            if best_key is None or key < best_key:
+                best, best_key = target, key
+        return best
 
     def dispatch(self) -> None:
         """Give free slots to waiting tickets in fair order; fail those with no target left."""
@@ -165,7 +202,7 @@ class Scheduler:
                 ticket.lost = True
                 ticket.notify()
                 continue
-            target = pick(ticket.targets)
+            target = self._pick(ticket.targets)
             if target is not None:
                 self._queue.remove(ticket)
                 self._grant(ticket, target)
@@ -173,6 +210,7 @@ class Scheduler:
 
     def _grant(self, ticket: Ticket, target: Target) -> None:
         target.state.in_flight += 1
+        self._busy[target.state.name] += 1
         ticket.target = target
         self._queue.mark_served(ticket.user_id)
         ticket.notify()

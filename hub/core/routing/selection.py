@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from hub.core.models import User
 from hub.core.ports import BackendError, RouteContext
@@ -37,20 +37,6 @@ def rank(targets: Iterable[Target]) -> list[Target]:
     up = [t for t in targets if not t.state.down]
     up.sort(key=lambda t: (t.state.load, -t.state.config.priority, t.order))
     return up
-
-
-def pick(targets: Sequence[Target]) -> Target | None:
-    """The best up target with a free slot, or None when every one is down or full."""
-    best: Target | None = None
-    best_key: tuple[float, int, int] | None = None
-    for target in targets:
-        state = target.state
-        if state.down or not state.has_slot:
-            continue
-        key = (state.load, -state.config.priority, target.order)
-        if best_key is None or key < best_key:
-            best, best_key = target, key
-    return best
 
 
 class Selector:

@@ -7,6 +7,12 @@ from datetime import UTC, datetime
 
 from hub.core.models import PlatformUser, Prompt, User
 
+# StaleWrite's text: the reply lost its conversation to a newer one (docs/scaling.md).
+STALE_WRITE = (
+    "This conversation went on without this reply (its turn was taken over while the hub "
+    "could not reach Redis); send your message again."
+)
+
 
 def new_id() -> str:
     """A fresh identifier for users and conversations (a UUID4 string, as Open WebUI uses)."""

@@ -5,8 +5,10 @@ decide nothing (SQLite runs them one at a time through its worker thread), and u
 of requests they queue behind each other. With it:
 
 - `CachedUsers` remembers users for a few seconds. A change made through this process (`/model`,
-  a role change, disabling or deleting a user) drops the entry at once; one made by another
-  replica (or by `chathub users` from the command line) is seen within `USER_CACHE_SECONDS`.
+  a role change, disabling or deleting a user) drops the entry at once. Following a change feed
+  (`follow`: Redis, with several replicas), it announces its changes and drops what other
+  replicas (or `chathub users` from the command line) announce, also at once; without one, their
+  changes are seen within `USER_CACHE_SECONDS`.
   While the store is down (`StoreOutage`), people it has seen are served as last seen, so they
   are still answered; someone it has never seen is refused until the store is back.
 - `BufferedUsage` adds usage up in memory and writes it once per `USAGE_FLUSH_SECONDS`, one
@@ -26,7 +28,9 @@ from typing import TypeVar
 
 from hub.core.models import Identity, PlatformUser, Usage, User, UserRole
 from hub.core.ports import (
+    ChangeFeed,
     ConversationStore,
+    JobStore,
     PromptStore,
     SettingStore,
     StoreError,
@@ -43,6 +47,7 @@ T = TypeVar("T")
 
 USER_CACHE_SECONDS = 5.0
 USAGE_FLUSH_SECONDS = 1.0
+USERS_TOPIC = "users"  # payload "u <user id>" or "i <platform> <platform user id>"
 
 
 class CachedUsers:
@@ -61,6 +66,27 @@ class CachedUsers:
         self._outage = outage or StoreOutage(clock)
         self._by_id: dict[str, tuple[float, User]] = {}
         self._by_identity: dict[tuple[str, str], tuple[float, User]] = {}
+        self._feed: ChangeFeed | None = None
+
+    def follow(self, feed: ChangeFeed) -> None:
+        """Announce this process's changes on `feed` and drop what others announce."""
+        self._feed = feed
+        feed.subscribe(USERS_TOPIC, self._changed_elsewhere)
+
+    def _changed_elsewhere(self, payload: str) -> None:
+        kind, _, rest = payload.partition(" ")
+        if kind == "u":
+            self._forget(rest)
+        elif kind == "i":
+            platform, _, platform_user_id = rest.partition(" ")
+            self._by_identity.pop((platform, platform_user_id), None)
+        else:  # "": the feed may have missed changes; anything cached may be stale
+            self._by_id.clear()
+            self._by_identity.clear()
+
+    async def _announce(self, payload: str) -> None:
+        if self._feed is not None:
+            await self._feed.publish(USERS_TOPIC, payload)
 
     def _fresh(self, entry: tuple[float, User] | None) -> User | None:
         if entry is None or entry[0] < self._clock():
@@ -127,6 +153,7 @@ class CachedUsers:
             return await change
         finally:
             self._forget(user_id)  # a read during the write may have cached the old value
+            await self._announce(f"u {user_id}")
 
     async def set_model(self, user_id: str, model: str | None) -> None:
         await self._changing(user_id, self._inner.set_model(user_id, model))
@@ -174,6 +201,7 @@ class CachedUsers:
             await self._inner.link_identity(user_id, platform, platform_user_id)
         finally:
             self._by_identity.pop((platform, platform_user_id), None)
+            await self._announce(f"i {platform} {platform_user_id}")
 
 
 @dataclass(slots=True)
@@ -291,7 +319,13 @@ class FrontedStores:
         self.prompts: PromptStore = inner.prompts
         self.chats: WebChatStore = inner.chats
         self.settings: SettingStore = inner.settings
+        self.jobs: JobStore = inner.jobs
         self.description = inner.description
+
+    def follow(self, feed: ChangeFeed) -> None:
+        """Keep the user cache in step with the other replicas through `feed`."""
+        if isinstance(self.users, CachedUsers):
+            self.users.follow(feed)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -16,6 +16,7 @@ from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from hub.core.ports import (
     ConversationStore,
+    JobStore,
     PromptStore,
     SettingStore,
     StoreError,
@@ -25,6 +26,7 @@ from hub.core.ports import (
 )
 from hub.core.stores.mongo_content import MongoChats, MongoPrompts, MongoSettings, MongoUsage
 from hub.core.stores.mongo_db import Doc, MongoDb, scrub, short_reason
+from hub.core.stores.mongo_jobs import MongoJobs
 from hub.core.stores.mongo_people import MongoConversations, MongoUsers
 from hub.core.urls import service_address
 
@@ -86,6 +88,9 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], Mapping[str, Any]], ...] = (
         {"name": "usage_unique", "unique": True},
     ),
     ("usage", [("day", ASCENDING)], {"name": "usage_by_day"}),
+    # MongoDB removes a finished job once its `expires_at` has passed (jobs.result_ttl).
+    ("jobs", [("expires_at", ASCENDING)], {"name": "jobs_expire", "expireAfterSeconds": 0}),
+    ("jobs", [("status", ASCENDING), ("created_at", ASCENDING)], {"name": "jobs_by_status"}),
 )
 
 
@@ -100,6 +105,7 @@ class MongoStores:
         self.chats: WebChatStore = MongoChats(db)
         self.usage: UsageStore = MongoUsage(db)
         self.settings: SettingStore = MongoSettings(db)
+        self.jobs: JobStore = MongoJobs(db)
         self.description = f"MongoDB at {db.where}/{db.db.name}"
 
     async def ping(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import cast
+from typing import Any, cast
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -18,8 +18,15 @@ from hub.core.models import (
     User,
     UserRole,
 )
-from hub.core.ports import DuplicateError, StoreError
-from hub.core.stores.common import new_id, normalise_email, now_utc, to_utc, user_for_identity
+from hub.core.ports import DuplicateError, StaleWrite, StoreError
+from hub.core.stores.common import (
+    STALE_WRITE,
+    new_id,
+    normalise_email,
+    now_utc,
+    to_utc,
+    user_for_identity,
+)
 from hub.core.stores.mongo_db import Doc, MongoDb
 
 
@@ -305,18 +312,10 @@ class MongoConversations:
             return _conversation(won)
         return conversation
 
-    async def append(self, conversation_id: str, turn: Turn) -> Turn:
+    async def append(self, conversation_id: str, turn: Turn, *, fence: int | None = None) -> Turn:
         created_at = to_utc(turn.created_at)
         with self._db.errors():
-            # The counter on the conversation hands out each seq once, however many writers.
-            counter = await self._conversations.find_one_and_update(
-                {"_id": conversation_id},
-                {"$inc": {"next_seq": 1}},
-                projection={"next_seq": 1},
-                return_document=ReturnDocument.AFTER,
-            )
-            if counter is None:
-                raise StoreError(f"There is no conversation {conversation_id}.")
+            counter = await self._next_seq(conversation_id, fence)
             result = await self._turns.insert_one(
                 {
                     "conversation_id": conversation_id,
@@ -333,6 +332,32 @@ class MongoConversations:
                 }
             )
         return dataclasses.replace(turn, id=str(result.inserted_id), created_at=created_at)
+
+    async def _next_seq(self, conversation_id: str, fence: int | None) -> Doc:
+        """Take the next seq from the conversation's counter (each seq once, however many
+        writers); with `fence`, only while no larger fence has written there."""
+        where: dict[str, Any] = {"_id": conversation_id}
+        change: dict[str, Any] = {"$inc": {"next_seq": 1}}
+        if fence is not None:
+            # A plain comparison: NX-27017 mismatches `_id` beside a top-level $or, and skips
+            # documents without the field under $not.
+            where["fence"] = {"$lte": fence}
+            change["$set"] = {"fence": fence}
+        for _ in range(2):
+            counter = await self._conversations.find_one_and_update(
+                where, change, projection={"next_seq": 1}, return_document=ReturnDocument.AFTER
+            )
+            if counter is not None:
+                return counter
+            found = await self._conversations.find_one({"_id": conversation_id}, {"fence": 1})
+            if found is None:
+                break
+            if fence is not None and "fence" in found:
+                raise StaleWrite(STALE_WRITE)
+            # Written before fences existed: give it the lowest fence, then take the seq.
+            missing = {"_id": conversation_id, "fence": {"$exists": False}}
+            await self._conversations.update_one(missing, {"$set": {"fence": 0}})
+        raise StoreError(f"There is no conversation {conversation_id}.")
 
     async def recent(self, conversation_id: str, limit: int) -> list[Turn]:
         if limit <= 0:

@@ -15,6 +15,7 @@ import aiosqlite
 
 from hub.core.ports import (
     ConversationStore,
+    JobStore,
     PromptStore,
     SettingStore,
     StoreError,
@@ -24,6 +25,7 @@ from hub.core.ports import (
 )
 from hub.core.stores.sqlite_content import SqliteChats, SqlitePrompts, SqliteSettings, SqliteUsage
 from hub.core.stores.sqlite_db import SqliteDb, describe_error
+from hub.core.stores.sqlite_jobs import SqliteJobs
 from hub.core.stores.sqlite_people import SqliteConversations, SqliteUsers
 from hub.core.stores.sqlite_schema import MIGRATIONS, Migration, migrate
 
@@ -84,6 +86,7 @@ class SqliteStores:
         self.chats: WebChatStore = SqliteChats(db)
         self.usage: UsageStore = SqliteUsage(db)
         self.settings: SettingStore = SqliteSettings(db)
+        self.jobs: JobStore = SqliteJobs(db)
         self.description = f"SQLite at {db.path}"
 
     async def ping(self) -> None:

@@ -15,8 +15,14 @@ from hub.core.models import (
     User,
     UserRole,
 )
-from hub.core.ports import DuplicateError, StoreError
-from hub.core.stores.common import new_id, normalise_email, now_utc, user_for_identity
+from hub.core.ports import DuplicateError, StaleWrite, StoreError
+from hub.core.stores.common import (
+    STALE_WRITE,
+    new_id,
+    normalise_email,
+    now_utc,
+    user_for_identity,
+)
 from hub.core.stores.sqlite_db import Row, SqliteDb, Tx, dump_time, load_time
 
 _USER_BY_IDENTITY = (
@@ -274,7 +280,7 @@ class SqliteConversations:
         )
         return conversation
 
-    async def append(self, conversation_id: str, turn: Turn) -> Turn:
+    async def append(self, conversation_id: str, turn: Turn, *, fence: int | None = None) -> Turn:
         created_at = load_time(dump_time(turn.created_at))
         params = (
             conversation_id,
@@ -289,20 +295,35 @@ class SqliteConversations:
             int(turn.interrupted),
             turn.typed_text,
         )
+        # The next seq is computed inside the INSERT, so it is atomic without a transaction.
+        insert = (
+            "INSERT INTO turns (conversation_id, seq, role, text, created_at, model, backend, "
+            "prompt_tokens, completion_tokens, interrupted, typed_text) VALUES (?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE conversation_id = ?), "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+        )
         try:
-            # The next seq is computed inside the INSERT, so it is atomic without a transaction.
-            rows = await self._db.write(
-                "INSERT INTO turns (conversation_id, seq, role, text, created_at, model, backend, "
-                "prompt_tokens, completion_tokens, interrupted, typed_text) VALUES (?, "
-                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE conversation_id = ?), "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                params,
-            )
+            if fence is None:
+                rows = await self._db.write(insert, params)
+            else:
+                async with self._db.transaction() as tx:
+                    await self._take_fence(tx, conversation_id, fence)
+                    rows = await tx.fetchall(insert, params)
         except StoreError as exc:
             if "FOREIGN KEY" in str(exc):
                 raise StoreError(f"There is no conversation {conversation_id}.") from exc
             raise
         return dataclasses.replace(turn, id=str(rows[0][0]), created_at=created_at)
+
+    async def _take_fence(self, tx: Tx, conversation_id: str, fence: int) -> None:
+        found = await tx.fetchone(
+            "SELECT fence FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        if found is None:
+            raise StoreError(f"There is no conversation {conversation_id}.")
+        if found["fence"] > fence:
+            raise StaleWrite(STALE_WRITE)
+        await tx.run("UPDATE conversations SET fence = ? WHERE id = ?", (fence, conversation_id))
 
     async def recent(self, conversation_id: str, limit: int) -> list[Turn]:
         if limit <= 0:

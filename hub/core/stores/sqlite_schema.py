@@ -128,7 +128,39 @@ _V3 = """
 ALTER TABLE usage ADD COLUMN estimated_tokens INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _V1), Migration(2, _V2), Migration(3, _V3))
+# Jobs (`POST /api/v1/jobs`): chat requests run in the background, kept until `expires_at`.
+# Conversations remember the largest fence (conversation lease token) that wrote a turn.
+_V4 = """
+ALTER TABLE conversations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    api TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,  -- JSON, as the client sent it
+    status TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    position INTEGER,
+    result TEXT,  -- JSON
+    error TEXT,  -- JSON
+    callback_url TEXT,
+    callback TEXT,  -- JSON
+    attempt INTEGER NOT NULL DEFAULT 0,
+    worker TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT
+);
+CREATE INDEX jobs_expiry ON jobs(expires_at);
+CREATE INDEX jobs_status ON jobs(status, created_at);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, _V1),
+    Migration(2, _V2),
+    Migration(3, _V3),
+    Migration(4, _V4),
+)
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:
