@@ -1,8 +1,9 @@
 """`limits.on_redis_error` with the real Redis killed mid-traffic and started again.
 
 One in-process hub serves HTTP (Ollama route, API key) and Telegram (the fake Bot API) with a
-per-user limit, so every message asks Redis. Traffic runs throughout; the test stops the real
-redis-server, lets traffic continue, starts it again and waits for the hub to use it again.
+per-user limit, so every message asks Redis. Traffic runs throughout; the test kills the real
+redis-server (SIGKILL), lets traffic continue, starts it again and waits for the hub to use
+it again.
 `fail_open` must answer everything; `fail_closed` must refuse only while Redis is down, with a
 503, `Retry-After` and a sentence (HTTP) or that sentence in the chat (Telegram).
 """
@@ -105,7 +106,7 @@ async def _run_outage(
                 await until(lambda: all(_answer(telegram, c) for c in traffic.chats["up"]))
 
                 traffic.phase = "stopping"
-                await asyncio.to_thread(redis_server.stop)
+                await asyncio.to_thread(redis_server.kill)
                 traffic.phase = "down"
                 _telegram_round(telegram, traffic, chat_ids, 3)
                 await until(lambda: len(traffic.http.get("down", [])) >= 5)

@@ -104,6 +104,16 @@ class RedisServer:
         assert self._proc is not None
         self._proc.send_signal(signal.SIGCONT)
 
+    def kill(self) -> None:
+        """Kill the server outright (SIGKILL, as a crash or the OOM killer would)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
     def stop(self) -> None:
         """Terminate the server (no save) and wait until its port is closed."""
         proc, self._proc = self._proc, None
