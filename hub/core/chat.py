@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from hub.core.attachments import AttachmentError, ImageIntake, load_images
+from hub.core.cancel_safe import run_to_completion
 from hub.core.chat_config import ChatConfig
 from hub.core.commands import (
     Answer,
@@ -44,7 +45,6 @@ from hub.core.models import (
     User,
     utcnow,
 )
-from hub.core.pipeline_util import Emit, run_to_completion
 from hub.core.ports import (
     Admission,
     BackendError,
@@ -57,7 +57,7 @@ from hub.core.ports import (
     Stores,
 )
 from hub.core.ports.coordination import ConversationLocks
-from hub.core.reply_channel import ReplyChannel
+from hub.core.reply_channel import Emit, ReplyChannel
 from hub.core.reply_tasks import ReplyTasks
 from hub.core.serial import ConversationSlots
 from hub.core.stores.outage import StoreOutage, store_failed

@@ -28,9 +28,9 @@ from typing import Protocol
 
 from hub.core.access import Access
 from hub.core.budget import Clock, LoopClock
+from hub.core.cancel_safe import run_to_completion
 from hub.core.coordination.local import LocalStops
 from hub.core.models import ConversationKey, IncomingMessage, Notice, PlatformUser, ReplyEvent
-from hub.core.pipeline_util import run_to_completion
 from hub.core.ports import MessageSink, StopEntry, StopRegistry
 from hub.core.render import RenderOptions, RenderResult, render
 

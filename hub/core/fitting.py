@@ -17,8 +17,8 @@ from hub.core.context import (
 )
 from hub.core.generation import Generator, Run, overflow_failed
 from hub.core.models import ChatMessage, Failed, IncomingMessage, Notice, ReplyEvent, Turn
-from hub.core.pipeline_util import Emit
 from hub.core.ports import ContextOverflow, ModelRouter, RouteContext
+from hub.core.reply_channel import Emit
 
 
 def past_messages(history: list[Turn]) -> list[ChatMessage]:

@@ -24,7 +24,6 @@ from hub.core.models import (
     Turn,
     User,
 )
-from hub.core.pipeline_util import Emit
 from hub.core.ports import (
     Admission,
     BackendError,
@@ -38,6 +37,7 @@ from hub.core.ports import (
     StoreError,
     Stores,
 )
+from hub.core.reply_channel import Emit
 from hub.core.routing.failover import is_request_fault
 
 log = logging.getLogger(__name__)

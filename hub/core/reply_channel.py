@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
 
+from hub.core.cancel_safe import run_to_completion
 from hub.core.models import ReplyEvent
-from hub.core.pipeline_util import run_to_completion
 
 # Events a reply may have waiting for its reader before the producer pauses: far more than one
 # batch of a busy HTTP stream, a few tens of KB of text at most.
 DEFAULT_LIMIT = 256
+
+
+class Emit(Protocol):
+    """Puts one event (or None, the end marker) on a reply's channel (`ReplyChannel`)."""
+
+    def __call__(self, event: ReplyEvent | None, /) -> None: ...
+
+    async def room(self) -> None:
+        """Wait until the reader has room for more (a slow reader slows the generation)."""
 
 
 class ReplyChannel:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from hub.core.cancel_safe import run_to_completion
 from hub.core.generation import Run
 from hub.core.models import Failed
-from hub.core.pipeline_util import run_to_completion
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hub.core.backends.ollama import show_with_window
+from hub.core.cancel_safe import run_to_completion
 from hub.core.models import Queued, Started, User
-from hub.core.pipeline_util import run_to_completion
 from hub.core.ports import (
     BackendChunk,
     BackendError,

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hub.core.models import Failed, Notice, ReplyEvent
-from hub.core.pipeline_util import Emit
+from hub.core.reply_channel import Emit
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.core.cancel_safe import run_to_completion
 from hub.core.coordination.redis_link import RESET, CoordinationUnavailable, RedisLink, Script
-from hub.core.pipeline_util import run_to_completion
 from hub.core.ports.coordination import TurnLease
 from hub.core.serial import ConversationSlots
 

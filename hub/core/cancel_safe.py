@@ -1,23 +1,12 @@
-"""Small helpers of the chat pipeline: event emission and writes that cancellation cannot cut."""
+"""Writes that cancelling the caller cannot cut halfway (a turn stored, a lease given back)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar
-
-from hub.core.models import ReplyEvent
+from typing import TypeVar
 
 T = TypeVar("T")
-
-
-class Emit(Protocol):
-    """Puts one event (or None, the end marker) on a reply's channel (`ReplyChannel`)."""
-
-    def __call__(self, event: ReplyEvent | None, /) -> None: ...
-
-    async def room(self) -> None:
-        """Wait until the reader has room for more (a slow reader slows the generation)."""
 
 
 async def run_to_completion(aw: Awaitable[T]) -> T:
