@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from litestar import Litestar, get, post
+from litestar.params import JSONBody
 
 from hub.api.schema_responses import BODIES, STREAMS, document_responses
 from hub.connectors.telegram.webhook import SECRET_HEADER
@@ -144,7 +145,7 @@ async def test_schemathesis_finds_no_server_error_and_nothing_undocumented(
 
 def test_a_route_added_later_is_documented_with_its_family_errors() -> None:
     @post("/ollama/api/pull", opt={STREAMS: "application/x-ndjson"}, sync_to_thread=False)
-    def pull(data: dict[str, str]) -> dict[str, str]:
+    def pull(data: JSONBody[dict[str, str]]) -> dict[str, str]:
         return data
 
     @get("/api/v1/anything", sync_to_thread=False)
